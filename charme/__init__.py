@@ -1,0 +1,2 @@
+"""charme."""
+from charme._version import __version__

@@ -1,0 +1,45 @@
+"""Reading problems from files: loaders, validation, safe expressions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def load(path, overrides=None):
+    """Read a spec file into a problem model (a :class:`ReactionNetwork` for now).
+
+    Parameters
+    ----------
+    path
+        A ``.yaml``/``.yml``, ``.toml`` or ``.json`` spec.
+    overrides
+        Optional ``{name: value}`` replacing parameters or initial counts.
+
+    Raises
+    ------
+    charme.errors.SpecError
+        Located at file, line and field.
+    """
+    from charme.spec.loader import read_spec
+    from charme.spec.network import build_network
+
+    raw = read_spec(path)
+    model = build_network(raw)
+    if overrides:
+        model = model.with_values(overrides)
+    return model
+
+
+def loads(text: str, fmt: str = "yaml", overrides=None):
+    """Like :func:`load` but from a string of the given format."""
+    from charme.spec.loader import parse_spec_text
+    from charme.spec.network import build_network
+
+    raw = parse_spec_text(text, "<string>", "." + fmt.lower().lstrip("."))
+    model = build_network(raw)
+    if overrides:
+        model = model.with_values(overrides)
+    return model
+
+
+__all__ = ["load", "loads", "Path"]
