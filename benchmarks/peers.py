@@ -61,7 +61,8 @@ Rates are stochastic rate constants with combinatorial mass-action propensities:
     A(0) = B(0) = 0; stationary A ~ 332, B ~ 500 and ~1200 events per unit time,
     so t_end = 850 gives ~1.0e6 events.
 (c) ``random_network(42)``: 100 species, 200 reactions (see its docstring),
-    50 molecules of each species initially, t_end = 100 gives ~1.0e6 events.
+    50 molecules of each species initially; ~2080 events per unit time, so
+    t_end = 480 gives ~1.0e6 events (95 of the 100 species have late means > 1).
 """
 
 from __future__ import annotations
@@ -116,13 +117,20 @@ def random_network(seed: int = 42) -> tuple[list[str], list[int], list[Reaction]
     """Deterministic random mass-action network: 100 species, 200 reactions.
 
     Reactions 0-99 are first-order degradations ``S_i -> 0``.  Reactions 100-199
-    are drawn from ``numpy.random.default_rng(seed)``: 10% zero-order sources,
-    50% first-order and 40% second-order (``S_i + S_j`` or ``2 S_i``) reactions,
-    each with 0-2 product species (a species may not be both reactant and
-    product).  Bounded by construction: second-order reactions never increase the
-    total molecule count, and each degradation rate is 0.05 plus the total net
-    production rate constant of the first-order reactions consuming that species,
-    so the expected total count has a finite stationary value.
+    are drawn from ``numpy.random.default_rng(seed)`` one after the other:
+    25% zero-order sources, 50% first-order and 25% second-order
+    (``S_i + S_j`` or ``2 S_i``) reactions with 1-2 products (0-2 for second
+    order).  Reactants are drawn among species produced by earlier reactions.
+    The products of zero- and first-order reactions are taken from a random
+    permutation of all species until every species has been used (forcing
+    two-product first-order reactions near the end if needed), so every
+    species is fed from a source through a chain of linear reactions and none
+    dies out; second-order products are uniform random species.
+
+    Bounded by construction: second-order reactions never increase the total
+    molecule count, and each degradation rate is 0.1 plus the net production
+    rate constant of the first-order reactions consuming that species, so the
+    expected total molecule count stays finite.
 
     Returns plain Python lists: species names, initial counts (50 each) and
     reactions ``(reactants, products, rate)``.
@@ -130,41 +138,53 @@ def random_network(seed: int = 42) -> tuple[list[str], list[int], list[Reaction]
     import numpy as np
 
     rng = np.random.default_rng(seed)
-    n_species, n_random = 100, 100
+    n_species = 100
     names = [f"S{i}" for i in range(n_species)]
+    queue = [int(k) for k in rng.permutation(n_species)]  # species still to be fed
+    fed: list[int] = []  # species produced by the reactions drawn so far
     drawn: list[Reaction] = []
     growth = [0.0] * n_species  # net first-order production per molecule of S_i
-    for _ in range(n_random):
-        kind = rng.choice(3, p=[0.1, 0.5, 0.4])
+    for k in range(n_species):
+        must_feed = len(queue) >= 2 * (n_species - k) - 1
+        kind = int(rng.choice(3, p=[0.25, 0.5, 0.25])) if fed else 0
+        if must_feed and kind == 2:
+            kind = 1
         if kind == 0:
             reactants: dict[str, int] = {}
             rate = float(rng.uniform(5.0, 50.0))
         elif kind == 1:
-            reactants = {names[int(rng.integers(n_species))]: 1}
-            rate = float(rng.uniform(0.05, 0.5))
+            reactants = {names[fed[int(rng.integers(len(fed)))]]: 1}
+            rate = float(rng.uniform(0.1, 1.0))
         else:
-            i, j = (int(v) for v in rng.integers(n_species, size=2))
+            i, j = (fed[int(v)] for v in rng.integers(len(fed), size=2))
             reactants = {names[i]: 2} if i == j else {names[i]: 1, names[j]: 1}
             rate = float(rng.uniform(1e-4, 1e-3))
-        n_products = int(rng.integers(0 if kind else 1, 3))
-        candidates = [k for k in range(n_species) if names[k] not in reactants]
-        picks = rng.choice(candidates, size=n_products, replace=True)
+        n_products = 2 if must_feed else int(rng.integers(1 if kind < 2 else 0, 3))
+        picks = []
+        for _ in range(n_products):
+            if kind < 2 and queue:
+                picks.append(queue.pop())
+            else:
+                picks.append(int(rng.integers(n_species)))
         products: dict[str, int] = {}
-        for k in picks:
-            products[names[int(k)]] = products.get(names[int(k)], 0) + 1
+        for p in picks:
+            products[names[p]] = products.get(names[p], 0) + 1
         if kind == 1 and n_products > 1:
             growth[names.index(next(iter(reactants)))] += rate * (n_products - 1)
         drawn.append((reactants, products, rate))
-    degradations: list[Reaction] = [
-        ({names[i]: 1}, {}, 0.05 + growth[i]) for i in range(n_species)
-    ]
+        fed.extend(p for p in picks if p not in fed)
+    degradations: list[Reaction] = [({names[i]: 1}, {}, 0.05 + growth[i]) for i in range(n_species)]
     return names, [50] * n_species, degradations + drawn
 
 
 def model_c() -> dict:
-    """The ``random_network(42)`` model; ~1e6 events up to t_end = 100."""
+    """The ``random_network(42)`` model; ~1e6 events up to t_end = 480."""
     names, counts, reactions = random_network(42)
-    return {"species": dict(zip(names, counts)), "reactions": reactions, "t_end": 100.0}
+    return {
+        "species": dict(zip(names, counts, strict=True)),
+        "reactions": reactions,
+        "t_end": 480.0,
+    }
 
 
 MODELS = {"a": model_a, "b": model_b, "c": model_c}
@@ -205,7 +225,9 @@ def run_python(model: dict, seed: int) -> tuple[list[float], list[list[float]], 
     for j, rs in enumerate(reacts):
         for k, _ in rs:
             users[k].add(j)
-    depends = [sorted({j} | set().union(*(users[k] for k, _ in ch))) for j, ch in enumerate(changes)]
+    depends = [
+        sorted({j} | set().union(*(users[k] for k, _ in ch))) for j, ch in enumerate(changes)
+    ]
 
     def propensity(j: int) -> float:
         a = rates[j]
@@ -293,9 +315,7 @@ def copasi_states(task, names: list[str]) -> list[list[float]]:
     """States at the output times, species in the order of ``names``."""
     series = task.getTimeSeries()
     column = {series.getTitle(i): i for i in range(series.getNumVariables())}
-    return [
-        [series.getData(k, column[s]) for s in names] for k in range(series.getRecordedSteps())
-    ]
+    return [[series.getData(k, column[s]) for s in names] for k in range(series.getRecordedSteps())]
 
 
 def run_copasi(model: dict, repeats: int, method: str) -> dict:
@@ -333,18 +353,25 @@ def build_gillespy2(model: dict):
     import numpy as np
 
     gmodel = gillespy2.Model(name="bench")
-    gmodel.add_species([
-        gillespy2.Species(name=s, initial_value=int(n), mode="discrete")
-        for s, n in model["species"].items()
-    ])
+    gmodel.add_species(
+        [
+            gillespy2.Species(name=s, initial_value=int(n), mode="discrete")
+            for s, n in model["species"].items()
+        ]
+    )
     for j, (reactants, products, rate) in enumerate(model["reactions"]):
         # GillesPy2's mass action is k*A*(A-1)/vol for 2A, hence c/2.
         order2 = any(n == 2 for n in reactants.values())
         k = gillespy2.Parameter(name=f"k{j}", expression=repr(rate / 2.0 if order2 else rate))
         gmodel.add_parameter(k)
-        gmodel.add_reaction(gillespy2.Reaction(
-            name=f"R{j}", reactants=dict(reactants), products=dict(products), rate=k,
-        ))
+        gmodel.add_reaction(
+            gillespy2.Reaction(
+                name=f"R{j}",
+                reactants=dict(reactants),
+                products=dict(products),
+                rate=k,
+            )
+        )
     gmodel.timespan(np.linspace(0.0, model["t_end"], N_POINTS))
     return gillespy2.SSACSolver(model=gmodel)  # compiles the C++ simulation
 
@@ -434,7 +461,7 @@ def summarise(model: dict, tool: str, key: str, run: dict) -> dict:
             if same
             else "counter species, same seed, separate run; trajectory DIFFERS (approximate)"
         )
-    late = states[len(states) // 2:]
+    late = states[len(states) // 2 :]
     return {
         "tool": tool,
         "model": key,

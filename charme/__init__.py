@@ -1,2 +1,35 @@
-"""charme."""
+"""charme: fast solvers for Markov jump processes and first-order PDEs.
+
+Public API (imported lazily so that ``import charme`` stays light):
+
+- :func:`charme.load` / :func:`charme.loads`: read a spec into a problem.
+- :func:`charme.simulate`: exact SSA ensemble of a reaction network.
+- :class:`charme.Result`: what every solver returns (``.write``, ``.to_xarray``).
+- :mod:`charme.kernels`: the ``@njit`` kernels for users' own Numba code.
+"""
+
 from charme._version import __version__
+
+_LAZY = {
+    "load": ("charme.spec", "load"),
+    "loads": ("charme.spec", "loads"),
+    "simulate": ("charme.solvers.gillespie.driver", "simulate"),
+    "Result": ("charme.results.result", "Result"),
+    "SpecError": ("charme.errors", "SpecError"),
+    "SolverError": ("charme.errors", "SolverError"),
+    "kernels": ("charme.kernels", None),
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'charme' has no attribute {name!r}")
+    import importlib
+
+    module, attr = _LAZY[name]
+    mod = importlib.import_module(module)
+    value = mod if attr is None else getattr(mod, attr)
+    globals()[name] = value
+    return value

@@ -17,6 +17,7 @@ can hang the parser or the constant folder; float overflow gives ``inf``.
 from __future__ import annotations
 
 import ast
+import keyword
 import math
 import re
 
@@ -54,6 +55,8 @@ CONSTANTS = {"pi": math.pi, "e": math.e}
 MAX_LENGTH = 20_000
 MAX_DEPTH = 200
 
+_KW_PREFIX = "__charme_kw_"
+_KEYWORD_RE = re.compile(r"(?<![\w.])(" + "|".join(keyword.kwlist) + r")(?!\w)")
 _BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
 _SYMBOL = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**"}
 
@@ -89,6 +92,8 @@ def parse_expression(text: str | int | float, names=None) -> Expr:
         bad = re.search(r"[^\w\s.+\-*/^(),]", src).group(0)
         raise SpecError(f"character {bad!r} is not allowed in an expression: {text!r}")
     src = src.replace("^", "**")
+    # Python keywords are fine names for a user ("lambda" is a rate): rename them
+    src = _KEYWORD_RE.sub(lambda m: _KW_PREFIX + m.group(0), src)
     try:
         tree = ast.parse(src, mode="eval")
     except SyntaxError as exc:
@@ -114,6 +119,8 @@ def _convert(node, names, text, depth) -> Expr:
         except OverflowError:
             return ("num", math.inf)
     if isinstance(node, ast.Name):
+        if node.id.startswith(_KW_PREFIX):
+            node = ast.Name(id=node.id[len(_KW_PREFIX) :])
         if names is not None and node.id not in names and node.id not in CONSTANTS:
             raise SpecError(f"unknown name {node.id!r}")
         if names is not None and node.id not in names:

@@ -1,0 +1,38 @@
+"""``charme validate`` and ``charme schema``."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from charme.cli.common import handle_errors, parse_sets, set_option
+
+
+@click.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@set_option
+@handle_errors
+def validate(spec, sets):
+    """Check SPEC and print the network it defines.
+
+    Exit status 0 when valid, 2 with a located message (file:line: field:
+    problem) when not.
+    """
+    from charme.spec import load
+
+    network = load(spec, overrides=parse_sets(sets))
+    for w in network.warnings:
+        click.echo(f"charme: note: {w}", err=True)
+    click.echo(network.summary())
+
+
+@click.command()
+def schema():
+    """Print the JSON Schema of reaction-network spec files (for editors)."""
+    from charme.spec.schema import NetworkSpec
+
+    doc = NetworkSpec.model_json_schema()
+    doc["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    doc["title"] = "charme reaction network spec"
+    click.echo(json.dumps(doc, indent=2))

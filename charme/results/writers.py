@@ -1,0 +1,103 @@
+"""Writers: NetCDF4 (default) and CSV, always via a ``.partial`` file."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import numpy as np
+
+from charme.results.result import Result, check_output_path
+
+
+def write_result(result: Result, path, overwrite: bool = False) -> Path:
+    """Write ``result`` atomically; the format follows the suffix."""
+    p = check_output_path(path, overwrite)
+    partial = p.with_name(p.name + ".partial")
+    try:
+        if p.suffix.lower() == ".csv":
+            write_csv(result, partial)
+        else:
+            write_netcdf(result, partial)
+        os.replace(partial, p)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return p
+
+
+def _attr_value(value):
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (int, float, str, np.integer, np.floating)):
+        return value
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return np.asarray(value)
+    return str(value)
+
+
+def write_netcdf(result: Result, path) -> None:
+    """NetCDF4/HDF5 with named dimensions, coordinates and attributes."""
+    import netCDF4
+
+    with netCDF4.Dataset(str(path), "w", format="NETCDF4") as ds:
+        dims: dict[str, int] = {}
+        for name, arr in result.coords.items():
+            dims[name] = len(arr)
+        for _, (vdims, arr) in result.data_vars.items():
+            for d, n in zip(vdims, arr.shape):
+                dims.setdefault(d, n)
+        for d, n in dims.items():
+            ds.createDimension(d, n)
+        for name, arr in result.coords.items():
+            arr = np.asarray(arr)
+            if arr.dtype.kind in "US":
+                var = ds.createVariable(name, str, (name,))
+                for i, s in enumerate(arr):
+                    var[i] = str(s)
+            else:
+                var = ds.createVariable(name, arr.dtype, (name,))
+                var[:] = arr
+            for k, v in result.var_attrs.get(name, {}).items():
+                var.setncattr(k, _attr_value(v))
+        for name, (vdims, arr) in result.data_vars.items():
+            arr = np.asarray(arr)
+            fill = np.nan if arr.dtype.kind == "f" else None
+            var = ds.createVariable(
+                name, arr.dtype, vdims, zlib=arr.size > 4096, complevel=4, fill_value=fill
+            )
+            var[...] = arr
+            for k, v in result.var_attrs.get(name, {}).items():
+                var.setncattr(k, _attr_value(v))
+        for k, v in result.attrs.items():
+            if v is not None:
+                ds.setncattr(k, _attr_value(v))
+
+
+def write_csv(result: Result, path) -> None:
+    """A table over ``time``.
+
+    Ensembles get the SBML test-suite layout ``time,A-mean,A-sd,...``; a
+    single trajectory (``runs == 1``) gets ``time,A,B,...``.
+    """
+    time = result.coords["time"]
+    species = [str(s) for s in result.coords["species"]]
+    single = "trajectories" in result and result["trajectories"].shape[0] == 1 and (
+        result.attrs.get("runs_completed", 1) == 1
+    )
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        if single:
+            path_ = result["trajectories"][0]
+            w.writerow(["time", *species])
+            for k, t in enumerate(time):
+                w.writerow([repr(float(t)), *(int(v) for v in path_[k])])
+        else:
+            mean, sd = result["mean"], result["sd"]
+            w.writerow(["time", *(f"{s}-{stat}" for s in species for stat in ("mean", "sd"))])
+            for k, t in enumerate(time):
+                row = [repr(float(t))]
+                for i in range(len(species)):
+                    row += [repr(float(mean[k, i])), repr(float(sd[k, i]))]
+                w.writerow(row)
