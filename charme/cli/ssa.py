@@ -26,9 +26,7 @@ from charme.cli.common import (
 @click.option("--points", type=click.IntRange(min=2), help="Output times from 0 to t_end.")
 @click.option("--runs", type=click.IntRange(min=1), help="Number of trajectories.")
 @click.option("--seed", type=click.IntRange(min=0), help="Ensemble seed (random if unset).")
-@click.option(
-    "--threads", type=click.IntRange(min=1), help="Threads to use (default: all cores)."
-)
+@click.option("--threads", type=click.IntRange(min=1), help="Threads to use (default: all cores).")
 @click.option("--method", type=click.Choice(["direct"]), help="Algorithm (default direct).")
 @click.option("--max-steps", type=click.IntRange(min=1), help="Step budget per trajectory.")
 @set_option

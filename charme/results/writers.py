@@ -83,8 +83,10 @@ def write_csv(result: Result, path) -> None:
     """
     time = result.coords["time"]
     species = [str(s) for s in result.coords["species"]]
-    single = "trajectories" in result and result["trajectories"].shape[0] == 1 and (
-        result.attrs.get("runs_completed", 1) == 1
+    single = (
+        "trajectories" in result
+        and result["trajectories"].shape[0] == 1
+        and (result.attrs.get("runs_completed", 1) == 1)
     )
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh)

@@ -95,9 +95,7 @@ def _construct_mapping(loader, node, deep=False):
     return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
 
 
-_UniqueKeyLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
-)
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 def _load_yaml(text: str, path: str):
@@ -201,7 +199,9 @@ def read_spec(path) -> RawSpec:
     suffix = p.suffix.lower()
     if suffix not in SPEC_SUFFIXES:
         known = ", ".join(sorted(SPEC_SUFFIXES))
-        raise SpecError(f"unknown spec file type {suffix or '(none)'!r} (known: {known})", file=name)
+        raise SpecError(
+            f"unknown spec file type {suffix or '(none)'!r} (known: {known})", file=name
+        )
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -82,7 +82,9 @@ def build_network(raw: RawSpec) -> ReactionNetwork:
     for name in list(species) + list(params):
         if name in FUNCTIONS:
             where = "species" if name in species else "parameters"
-            raise raw.error(f"{name!r} is a function name and cannot be a {where[:-1]}", (where, name))
+            raise raw.error(
+                f"{name!r} is a function name and cannot be a {where[:-1]}", (where, name)
+            )
     for name in params:
         if name in species:
             raise raw.error(f"{name!r} is both a species and a parameter", ("parameters", name))
@@ -111,8 +113,7 @@ def build_network(raw: RawSpec) -> ReactionNetwork:
                     continue
                 species[s] = 0
                 warnings.append(
-                    f"species {s!r} (a product of reactions[{j}]) is not declared; "
-                    "it starts at 0"
+                    f"species {s!r} (a product of reactions[{j}]) is not declared; it starts at 0"
                 )
 
     names_all = set(species) | set(params)

@@ -96,9 +96,7 @@ class NetworkSpec(_Strict):
     def _integer_counts(cls, v):
         if isinstance(v, dict):
             for key, count in v.items():
-                if isinstance(count, bool) or (
-                    isinstance(count, float) and not count.is_integer()
-                ):
+                if isinstance(count, bool) or (isinstance(count, float) and not count.is_integer()):
                     raise ValueError(f"initial count of {key!r} must be an integer, got {count!r}")
         return v
 

@@ -1,6 +1,5 @@
 import csv
 import json
-import os
 import runpy
 import signal
 import subprocess
@@ -94,7 +93,9 @@ def test_refuses_to_overwrite(tmp_path):
     res = run("ssa", EXAMPLES / "immigration_death.yaml", "-o", out, "--runs", 10)
     assert res.exit_code == 2 and "exists" in res.output
     assert out.read_text() == "precious"
-    res = run("ssa", EXAMPLES / "immigration_death.yaml", "-o", out, "--runs", 10, "--overwrite", "-q")
+    res = run(
+        "ssa", EXAMPLES / "immigration_death.yaml", "-o", out, "--runs", 10, "--overwrite", "-q"
+    )
     assert res.exit_code == 0
     assert xr.open_dataset(out).attrs["runs"] == 10
 
@@ -146,7 +147,9 @@ def test_missing_t_end_is_explained(tmp_path):
 
 def test_runtime_failure_exits_1(tmp_path):
     spec = tmp_path / "m.yaml"
-    spec.write_text("species: {A: 0}\nreactions:\n  - {eq: 0 -> A, rate: 1000}\nssa: {t_end: 100}\n")
+    spec.write_text(
+        "species: {A: 0}\nreactions:\n  - {eq: 0 -> A, rate: 1000}\nssa: {t_end: 100}\n"
+    )
     res = run("ssa", spec, "-o", tmp_path / "x.nc", "--max-steps", 1000, "--runs", 3)
     assert res.exit_code == 1 and "step budget" in res.output
     assert not (tmp_path / "x.nc").exists()
@@ -167,7 +170,9 @@ def test_help_is_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "charme.cli.main", "--help"], capture_output=True, check=True)
+    subprocess.run(
+        [sys.executable, "-m", "charme.cli.main", "--help"], capture_output=True, check=True
+    )
     assert time.perf_counter() - t0 < 10  # a sanity bound only; the real figure is in benchmarks/
 
 

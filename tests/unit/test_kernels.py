@@ -33,7 +33,9 @@ def run_one(net, t_grid, max_steps=10**7, index=0, seed=1):
     x = np.empty(len(x0), np.int64)
     a = np.empty(net.n_reactions)
     stack = np.empty(max(compiled.stack_size, 1))
-    status, steps = ssa_direct(compiled, x0, np.asarray(t_grid, float), max_steps, state, out, x, a, stack)
+    status, steps = ssa_direct(
+        compiled, x0, np.asarray(t_grid, float), max_steps, state, out, x, a, stack
+    )
     return status, steps, out
 
 
@@ -135,7 +137,13 @@ def test_driver_reports_failures_clearly():
 
 def test_driver_settings_errors():
     net = network(['{eq: "0 -> A", rate: 1}'])
-    for bad in (dict(t_end=0.0), dict(t_end=float("nan")), dict(points=1), dict(runs=0), dict(seed=-1)):
+    for bad in (
+        dict(t_end=0.0),
+        dict(t_end=float("nan")),
+        dict(points=1),
+        dict(runs=0),
+        dict(seed=-1),
+    ):
         with pytest.raises(SpecError):
             charme.simulate(net, **bad)
 
@@ -148,7 +156,9 @@ def test_same_bits_for_any_thread_count(runs):
         '  - {eq: "2 A -> 0", rate: 0.01}\n  - {eq: "0 -> B", rate: 1}\n  - {eq: "B -> 0", rate: 0.1}\n'
     )
     results = [
-        charme.simulate(net, t_end=20, points=21, runs=runs, seed=9, threads=t, save_trajectories=True)
+        charme.simulate(
+            net, t_end=20, points=21, runs=runs, seed=9, threads=t, save_trajectories=True
+        )
         for t in (1, 2, 3)
     ]
     for r in results[1:]:

@@ -44,7 +44,9 @@ def test_parse_side(side, expected):
     assert parse_side(side) == expected
 
 
-@pytest.mark.parametrize("eq", ["A + -> B", "A B -> C", "A -> B -> C", "A = B", "0 A -> B", "A+", "1.5 A -> B"])
+@pytest.mark.parametrize(
+    "eq", ["A + -> B", "A B -> C", "A -> B -> C", "A = B", "0 A -> B", "A+", "1.5 A -> B"]
+)
 def test_malformed_equations(eq):
     with pytest.raises(SpecError):
         parse_equation(eq)
@@ -85,7 +87,10 @@ def test_same_network_from_yaml_toml_json(tmp_path):
                     {"eq": "0 -> A", "propensity": "v*K^n/(K^n + B^n)"},
                     {"eq": "2 A -> 0", "rate": 0.01}],
       "ssa": {"t_end": 50, "points": 51, "runs": 1000, "seed": 1}}"""
-    for net in (charme.load(write(tmp_path, toml, "m.toml")), charme.load(write(tmp_path, json_text, "m.json"))):
+    for net in (
+        charme.load(write(tmp_path, toml, "m.toml")),
+        charme.load(write(tmp_path, json_text, "m.json")),
+    ):
         assert net.species == yaml_net.species
         assert net.initial == yaml_net.initial
         assert dict(net.parameters) == dict(yaml_net.parameters)
@@ -95,25 +100,45 @@ def test_same_network_from_yaml_toml_json(tmp_path):
 
 # (replacement of a line of GOOD, expected line, expected field, expected message part)
 BAD = [
-    ("      - {eq: \"A + B -> C\", rate: kk}", 5, "reactions[0].rate", "unknown name 'kk'"),
-    ("      - {eq: \"A + Q -> C\", rate: k1}", 5, "reactions[0].eq", "unknown species 'Q'"),
-    ("      - {eq: \"A + B => C\", rate: k1}", 5, "reactions[0].eq", "malformed"),
-    ("      - {eq: \"A + B -> C\", rate: k1, colour: red}", 5, "reactions[0].colour", "unknown key"),
-    ("      - {eq: \"A + B -> C\"}", 5, "reactions[0]", "exactly one"),
-    ("      - {eq: \"A + B -> C\", rate: k1, propensity: k1}", 5, "reactions[0]", "exactly one"),
-    ("      - {eq: \"A + B -> C\", rate: \"__import__('os')\"}", 5, "reactions[0].rate", "not allowed"),
-    ("      - {eq: \"A + B -> C\", rate: \"k1*A\"}", 5, "reactions[0].rate", "cannot read species"),
-    ("      - {eq: \"0 -> A\", propensity: \"v*K^n/(K^n + Z^n)\"}", 6, "reactions[1].propensity", "unknown name 'Z'"),
+    ('      - {eq: "A + B -> C", rate: kk}', 5, "reactions[0].rate", "unknown name 'kk'"),
+    ('      - {eq: "A + Q -> C", rate: k1}', 5, "reactions[0].eq", "unknown species 'Q'"),
+    ('      - {eq: "A + B => C", rate: k1}', 5, "reactions[0].eq", "malformed"),
+    ('      - {eq: "A + B -> C", rate: k1, colour: red}', 5, "reactions[0].colour", "unknown key"),
+    ('      - {eq: "A + B -> C"}', 5, "reactions[0]", "exactly one"),
+    ('      - {eq: "A + B -> C", rate: k1, propensity: k1}', 5, "reactions[0]", "exactly one"),
+    (
+        '      - {eq: "A + B -> C", rate: "__import__(\'os\')"}',
+        5,
+        "reactions[0].rate",
+        "not allowed",
+    ),
+    ('      - {eq: "A + B -> C", rate: "k1*A"}', 5, "reactions[0].rate", "cannot read species"),
+    (
+        '      - {eq: "0 -> A", propensity: "v*K^n/(K^n + Z^n)"}',
+        6,
+        "reactions[1].propensity",
+        "unknown name 'Z'",
+    ),
     ("    species: {A: -1, B: 10}", 2, "species.A", "greater than or equal to 0"),
     ("    species: {A: 1.5, B: 10}", 2, "species", "integer"),
     ("    ssa: {t_end: 0, points: 51, runs: 1000, seed: 1}", 8, "ssa.t_end", "greater than 0"),
     ("    ssa: {t_end: -5, points: 51, runs: 1000, seed: 1}", 8, "ssa.t_end", "greater than 0"),
     ("    ssa: {t_end: 50, points: 51, runs: 10.5, seed: 1}", 8, "ssa.runs", "integer"),
     ("    ssa: {t_end: 50, points: 51, runs: many, seed: 1}", 8, "ssa.runs", "integer"),
-    ("    ssa: {t_end: 50, points: 1, runs: 10, seed: 1}", 8, "ssa.points", "greater than or equal to 2"),
+    (
+        "    ssa: {t_end: 50, points: 1, runs: 10, seed: 1}",
+        8,
+        "ssa.points",
+        "greater than or equal to 2",
+    ),
     ("    ssa: {t_end: 50, points: 51, runs: 10, method: fast}", 8, "ssa.method", "direct"),
     ("    parameters: {k1: one, v: 50, K: 20, n: 2}", 3, "parameters.k1", "number"),
-    ("    parameters: {B: 1.0, k1: 1, v: 50, K: 20, n: 2}", 3, "parameters.B", "both a species and a parameter"),
+    (
+        "    parameters: {B: 1.0, k1: 1, v: 50, K: 20, n: 2}",
+        3,
+        "parameters.B",
+        "both a species and a parameter",
+    ),
     ("    parameters: {exp: 1.0, k1: 1, v: 50, K: 20, n: 2}", 3, "parameters.exp", "function name"),
     ("    nmae: toggle", 1, "nmae", "unknown key"),
 ]
@@ -180,7 +205,9 @@ def test_overrides(tmp_path):
 
 
 def test_keyword_names_are_usable(tmp_path):
-    text = "species: {A: 1}\nparameters: {lambda: 0.5}\nreactions:\n  - {eq: A -> 0, rate: lambda}\n"
+    text = (
+        "species: {A: 1}\nparameters: {lambda: 0.5}\nreactions:\n  - {eq: A -> 0, rate: lambda}\n"
+    )
     net = charme.load(write(tmp_path, text))
     assert net.rate_constant(0) == 0.5
 

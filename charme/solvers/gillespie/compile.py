@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from charme.errors import SpecError
 from charme.models.network import ReactionNetwork
-from charme.spec.expressions import Expr, evaluate, names_in, substitute
 from charme.solvers.gillespie.kernels import (
     FUNC_CODES,
     OP_ADD,
@@ -22,6 +23,7 @@ from charme.solvers.gillespie.kernels import (
     OP_VAR,
     SSANetwork,
 )
+from charme.spec.expressions import Expr, evaluate, names_in, substitute
 
 _BINARY = {"add": OP_ADD, "sub": OP_SUB, "mul": OP_MUL, "div": OP_DIV, "pow": OP_POW}
 
@@ -90,13 +92,14 @@ def compile_network(net: ReactionNetwork) -> tuple[SSANetwork, np.ndarray]:
         reactants.append([(slots[s], n) for s, n in r.reactants])
         changes.append([(slots[s], d) for s, d in r.change().items()])
         if r.mass_action:
-            rate[j] = evaluate(r.rate, params)
-            if not np.isfinite(rate[j]) or rate[j] < 0:
+            c = evaluate(r.rate, params)
+            if not np.isfinite(c) or c < 0:
                 raise SpecError(
-                    f"rate constant of reaction {j} ({r.equation()}) is {rate[j]!r}; "
+                    f"rate constant of reaction {j} ({r.equation()}) is {c!r}; "
                     "it must be finite and non-negative",
                     field=f"reactions[{j}].rate",
                 )
+            rate[j] = c / math.prod(math.factorial(n) for _, n in r.reactants)
         else:
             kind[j] = 1
             folded = substitute(r.propensity, params)

@@ -71,7 +71,8 @@ class SSANetwork(NamedTuple):
         0 mass action (``rate_const`` times combinatorial product of
         ``reactant_*``), 1 postfix program ``prog_ptr[j]:prog_ptr[j+1]``.
     rate_const : float64[M]
-        Stochastic rate constants (mass action).
+        Stochastic rate constants c_j divided by prod_i nu_ij! (mass action),
+        so that the propensity is ``rate_const[j] * prod_i x_i (x_i-1)...``.
     reactant_ptr, reactant_species, reactant_order : int64
         CSR lists of reactant species and their stoichiometric order.
     change_ptr, change_species, change_delta : int64
@@ -191,16 +192,20 @@ def eval_program(code, consts, start, stop, x, stack):
 
 @njit(cache=True, inline="always")
 def mass_action_propensity(net, j, x):
-    """Mass-action propensity c_j * prod_i C(x_i, nu_ij) of reaction ``j``."""
+    """Mass-action propensity c_j * prod_i C(x_i, nu_ij) of reaction ``j``.
+
+    ``net.rate_const[j]`` holds c_j / prod_i nu_ij!, so only products of
+    falling factorials remain here (no division in the inner loop).
+    """
     a = net.rate_const[j]
     for k in range(net.reactant_ptr[j], net.reactant_ptr[j + 1]):
         n = x[net.reactant_species[k]]
         order = net.reactant_order[k]
         if n < order:
             return 0.0
-        # binomial coefficient C(n, order), exact for the small orders used
+        # falling factorial n (n-1) ... (n-order+1); 1/order! is in rate_const
         for i in range(order):
-            a *= (n - i) / (i + 1.0)
+            a *= n - i
     return a
 
 
@@ -210,6 +215,32 @@ def propensity(net, j, x, stack):
     if net.kind[j] == 0:
         return mass_action_propensity(net, j, x)
     return eval_program(net.code, net.consts, net.prog_ptr[j], net.prog_ptr[j + 1], x, stack)
+
+
+#: Reactions per block of the two-level search (see :func:`ssa_direct`).
+BLOCK = 16
+#: Steps between exact re-summations of the block sums.
+RESUM_EVERY = 1024
+
+
+@njit(cache=True)
+def _resum(a, block_sum):
+    """Exact block sums of ``a``; returns ``(status, total)``."""
+    n_blocks = block_sum.shape[0]
+    m = a.shape[0]
+    total = 0.0
+    for b in range(n_blocks):
+        acc = 0.0
+        for j in range(b * BLOCK, min(m, (b + 1) * BLOCK)):
+            aj = a[j]
+            if aj < 0.0:
+                return STATUS_NEGATIVE_PROPENSITY, 0.0
+            acc += aj
+        block_sum[b] = acc
+        total += acc
+    if not math.isfinite(total):
+        return STATUS_INVALID_PROPENSITY, total
+    return STATUS_OK, total
 
 
 @njit(cache=True)
@@ -241,29 +272,38 @@ def ssa_direct(net, x0, t_grid, max_steps, rng_state, out, x, a, stack):
     (status, steps) : (int, int)
         ``STATUS_OK`` or a failure code, and the number of firings.  On
         failure the rows of ``out`` not reached are left untouched.
+
+    Notes
+    -----
+    The reaction is chosen by a two-level linear search: propensities are
+    grouped in blocks of ``BLOCK`` whose sums are updated with each changed
+    propensity, and re-summed exactly every ``RESUM_EVERY`` steps (and
+    whenever the search would fall off the end), so rounding cannot drift.
+    This is the direct method exactly; only the bookkeeping differs.
     """
     n_species = x0.shape[0]
     n_reactions = a.shape[0]
     n_out = t_grid.shape[0]
+    n_blocks = (n_reactions + BLOCK - 1) // BLOCK
+    block_sum = np.empty(max(n_blocks, 1), np.float64)
+    code = net.code
+    consts = net.consts
+    prog_ptr = net.prog_ptr
+    kind = net.kind
     for i in range(n_species):
         x[i] = x0[i]
     for j in range(n_reactions):
         a[j] = propensity(net, j, x, stack)
-    code = net.code
-    consts = net.consts
-    prog_ptr = net.prog_ptr
+        if a[j] != a[j]:
+            return STATUS_INVALID_PROPENSITY, 0
+    status, a0 = _resum(a, block_sum)
+    if status != STATUS_OK:
+        return status, 0
     t = t_grid[0]
     k = 0
     steps = 0
+    since_resum = 0
     while True:
-        a0 = 0.0
-        for j in range(n_reactions):
-            aj = a[j]
-            if aj < 0.0:
-                return STATUS_NEGATIVE_PROPENSITY, steps
-            a0 += aj
-        if not math.isfinite(a0):
-            return STATUS_INVALID_PROPENSITY, steps
         if a0 <= 0.0:
             t_next = math.inf
         else:
@@ -276,16 +316,29 @@ def ssa_direct(net, x0, t_grid, max_steps, rng_state, out, x, a, stack):
             return STATUS_OK, steps
         if steps >= max_steps:
             return STATUS_STEP_LIMIT, steps
-        # choose the reaction: first j with cumulative propensity > target
+        # choose the reaction: first j whose cumulative propensity reaches target
         target = next_uniform(rng_state) * a0
-        acc = 0.0
         chosen = -1
-        for j in range(n_reactions):
-            if a[j] > 0.0:
-                chosen = j
-                acc += a[j]
-                if acc >= target:
+        acc = 0.0
+        for b in range(n_blocks):
+            if acc + block_sum[b] >= target or b == n_blocks - 1:
+                for j in range(b * BLOCK, min(n_reactions, (b + 1) * BLOCK)):
+                    if a[j] > 0.0:
+                        chosen = j
+                        acc += a[j]
+                        if acc >= target:
+                            break
+                if acc >= target or b == n_blocks - 1:
                     break
+            else:
+                acc += block_sum[b]
+        if chosen < 0 or acc < target * (1.0 - 1e-12):
+            # rounding in the running sums: re-sum exactly and draw again
+            status, a0 = _resum(a, block_sum)
+            if status != STATUS_OK:
+                return status, steps
+            since_resum = 0
+            continue
         for c in range(net.change_ptr[chosen], net.change_ptr[chosen + 1]):
             s = net.change_species[c]
             x[s] += net.change_delta[c]
@@ -296,13 +349,26 @@ def ssa_direct(net, x0, t_grid, max_steps, rng_state, out, x, a, stack):
         for d in range(net.dep_ptr[chosen], net.dep_ptr[chosen + 1]):
             j = net.dep_idx[d]
             # written out rather than calling propensity(): measurably faster
-            if net.kind[j] == 0:
+            if kind[j] == 0:
                 aj = mass_action_propensity(net, j, x)
             else:
                 aj = eval_program(code, consts, prog_ptr[j], prog_ptr[j + 1], x, stack)
-            if aj != aj:
-                return STATUS_INVALID_PROPENSITY, steps
+                if not aj >= 0.0:
+                    return (
+                        STATUS_INVALID_PROPENSITY if aj != aj else STATUS_NEGATIVE_PROPENSITY
+                    ), steps
+            delta = aj - a[j]
             a[j] = aj
+            block_sum[j // BLOCK] += delta
+            a0 += delta
+        since_resum += 1
+        if since_resum >= RESUM_EVERY:
+            status, a0 = _resum(a, block_sum)
+            if status != STATUS_OK:
+                return status, steps
+            since_resum = 0
+        elif not math.isfinite(a0):
+            return STATUS_INVALID_PROPENSITY, steps
 
 
 @njit(cache=True, nogil=True)
