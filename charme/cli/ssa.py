@@ -31,12 +31,17 @@ from charme.cli.common import (
 @click.option("--max-steps", type=click.IntRange(min=1), help="Step budget per trajectory.")
 @set_option
 @click.option(
+    "--record",
+    metavar="NAMES",
+    help="Comma-separated species / rule variables to write (default: all).",
+)
+@click.option(
     "--save-trajectories", is_flag=True, help="Also store every path (run, time, species)."
 )
 @overwrite_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
 @handle_errors
-def ssa(spec, out, t_end, points, runs, seed, threads, method, max_steps, sets,
+def ssa(spec, out, t_end, points, runs, seed, threads, method, max_steps, sets, record,
         save_trajectories, overwrite, quiet):  # fmt: skip
     """Simulate SPEC with Gillespie's exact direct method.
 
@@ -52,6 +57,8 @@ def ssa(spec, out, t_end, points, runs, seed, threads, method, max_steps, sets,
     out = Path(out) if out else Path(Path(spec).stem + ".nc")
     check_output_path(out, overwrite)
     network = load(spec, overrides=overrides)
+    if record is not None:
+        network = network.recording([n.strip() for n in record.split(",") if n.strip()])
     if not quiet:
         for w in network.warnings:
             click.echo(f"charme: note: {w}", err=True)

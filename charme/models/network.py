@@ -13,7 +13,10 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from charme.errors import SpecError
-from charme.spec.expressions import Expr, evaluate, names_in, to_source
+from charme.spec.expressions import Expr, evaluate, inline, names_in, to_source
+
+#: The name of time in expressions (event triggers, rules).
+TIME = "time"
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,19 @@ class Reaction:
 
 
 @dataclass(frozen=True)
+class Event:
+    """An event without delay: when ``trigger`` goes from false to true, the
+    species in ``assignments`` get their new values (computed from the state
+    at that instant).  ``initial_value`` is the trigger's value assumed just
+    before the start (SBML's ``initialValue``)."""
+
+    trigger: Expr
+    assignments: tuple[tuple[str, Expr], ...]
+    initial_value: bool = True
+    label: str = ""
+
+
+@dataclass(frozen=True)
 class ReactionNetwork:
     """A reaction network with initial counts: a continuous-time Markov chain."""
 
@@ -73,6 +89,10 @@ class ReactionNetwork:
     source_text: str = ""
     source_path: str = ""
     warnings: tuple[str, ...] = ()
+    boundary: frozenset = frozenset()
+    rules: tuple[tuple[str, Expr], ...] = ()
+    events: tuple[Event, ...] = ()
+    record: tuple[str, ...] | None = None
 
     def __post_init__(self):
         if len(self.species) != len(self.initial):
@@ -115,12 +135,41 @@ class ReactionNetwork:
             self, parameters=MappingProxyType(params), initial=tuple(initial)
         )
 
+    def change(self, j: int) -> dict[str, int]:
+        """Net change of reaction ``j``, boundary species left unchanged."""
+        return {s: d for s, d in self.reactions[j].change().items() if s not in self.boundary}
+
+    def expand(self, expr: Expr) -> Expr:
+        """``expr`` with assignment rules inlined (still names of species, parameters, time)."""
+        return inline(expr, dict(self.rules)) if self.rules else expr
+
     def species_read_by(self, j: int) -> set[str]:
         """Species whose counts reaction ``j``'s propensity depends on."""
         r = self.reactions[j]
         if r.mass_action:
             return {s for s, _ in r.reactants}
-        return names_in(r.propensity) & set(self.species)
+        return names_in(self.expand(r.propensity)) & set(self.species)
+
+    def recording(self, names) -> ReactionNetwork:
+        """A copy that records only ``names`` (species or rule variables)."""
+        names = tuple(names)
+        known = set(self.species) | {n for n, _ in self.rules}
+        if not names:
+            raise SpecError("--record needs at least one name")
+        for n in names:
+            if n not in known:
+                raise SpecError(
+                    f"cannot record {n!r}: not a species or rule variable "
+                    f"(known: {', '.join(sorted(known))})"
+                )
+        return dataclasses.replace(self, record=names)
+
+    @property
+    def recorded(self) -> tuple[str, ...]:
+        """Names written to results: ``record`` or every species then every rule."""
+        if self.record is not None:
+            return self.record
+        return self.species + tuple(name for name, _ in self.rules)
 
     def summary(self) -> str:
         """Human-readable description (what ``charme validate`` prints)."""
@@ -139,6 +188,22 @@ class ReactionNetwork:
         for j, r in enumerate(self.reactions):
             label = f" [{r.label}]" if r.label else ""
             lines.append(f"    {j:>3}{label}: {r.equation():<{width}}   {r.law()}")
+        if self.boundary:
+            lines.append(
+                f"  boundary (never changed by reactions): {', '.join(sorted(self.boundary))}"
+            )
+        if self.rules:
+            lines.append(f"  assignment rules ({len(self.rules)}):")
+            for name, expr in self.rules:
+                lines.append(f"    {name} := {to_source(expr)}")
+        if self.events:
+            lines.append(f"  events ({len(self.events)}):")
+            for ev in self.events:
+                sets = ", ".join(f"{k} = {to_source(v)}" for k, v in ev.assignments)
+                label = f" [{ev.label}]" if ev.label else ""
+                lines.append(f"    when {to_source(ev.trigger)}{label}: {sets}")
+        if self.record is not None:
+            lines.append(f"  recorded: {', '.join(self.record)}")
         if self.settings:
             opts = ", ".join(f"{k}={v}" for k, v in self.settings.items() if v is not None)
             lines.append(f"  ssa defaults: {opts}")

@@ -11,7 +11,8 @@ def load(path, overrides=None):
     Parameters
     ----------
     path
-        A ``.yaml``/``.yml``, ``.toml`` or ``.json`` spec.
+        A ``.yaml``/``.yml``, ``.toml`` or ``.json`` spec, an SBML file
+        (``.xml``, ``.sbml``) or an Antimony file (``.ant``, ``.antimony``).
     overrides
         Optional ``{name: value}`` replacing parameters or initial counts.
 
@@ -20,11 +21,22 @@ def load(path, overrides=None):
     charme.errors.SpecError
         Located at file, line and field.
     """
-    from charme.spec.loader import read_spec
-    from charme.spec.network import build_network
+    suffix = Path(path).suffix.lower()
+    if suffix in (".xml", ".sbml", ".ant", ".antimony"):
+        import dataclasses
+        from types import MappingProxyType
 
-    raw = read_spec(path)
-    model = build_network(raw)
+        from charme.spec import sbml
+        from charme.spec.schema import SSASettings
+
+        reader = sbml.read_antimony if suffix in sbml.ANTIMONY_SUFFIXES else sbml.read_sbml
+        model = reader(path)
+        model = dataclasses.replace(model, settings=MappingProxyType(SSASettings().model_dump()))
+    else:
+        from charme.spec.loader import read_spec
+        from charme.spec.network import build_network
+
+        model = build_network(read_spec(path))
     if overrides:
         model = model.with_values(overrides)
     return model

@@ -198,7 +198,7 @@ def read_spec(path) -> RawSpec:
     name = str(path)
     suffix = p.suffix.lower()
     if suffix not in SPEC_SUFFIXES:
-        known = ", ".join(sorted(SPEC_SUFFIXES))
+        known = ", ".join(sorted(SPEC_SUFFIXES | {".xml", ".sbml", ".ant", ".antimony"}))
         raise SpecError(
             f"unknown spec file type {suffix or '(none)'!r} (known: {known})", file=name
         )

@@ -12,7 +12,7 @@ from types import MappingProxyType
 from pydantic import ValidationError
 
 from charme.errors import SpecError
-from charme.models.network import Reaction, ReactionNetwork
+from charme.models.network import TIME, Event, Reaction, ReactionNetwork
 from charme.spec.expressions import FUNCTIONS, names_in, parse_expression
 from charme.spec.loader import RawSpec, format_path
 from charme.spec.schema import NetworkSpec
@@ -79,6 +79,13 @@ def build_network(raw: RawSpec) -> ReactionNetwork:
     params = {k: float(v) for k, v in spec.parameters.items()}
     warnings: list[str] = []
 
+    for name in list(species) + list(params) + list(spec.rules):
+        where = "species" if name in species else "parameters" if name in params else "rules"
+        if name == TIME:
+            raise raw.error(f"{TIME!r} is the name of time and cannot be redefined", (where, name))
+    for name in spec.rules:
+        if name in species or name in params:
+            raise raw.error(f"{name!r} is already a species or parameter", ("rules", name))
     for name in list(species) + list(params):
         if name in FUNCTIONS:
             where = "species" if name in species else "parameters"
@@ -116,7 +123,7 @@ def build_network(raw: RawSpec) -> ReactionNetwork:
                     f"species {s!r} (a product of reactions[{j}]) is not declared; it starts at 0"
                 )
 
-    names_all = set(species) | set(params)
+    names_all = set(species) | set(params) | set(spec.rules)
     reactions = []
     for j, (r, (reac, prod)) in enumerate(zip(spec.reactions, sides)):
         if r.rate is not None:
@@ -140,6 +147,41 @@ def build_network(raw: RawSpec) -> ReactionNetwork:
                 raise raw.error(exc.message, ("reactions", j, "propensity")) from None
             reactions.append(Reaction(reac, prod, propensity=expr, label=r.name or ""))
 
+    for i, name in enumerate(spec.boundary):
+        if name not in species:
+            raise raw.error(f"unknown species {name!r}", ("boundary", i))
+    with_time = names_all | {TIME}
+    rules = []
+    for name, text in spec.rules.items():
+        try:
+            rules.append((name, parse_expression(text, with_time)))
+        except SpecError as exc:
+            raise raw.error(exc.message, ("rules", name)) from None
+    events = []
+    for e, ev in enumerate(spec.events):
+        try:
+            trigger = parse_expression(ev.trigger, with_time)
+        except SpecError as exc:
+            raise raw.error(exc.message, ("events", e, "trigger")) from None
+        assigns = []
+        for target, value in ev.assign.items():
+            if target not in species:
+                raise raw.error(
+                    f"events can set species only; {target!r} is not one",
+                    ("events", e, "assign", target),
+                )
+            try:
+                assigns.append((target, parse_expression(value, with_time)))
+            except SpecError as exc:
+                raise raw.error(exc.message, ("events", e, "assign", target)) from None
+        events.append(Event(trigger, tuple(assigns), ev.initial_value, ev.name or ""))
+    if spec.record is not None:
+        for i, name in enumerate(spec.record):
+            if name not in species and name not in spec.rules:
+                raise raw.error(
+                    f"cannot record {name!r}: not a species or a rule variable", ("record", i)
+                )
+
     settings = spec.ssa.model_dump()
     return ReactionNetwork(
         name=spec.name,
@@ -152,6 +194,10 @@ def build_network(raw: RawSpec) -> ReactionNetwork:
         source_text=raw.text,
         source_path=raw.path,
         warnings=tuple(warnings),
+        boundary=frozenset(spec.boundary),
+        rules=tuple(rules),
+        events=tuple(events),
+        record=tuple(spec.record) if spec.record is not None else None,
     )
 
 

@@ -76,6 +76,26 @@ class ReactionSpec(_Strict):
         return v
 
 
+class EventSpec(_Strict):
+    """An event without delay: when ``trigger`` turns true, set counts."""
+
+    trigger: str = Field(
+        description="Condition on species, parameters, rule variables and 'time', e.g. "
+        "'time >= 25' or 'P2 > 30'; it fires when it goes from false to true."
+    )
+    assign: dict[Identifier, NumberOrExpr] = Field(
+        min_length=1,
+        description="Species and their new counts (expressions evaluated at the instant "
+        "the trigger fires, all before any is assigned).",
+    )
+    initial_value: StrictBool = Field(
+        True,
+        description="Trigger value assumed just before the start: with false, a trigger "
+        "already true at time 0 fires at time 0 (SBML initialValue).",
+    )
+    name: Identifier | None = None
+
+
 class NetworkSpec(_Strict):
     """A chemical reaction network with initial counts (a Markov jump process)."""
 
@@ -89,6 +109,20 @@ class NetworkSpec(_Strict):
         default_factory=dict, description="Named constants usable in rates and propensities."
     )
     reactions: list[ReactionSpec] = Field(min_length=1)
+    boundary: list[Identifier] = Field(
+        default_factory=list,
+        description="Species held fixed: read by propensities, never changed by reactions "
+        "(SBML boundary or constant species); events may still set them.",
+    )
+    rules: dict[Identifier, NumberOrExpr] = Field(
+        default_factory=dict,
+        description="Assignment rules: named quantities computed from species, parameters, "
+        "other rules and 'time' whenever read; recorded with the species.",
+    )
+    events: list[EventSpec] = Field(default_factory=list)
+    record: list[Identifier] | None = Field(
+        None, description="What to write (default: every species, then every rule)."
+    )
     ssa: SSASettings = Field(default_factory=SSASettings)
 
     @field_validator("species", mode="before")
@@ -110,4 +144,4 @@ class NetworkSpec(_Strict):
         return v
 
 
-__all__ = ["NetworkSpec", "ReactionSpec", "SSASettings", "StrictBool"]
+__all__ = ["EventSpec", "NetworkSpec", "ReactionSpec", "SSASettings"]

@@ -65,6 +65,51 @@ def resolve_settings(network: ReactionNetwork, **given) -> dict:
     return s
 
 
+class Recorder:
+    """Turns simulated counts into the recorded variables.
+
+    Species are read directly; assignment-rule quantities are evaluated on
+    the recorded path (rules are functions of the state and time, so this is
+    exact at every output time).  The result is int64 when only species are
+    recorded, float64 otherwise.
+    """
+
+    def __init__(self, network: ReactionNetwork):
+        from charme.spec.expressions import substitute
+
+        params = network.parameter_values()
+        rules = dict(network.rules)
+        self.names = network.recorded
+        self.columns = []
+        for name in self.names:
+            if name in network.species:
+                self.columns.append(network.species.index(name))
+            elif name in rules:
+                self.columns.append(substitute(network.expand(rules[name]), params))
+            else:
+                raise SpecError(
+                    f"cannot record {name!r}: not a species or an assignment-rule variable"
+                )
+        self.species = network.species
+        self.integer = all(isinstance(c, int) for c in self.columns)
+        self.dtype = np.int64 if self.integer else np.float64
+
+    def __call__(self, counts: np.ndarray, t_grid: np.ndarray) -> np.ndarray:
+        if self.integer:
+            if self.columns == list(range(len(self.species))):
+                return counts
+            return counts[:, :, self.columns]
+        from charme.models.network import TIME
+        from charme.spec.expressions import evaluate_array
+
+        env = {s: counts[:, :, i] for i, s in enumerate(self.species)}
+        env[TIME] = t_grid[None, :]
+        out = np.empty(counts.shape[:2] + (len(self.columns),), np.float64)
+        for k, col in enumerate(self.columns):
+            out[:, :, k] = counts[:, :, col] if isinstance(col, int) else evaluate_array(col, env)
+        return out
+
+
 def _chunk_size(runs: int, points: int, n_species: int) -> int:
     return max(1, min(runs, CHUNK_CELLS // max(1, points * n_species)))
 
@@ -125,29 +170,37 @@ def simulate(
     )
     t_end, points, runs, seed = s["t_end"], int(s["points"]), int(s["runs"]), s["seed"]
     max_steps = int(s["max_steps"])
-    n_threads = int(threads) if threads else (os.cpu_count() or 1)
+    n_threads = (
+        int(threads)
+        if threads
+        else len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else (os.cpu_count() or 1)
+    )
     if n_threads < 1:
         raise SpecError(f"threads must be >= 1, got {threads!r}")
     compiled, x0 = compile_network(network)
+    recorder = Recorder(network)
     n_species = len(x0)
+    n_rec = len(recorder.names)
     t_grid = np.linspace(0.0, t_end, points)
     keep = save_trajectories or runs == 1
     if keep:
-        need = runs * points * n_species * 8
+        need = runs * points * n_rec * 8
         if need > 0.8 * available_memory():
             raise SpecError(
                 f"saving {runs} trajectories of {points} points needs {need / 2**30:.1f} GiB, "
                 "more than the memory available: lower --runs or --points"
             )
-        paths = np.zeros((runs, points, n_species), np.int64)
+        paths = np.zeros((runs, points, n_rec), recorder.dtype)
     chunk = _chunk_size(runs, points, n_species)
     root = root_key(seed)
     stop = np.zeros(1, np.int64)
     status = np.full(runs, STATUS_NOT_RUN, np.int64)
     steps = np.zeros(runs, np.int64)
     n_done = 0
-    mean = np.zeros((points, n_species))
-    m2 = np.zeros((points, n_species))
+    mean = np.zeros((points, n_rec))
+    m2 = np.zeros((points, n_rec))
 
     bar = None
     if progress:
@@ -165,7 +218,7 @@ def simulate(
     with ThreadPoolExecutor(max_workers=n_threads) as pool:
         for c0 in range(0, runs, chunk):
             c1 = min(runs, c0 + chunk)
-            buf = paths[c0:c1] if keep else np.zeros((c1 - c0, points, n_species), np.int64)
+            buf = np.zeros((c1 - c0, points, n_species), np.int64)
             n_blocks = min(c1 - c0, 8 * n_threads)
             edges = np.linspace(c0, c1, n_blocks + 1).astype(int)
             futures = {}
@@ -200,8 +253,11 @@ def simulate(
                 )
             done = cstat == STATUS_OK
             nb = int(done.sum())
+            values = recorder(buf, t_grid)
+            if keep:
+                paths[c0:c1] = values
             if nb:
-                xs = buf[done].astype(np.float64)
+                xs = values[done].astype(np.float64)
                 mean_b = xs.mean(axis=0)
                 m2_b = ((xs - mean_b) ** 2).sum(axis=0)
                 n_new = n_done + nb
@@ -229,13 +285,13 @@ def simulate(
         "mean": {"long_name": "ensemble mean of the molecule count"},
         "sd": {"long_name": "ensemble standard deviation of the count (ddof=1)"},
     }
-    coords = {"time": t_grid, "species": np.array(network.species, dtype=str)}
+    coords = {"time": t_grid, "species": np.array(recorder.names, dtype=str)}
     if keep:
         run_index = np.flatnonzero(done_mask)
         traj = paths if n_done == runs else paths[run_index]
         data_vars["trajectories"] = (("run", "time", "species"), traj)
         coords["run"] = run_index.astype(np.int64)
-        var_attrs["trajectories"] = {"long_name": "molecule counts along each trajectory"}
+        var_attrs["trajectories"] = {"long_name": "recorded values along each trajectory"}
     attrs = {
         "title": f"charme ssa: {network.name}",
         "solver": "ssa",

@@ -31,6 +31,8 @@ STATUS_NEGATIVE_PROPENSITY = 2
 STATUS_INVALID_PROPENSITY = 3  # NaN or infinite
 STATUS_NEGATIVE_COUNT = 4
 STATUS_NOT_RUN = 5  # an ensemble member skipped because a stop was requested
+STATUS_EVENT_VALUE = 6  # an event assigned a non-integer, negative or NaN count
+STATUS_EVENT_LOOP = 7  # events kept triggering each other at one instant
 
 STATUS_MESSAGES = {
     STATUS_OK: "ok",
@@ -40,6 +42,8 @@ STATUS_MESSAGES = {
     STATUS_NEGATIVE_COUNT: "a species count became negative (a propensity is non-zero "
     "when its reactants are absent)",
     STATUS_NOT_RUN: "not run (interrupted)",
+    STATUS_EVENT_VALUE: "an event assigned a count that is not a non-negative integer",
+    STATUS_EVENT_LOOP: f"events kept triggering each other at one instant (> {100} rounds)",
 }
 
 # -- postfix opcodes ----------------------------------------------------------
@@ -54,6 +58,20 @@ OP_NEG = 7
 OP_MIN = 8
 OP_MAX = 9
 OP_FUNC = 10  # apply unary function number arg (see FUNC_CODES)
+OP_LT = 11
+OP_LE = 12
+OP_GT = 13
+OP_GE = 14
+OP_EQ = 15
+OP_NE = 16
+OP_AND = 17
+OP_OR = 18
+OP_NOT = 19
+OP_SELECT = 20  # (cond, a, b) -> a if cond != 0 else b
+OP_TIME = 21  # push the current time
+
+#: Rounds of events triggering events at one instant before giving up.
+MAX_EVENT_ROUNDS = 100
 
 FUNC_CODES = {
     "exp": 0, "log": 1, "log10": 2, "log2": 3, "sqrt": 4, "abs": 5, "sin": 6, "cos": 7,
@@ -84,6 +102,16 @@ class SSANetwork(NamedTuple):
         Postfix programs (``code[i] = (opcode, argument)``).
     stack_size : int
         Stack depth that suffices for every program.
+    ev_initial : int64[E]
+        Trigger value assumed just before the start (SBML ``initialValue``).
+    ev_trigger : int64[E, 2]
+        (start, stop) of each event's trigger program in ``code``.
+    ev_assign_ptr : int64[E+1]; ev_assign_target : int64[A]; ev_assign_code : int64[A, 2]
+        CSR list of each event's assignments: species index and the
+        (start, stop) of its value program.
+    time_points : float64[T]
+        Sorted times at which a trigger's time condition can change; the
+        simulation stops at each of them to evaluate triggers exactly.
     """
 
     kind: np.ndarray
@@ -100,6 +128,12 @@ class SSANetwork(NamedTuple):
     code: np.ndarray
     consts: np.ndarray
     stack_size: int
+    ev_initial: np.ndarray
+    ev_trigger: np.ndarray
+    ev_assign_ptr: np.ndarray
+    ev_assign_target: np.ndarray
+    ev_assign_code: np.ndarray
+    time_points: np.ndarray
 
 
 @njit(cache=True)
@@ -140,11 +174,12 @@ def _func(f, v):
 
 
 @njit(cache=True)
-def eval_program(code, consts, start, stop, x, stack):
-    """Evaluate the postfix program ``code[start:stop]`` on the state ``x``.
+def eval_program(code, consts, start, stop, x, stack, t):
+    """Evaluate the postfix program ``code[start:stop]`` on the state ``x`` at time ``t``.
 
     ``stack`` is a float64 work array at least ``stack_size`` long.
-    Division by zero gives inf or NaN (never an exception).
+    Division by zero gives inf or NaN (never an exception); conditions
+    give 1.0 (true) or 0.0 (false).
     """
     sp = 0
     for i in range(start, stop):
@@ -160,6 +195,17 @@ def eval_program(code, consts, start, stop, x, stack):
             stack[sp - 1] = -stack[sp - 1]
         elif op == OP_FUNC:
             stack[sp - 1] = _func(arg, stack[sp - 1])
+        elif op == OP_NOT:
+            stack[sp - 1] = 1.0 if stack[sp - 1] == 0.0 else 0.0
+        elif op == OP_TIME:
+            stack[sp] = t
+            sp += 1
+        elif op == OP_SELECT:
+            b = stack[sp - 1]
+            a = stack[sp - 2]
+            c = stack[sp - 3]
+            sp -= 2
+            stack[sp - 1] = a if c != 0.0 else b
         else:
             b = stack[sp - 1]
             a = stack[sp - 2]
@@ -184,8 +230,24 @@ def eval_program(code, consts, start, stop, x, stack):
                     r = a**b
             elif op == OP_MIN:
                 r = min(a, b)
-            else:
+            elif op == OP_MAX:
                 r = max(a, b)
+            elif op == OP_LT:
+                r = 1.0 if a < b else 0.0
+            elif op == OP_LE:
+                r = 1.0 if a <= b else 0.0
+            elif op == OP_GT:
+                r = 1.0 if a > b else 0.0
+            elif op == OP_GE:
+                r = 1.0 if a >= b else 0.0
+            elif op == OP_EQ:
+                r = 1.0 if a == b else 0.0
+            elif op == OP_NE:
+                r = 1.0 if a != b else 0.0
+            elif op == OP_AND:
+                r = 1.0 if (a != 0.0 and b != 0.0) else 0.0
+            else:  # OP_OR
+                r = 1.0 if (a != 0.0 or b != 0.0) else 0.0
             stack[sp - 1] = r
     return stack[0]
 
@@ -214,7 +276,7 @@ def propensity(net, j, x, stack):
     """Propensity of reaction ``j`` in state ``x`` (int64 counts)."""
     if net.kind[j] == 0:
         return mass_action_propensity(net, j, x)
-    return eval_program(net.code, net.consts, net.prog_ptr[j], net.prog_ptr[j + 1], x, stack)
+    return eval_program(net.code, net.consts, net.prog_ptr[j], net.prog_ptr[j + 1], x, stack, 0.0)
 
 
 #: Reactions per block of the two-level search (see :func:`ssa_direct`).
@@ -241,6 +303,58 @@ def _resum(a, block_sum):
     if not math.isfinite(total):
         return STATUS_INVALID_PROPENSITY, total
     return STATUS_OK, total
+
+
+@njit(cache=True)
+def process_events(net, t, x, trig, fire, values, stack):
+    """Fire the events whose trigger went from false to true at time ``t``.
+
+    ``trig`` holds each trigger's last value and is updated.  All firing
+    events' assignment values are computed from the state before any of them
+    is applied (SBML's ``useValuesFromTriggerTime``), then applied in
+    document order; triggers are re-evaluated, and events that became true
+    fire in turn (up to ``MAX_EVENT_ROUNDS`` rounds).
+
+    Returns
+    -------
+    (status, changed) : (int, bool)
+        ``changed`` tells whether any count changed (propensities are stale).
+    """
+    n_events = trig.shape[0]
+    code = net.code
+    consts = net.consts
+    changed = False
+    for _ in range(MAX_EVENT_ROUNDS):
+        any_fired = False
+        for e in range(n_events):
+            v = eval_program(code, consts, net.ev_trigger[e, 0], net.ev_trigger[e, 1], x, stack, t)
+            now = v != 0.0
+            fire[e] = now and not trig[e]
+            trig[e] = now
+            any_fired = any_fired or fire[e]
+        if not any_fired:
+            return STATUS_OK, changed
+        for e in range(n_events):
+            if fire[e]:
+                for k in range(net.ev_assign_ptr[e], net.ev_assign_ptr[e + 1]):
+                    values[k] = eval_program(
+                        code,
+                        consts,
+                        net.ev_assign_code[k, 0],
+                        net.ev_assign_code[k, 1],
+                        x,
+                        stack,
+                        t,
+                    )
+        for e in range(n_events):
+            if fire[e]:
+                for k in range(net.ev_assign_ptr[e], net.ev_assign_ptr[e + 1]):
+                    v = values[k]
+                    if not (v >= 0.0 and v == math.floor(v) and v < 9.2e18):
+                        return STATUS_EVENT_VALUE, changed
+                    x[net.ev_assign_target[k]] = np.int64(v)
+                    changed = True
+    return STATUS_EVENT_LOOP, changed
 
 
 @njit(cache=True)
@@ -273,6 +387,11 @@ def ssa_direct(net, x0, t_grid, max_steps, rng_state, out, x, a, stack):
         ``STATUS_OK`` or a failure code, and the number of firings.  On
         failure the rows of ``out`` not reached are left untouched.
 
+    Events (``net.ev_*``) are checked at the start, after every firing
+    and at every ``net.time_points`` (where the simulation stops to evaluate
+    time conditions just after the instant, then redraws the waiting time:
+    exact, as waiting times are memoryless).
+
     Notes
     -----
     The reaction is chosen by a two-level linear search: propensities are
@@ -290,24 +409,59 @@ def ssa_direct(net, x0, t_grid, max_steps, rng_state, out, x, a, stack):
     consts = net.consts
     prog_ptr = net.prog_ptr
     kind = net.kind
+    n_events = net.ev_initial.shape[0]
+    trig = np.empty(n_events, np.bool_)
+    fire = np.empty(n_events, np.bool_)
+    values = np.empty(net.ev_assign_target.shape[0], np.float64)
+    time_points = net.time_points
+    n_tp = time_points.shape[0]
+    for e in range(n_events):
+        trig[e] = net.ev_initial[e] != 0
     for i in range(n_species):
         x[i] = x0[i]
-    for j in range(n_reactions):
-        a[j] = propensity(net, j, x, stack)
-        if a[j] != a[j]:
-            return STATUS_INVALID_PROPENSITY, 0
-    status, a0 = _resum(a, block_sum)
-    if status != STATUS_OK:
-        return status, 0
     t = t_grid[0]
+    if n_events > 0:
+        status, _ = process_events(net, t, x, trig, fire, values, stack)
+        if status != STATUS_OK:
+            return status, 0
+    tp = 0
+    while tp < n_tp and time_points[tp] < t:
+        tp += 1
+    refresh = True
     k = 0
     steps = 0
     since_resum = 0
     while True:
+        if refresh:  # all propensities, e.g. after an event changed counts
+            for j in range(n_reactions):
+                a[j] = propensity(net, j, x, stack)
+                if a[j] != a[j]:
+                    return STATUS_INVALID_PROPENSITY, steps
+            status, a0 = _resum(a, block_sum)
+            if status != STATUS_OK:
+                return status, steps
+            since_resum = 0
+            refresh = False
         if a0 <= 0.0:
             t_next = math.inf
         else:
             t_next = t - math.log(next_uniform(rng_state)) / a0
+        if tp < n_tp and time_points[tp] <= t_next and time_points[tp] <= t_grid[n_out - 1]:
+            # stop at a time point: record, evaluate triggers just after it, redraw
+            tb = time_points[tp]
+            tp += 1
+            while k < n_out and t_grid[k] < tb:
+                for i in range(n_species):
+                    out[k, i] = x[i]
+                k += 1
+            t = tb
+            status, changed = process_events(
+                net, np.nextafter(tb, np.inf), x, trig, fire, values, stack
+            )
+            if status != STATUS_OK:
+                return status, steps
+            refresh = changed
+            continue
         while k < n_out and t_grid[k] < t_next:
             for i in range(n_species):
                 out[k, i] = x[i]
@@ -352,7 +506,7 @@ def ssa_direct(net, x0, t_grid, max_steps, rng_state, out, x, a, stack):
             if kind[j] == 0:
                 aj = mass_action_propensity(net, j, x)
             else:
-                aj = eval_program(code, consts, prog_ptr[j], prog_ptr[j + 1], x, stack)
+                aj = eval_program(code, consts, prog_ptr[j], prog_ptr[j + 1], x, stack, 0.0)
                 if not aj >= 0.0:
                     return (
                         STATUS_INVALID_PROPENSITY if aj != aj else STATUS_NEGATIVE_PROPENSITY
@@ -361,6 +515,13 @@ def ssa_direct(net, x0, t_grid, max_steps, rng_state, out, x, a, stack):
             a[j] = aj
             block_sum[j // BLOCK] += delta
             a0 += delta
+        if n_events > 0:
+            status, changed = process_events(net, t, x, trig, fire, values, stack)
+            if status != STATUS_OK:
+                return status, steps
+            if changed:
+                refresh = True
+                continue
         since_resum += 1
         if since_resum >= RESUM_EVERY:
             status, a0 = _resum(a, block_sum)
