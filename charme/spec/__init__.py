@@ -23,15 +23,10 @@ def load(path, overrides=None):
     """
     suffix = Path(path).suffix.lower()
     if suffix in (".xml", ".sbml", ".ant", ".antimony"):
-        import dataclasses
-        from types import MappingProxyType
-
         from charme.spec import sbml
-        from charme.spec.schema import SSASettings
 
         reader = sbml.read_antimony if suffix in sbml.ANTIMONY_SUFFIXES else sbml.read_sbml
         model = reader(path)
-        model = dataclasses.replace(model, settings=MappingProxyType(SSASettings().model_dump()))
     else:
         from charme.spec.loader import read_spec
         from charme.spec.network import build_network

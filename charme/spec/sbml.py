@@ -10,9 +10,12 @@ count / size); integer stoichiometries other than 1; assignment rules
 assignments (expanded by libsbml's converters); events without delay.
 
 Everything else that changes the dynamics is refused with a message naming
-the SBML element and its line: delays, rate and algebraic rules, fast or
-reversible reactions, event priorities, events setting parameters, packages
-such as ``distrib``, constraints.
+the SBML element and its line: delays, rate and algebraic rules, fast
+reactions, event priorities, events setting parameters, packages
+such as ``distrib``, constraints.  Reactions marked reversible are read
+with their kinetic law as the propensity (a note says so, and a run stops
+with an error if it turns negative): Antimony's ``->`` marks every reaction
+reversible, whatever its law.
 """
 
 from __future__ import annotations
@@ -43,15 +46,19 @@ def _libsbml():
 class _Reader:
     """One SBML document being turned into a network."""
 
-    def __init__(self, doc, path: str, text: str):
+    def __init__(self, doc, path: str, text: str, lines: bool = True):
         self.ls = _libsbml()
         self.doc = doc
         self.path = path
         self.text = text
+        self.lines = lines  # False when the SBML was generated (from Antimony)
+        self.warnings: list[str] = []
 
     # -- errors ---------------------------------------------------------------
     def error(self, message: str, element=None) -> SpecError:
         line = element.getLine() if element is not None and element.getLine() > 0 else None
+        if not self.lines:
+            line = None
         field = None
         if element is not None:
             kind = element.getElementName()
@@ -76,15 +83,14 @@ class _Reader:
                 f"{what}: {e.getShortMessage() or e.getMessage().strip()}: "
                 f"{' '.join(e.getMessage().split())[:300]}",
                 file=self.path,
-                line=e.getLine() or None,
+                line=(e.getLine() or None) if self.lines else None,
             )
         if doc.getModel() is None:
             raise SpecError("the SBML document has no model", file=self.path)
         for i in range(doc.getNumPlugins()):
-            plugin = doc.getPlugin(i)
-            raise SpecError(
-                f"SBML package {plugin.getPackageName()!r} is not supported", file=self.path
-            )
+            name = doc.getPlugin(i).getPackageName()
+            if name != "l3v2extendedmath" and doc.isPackageEnabled(name):
+                raise SpecError(f"SBML package {name!r} is not supported", file=self.path)
         if doc.getNumUnknownPackages() if hasattr(doc, "getNumUnknownPackages") else 0:
             raise SpecError(
                 "the document uses an SBML package that is not supported", file=self.path
@@ -99,7 +105,7 @@ class _Reader:
                     f"the SBML model fails libsbml's consistency checks: "
                     f"{' '.join(e.getMessage().split())[:300]}",
                     file=self.path,
-                    line=e.getLine() or None,
+                    line=(e.getLine() or None) if self.lines else None,
                 )
 
     def convert(self):
@@ -283,10 +289,9 @@ class _Reader:
             if rx.isSetFast() and rx.getFast():
                 raise self.error("fast reactions are not supported", rx)
             if rx.getReversible():
-                raise self.error(
-                    "reversible reactions are not supported by stochastic simulation: "
-                    "write the two directions as two irreversible reactions",
-                    rx,
+                self.warnings.append(
+                    f"reaction {rx.getId()!r} is marked reversible: its kinetic law is used "
+                    "as the propensity, and a run stops with an error if it turns negative"
                 )
             law = rx.getKineticLaw()
             if law is None or law.getMath() is None:
@@ -349,14 +354,21 @@ class _Reader:
             boundary=frozenset(boundary),
             rules=tuple(rules),
             events=tuple(events),
+            warnings=tuple(self.warnings),
         )
 
 
-def network_from_sbml_string(text: str, path: str = "<sbml>") -> ReactionNetwork:
-    """Read SBML text into a :class:`ReactionNetwork`."""
+def network_from_sbml_string(
+    text: str, path: str = "<sbml>", lines: bool = True
+) -> ReactionNetwork:
+    """Read SBML text into a :class:`ReactionNetwork`.
+
+    ``lines=False`` leaves line numbers out of error messages (for SBML
+    generated from another format, whose lines the user never saw).
+    """
     ls = _libsbml()
     doc = ls.readSBMLFromString(text)
-    return _Reader(doc, path, text).read()
+    return _Reader(doc, path, text, lines).read()
 
 
 def read_sbml(path) -> ReactionNetwork:
@@ -399,7 +411,7 @@ def read_antimony(path) -> ReactionNetwork:
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(f"cannot read: {exc}", file=str(path)) from None
     sbml = antimony_to_sbml(text, str(path))
-    network = network_from_sbml_string(sbml, str(path))
+    network = network_from_sbml_string(sbml, str(path), lines=False)
     import dataclasses
 
     return dataclasses.replace(network, source_text=text)

@@ -40,7 +40,10 @@ def available_memory() -> int:
 
 def resolve_settings(network: ReactionNetwork, **given) -> dict:
     """Merge explicit arguments over the spec's ``ssa:`` defaults and check them."""
-    s = dict(network.settings)
+    from charme.spec.schema import SSASettings
+
+    s = SSASettings().model_dump()
+    s.update({k: v for k, v in network.settings.items() if v is not None})
     for k, v in given.items():
         if v is not None:
             s[k] = v
