@@ -301,6 +301,16 @@ def test_refusals_are_clear(text, message):
     assert "\n" not in str(info.value)
 
 
+def test_sbml_packages_are_refused():
+    text = model(species_=species("X", 1), params=param("k", 1), reactions=DEATH).replace(
+        'level="3" version="1">',
+        'xmlns:distrib="http://www.sbml.org/sbml/level3/version1/distrib/version1" level="3" '
+        'version="1" distrib:required="true">',
+    )
+    with pytest.raises(SpecError, match="package 'distrib' is not supported"):
+        read(text)
+
+
 def test_refusal_names_element_and_line():
     text = model(species_=species("X", 10), params=param("k", 1, constant=False), reactions=DEATH,
                  rules=f'<rateRule variable="k">{MATH.format(cn(1))}</rateRule>')  # fmt: skip
