@@ -16,6 +16,7 @@ from charme._version import __version__
 #: command name -> "module:function"
 COMMANDS = {
     "ssa": ("charme.cli.ssa:ssa", "Simulate exact stochastic trajectories (Gillespie)."),
+    "cme": ("charme.cli.cme:cme", "Solve the master equation (finite state projection)."),
     "convert": ("charme.cli.convert:convert", "Convert between spec files, SBML and Antimony."),
     "validate": ("charme.cli.inspect:validate", "Check a spec file and print what it defines."),
     "schema": ("charme.cli.inspect:schema", "Print the JSON Schema of spec files."),

@@ -93,6 +93,7 @@ class ReactionNetwork:
     rules: tuple[tuple[str, Expr], ...] = ()
     events: tuple[Event, ...] = ()
     record: tuple[str, ...] | None = None
+    cme_settings: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self):
         if len(self.species) != len(self.initial):

@@ -81,8 +81,17 @@ def write_csv(result: Result, path) -> None:
     Ensembles get the SBML test-suite layout ``time,A-mean,A-sd,...``; a
     single trajectory (``runs == 1``) gets ``time,A,B,...``.
     """
-    time = result.coords["time"]
     species = [str(s) for s in result.coords["species"]]
+    if "time" not in result.coords:  # a stationary law: one row
+        with open(path, "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow([f"{s}-{stat}" for s in species for stat in ("mean", "sd")])
+            row = []
+            for i in range(len(species)):
+                row += [repr(float(result["mean"][i])), repr(float(result["sd"][i]))]
+            w.writerow(row)
+        return
+    time = result.coords["time"]
     single = (
         "trajectories" in result
         and result["trajectories"].shape[0] == 1

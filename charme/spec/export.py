@@ -126,6 +126,9 @@ def network_to_dict(net: ReactionNetwork) -> dict:
     settings = {k: v for k, v in net.settings.items() if v is not None}
     if settings:
         doc["ssa"] = settings
+    cme = {k: v for k, v in net.cme_settings.items() if v is not None}
+    if cme:
+        doc["cme"] = cme
     return doc
 
 

@@ -183,6 +183,7 @@ def build_network(raw: RawSpec) -> ReactionNetwork:
                 )
 
     settings = spec.ssa.model_dump()
+    cme_settings = spec.cme.model_dump()
     return ReactionNetwork(
         name=spec.name,
         description=spec.description,
@@ -198,6 +199,7 @@ def build_network(raw: RawSpec) -> ReactionNetwork:
         rules=tuple(rules),
         events=tuple(events),
         record=tuple(spec.record) if spec.record is not None else None,
+        cme_settings=MappingProxyType(cme_settings),
     )
 
 

@@ -46,6 +46,17 @@ class SSASettings(_Strict):
         return v
 
 
+class CMESettings(_Strict):
+    """Defaults for ``charme cme``; command-line flags override each one."""
+
+    t_end: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    points: Annotated[int, Field(ge=2)] = 101
+    tol: Annotated[float, Field(gt=0, lt=1)] = Field(
+        1e-6, description="Certified L1 error (mass leaving the projection) at t_end."
+    )
+    method: Literal["auto", "krylov", "uniformization", "implicit"] = "auto"
+
+
 class ReactionSpec(_Strict):
     """One reaction: an arrow equation and either a rate constant or a propensity."""
 
@@ -124,6 +135,7 @@ class NetworkSpec(_Strict):
         None, description="What to write (default: every species, then every rule)."
     )
     ssa: SSASettings = Field(default_factory=SSASettings)
+    cme: CMESettings = Field(default_factory=CMESettings)
 
     @field_validator("species", mode="before")
     @classmethod
@@ -144,4 +156,4 @@ class NetworkSpec(_Strict):
         return v
 
 
-__all__ = ["EventSpec", "NetworkSpec", "ReactionSpec", "SSASettings"]
+__all__ = ["CMESettings", "EventSpec", "NetworkSpec", "ReactionSpec", "SSASettings"]

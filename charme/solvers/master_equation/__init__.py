@@ -1,0 +1,1 @@
+"""Chemical master equation by finite state projection (FSP)."""
