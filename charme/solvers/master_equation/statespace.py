@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from charme.errors import SpecError, SolverError
+from charme.errors import SolverError, SpecError
 from charme.models.network import ReactionNetwork
 from charme.solvers.gillespie.compile import compile_network
 from charme.solvers.master_equation import kernels as K
@@ -115,7 +115,7 @@ def project(network, lo, hi, max_states, reflect=False) -> Projection:
     if len(network.events):
         raise SpecError("the master equation solver does not support events")
     # the box's key must fit in int64
-    if sum(math.log2(float(h - l + 1)) for l, h in zip(lo, hi)) > 62:
+    if sum(math.log2(float(h - a + 1)) for a, h in zip(lo, hi)) > 62:
         raise SpecError("the bounding box is too large to index; give tighter --bounds")
     cap = int(max_states) + 1
     states = np.empty((cap, len(x0)), np.int64)
