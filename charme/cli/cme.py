@@ -54,9 +54,9 @@ def cme(spec, out, t_end, points, tol, method, bounds, max_states, steady_state,
     result.write(out, overwrite=overwrite)
     if not quiet:
         a = result.attrs
-        err = float(result["fsp_error"].max())
+        err = f", fsp_error {float(result['fsp_error'].max()):.2e}" if "fsp_error" in result else ""
         click.echo(
-            f"wrote {out}: {a['n_states']} states, method {a['method']}, "
-            f"fsp_error {err:.2e}, {a['wall_time_s']:.2f} s",
+            f"wrote {out}: {a['n_states']} states, method {a['method']}{err}, "
+            f"{a['wall_time_s']:.2f} s",
             err=True,
         )

@@ -27,7 +27,7 @@ def convert(model, out, overwrite):
     from charme.spec.export import write_network
 
     network = load(model)
-    for w in network.warnings:
+    for w in getattr(network, "warnings", ()):
         click.echo(f"charme: note: {w}", err=True)
     path = write_network(network, out, overwrite=overwrite)
     click.echo(f"wrote {path}", err=True)

@@ -22,7 +22,7 @@ def validate(spec, sets):
     from charme.spec import load
 
     network = load(spec, overrides=parse_sets(sets))
-    for w in network.warnings:
+    for w in getattr(network, "warnings", ()):
         click.echo(f"charme: note: {w}", err=True)
     click.echo(network.summary())
 

@@ -57,10 +57,18 @@ def ssa(spec, out, t_end, points, runs, seed, threads, method, max_steps, sets, 
     out = Path(out) if out else Path(Path(spec).stem + ".nc")
     check_output_path(out, overwrite)
     network = load(spec, overrides=overrides)
+    from charme.models.network import ReactionNetwork
+
+    if not isinstance(network, ReactionNetwork):
+        from charme.errors import SpecError
+
+        raise SpecError(
+            "a markov-chain spec is solved by 'charme cme', not 'charme ssa'", file=spec
+        )
     if record is not None:
         network = network.recording([n.strip() for n in record.split(",") if n.strip()])
     if not quiet:
-        for w in network.warnings:
+        for w in getattr(network, "warnings", ()):
             click.echo(f"charme: note: {w}", err=True)
 
     from charme.solvers.gillespie.driver import simulate

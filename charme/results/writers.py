@@ -81,6 +81,17 @@ def write_csv(result: Result, path) -> None:
     Ensembles get the SBML test-suite layout ``time,A-mean,A-sd,...``; a
     single trajectory (``runs == 1``) gets ``time,A,B,...``.
     """
+    if "species" not in result.coords:  # an explicit chain: probabilities per state
+        labels = [str(s) for s in result.coords["state"]]
+        p = np.atleast_2d(result["p"])
+        times = result.coords.get("time")
+        with open(path, "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow((["time"] if times is not None else []) + labels)
+            for k in range(p.shape[0]):
+                lead = [repr(float(times[k]))] if times is not None else []
+                w.writerow(lead + [repr(float(v)) for v in p[k]])
+        return
     species = [str(s) for s in result.coords["species"]]
     if "time" not in result.coords:  # a stationary law: one row
         with open(path, "w", newline="") as fh:

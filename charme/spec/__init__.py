@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from charme.errors import SpecError
+
 
 def load(path, overrides=None):
     """Read a spec file into a problem model (a :class:`ReactionNetwork` for now).
@@ -28,10 +30,16 @@ def load(path, overrides=None):
         reader = sbml.read_antimony if suffix in sbml.ANTIMONY_SUFFIXES else sbml.read_sbml
         model = reader(path)
     else:
+        from charme.spec.chain import build_chain, is_chain_spec
         from charme.spec.loader import read_spec
         from charme.spec.network import build_network
 
-        model = build_network(read_spec(path))
+        raw = read_spec(path)
+        if is_chain_spec(raw.data):
+            if overrides:
+                raise SpecError("--set does not apply to a markov-chain spec", file=str(path))
+            return build_chain(raw)
+        model = build_network(raw)
     if overrides:
         model = model.with_values(overrides)
     return model

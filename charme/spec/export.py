@@ -257,6 +257,8 @@ def write_network(net: ReactionNetwork, path, overwrite: bool = False) -> Path:
     import os
 
     p = Path(path)
+    if not isinstance(net, ReactionNetwork):
+        raise SpecError("converting a markov-chain spec is not supported (its generator is a file)")
     writer = WRITERS.get(p.suffix.lower())
     if writer is None:
         raise SpecError(f"cannot write {p.suffix!r}: use one of " + ", ".join(WRITERS), file=str(p))

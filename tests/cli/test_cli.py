@@ -15,7 +15,9 @@ from click.testing import CliRunner
 from charme.cli.main import cli
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-SPECS = sorted(p for p in EXAMPLES.iterdir() if p.suffix in (".yaml", ".toml", ".json"))
+ALL_SPECS = sorted(p for p in EXAMPLES.iterdir() if p.suffix in (".yaml", ".toml", ".json"))
+CHAINS = [p for p in ALL_SPECS if "markov-chain" in p.read_text()]
+SPECS = [p for p in ALL_SPECS if p not in CHAINS]
 SCRIPTS = sorted(EXAMPLES.glob("*.py"))
 
 
@@ -34,6 +36,22 @@ def test_every_example_spec_runs(spec, tmp_path):
     assert np.isfinite(ds["mean"].values).all()
     ds.close()
     assert run("validate", spec).exit_code == 0
+
+
+@pytest.mark.parametrize("spec", CHAINS, ids=lambda p: p.name)
+def test_every_example_chain_runs(spec, tmp_path):
+    out = tmp_path / "out.nc"
+    res = run("cme", spec, "-o", out, "-q")
+    assert res.exit_code == 0, res.output
+    ds = xr.open_dataset(out)
+    np.testing.assert_allclose(ds["p"].sum("state"), 1.0, atol=1e-9)
+    ds.close()
+    assert run("validate", spec).exit_code == 0
+    csv_out = tmp_path / "out.csv"
+    assert run("cme", spec, "-o", csv_out, "-q").exit_code == 0
+    assert csv_out.read_text().splitlines()[0].startswith("time,")
+    res = run("ssa", spec, "-o", tmp_path / "s.nc")
+    assert res.exit_code == 2 and "charme cme" in res.output
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)

@@ -127,3 +127,19 @@ def test_non_unique_stationary_law_is_reported():
     )
     with pytest.raises(SolverError, match="not unique"):
         solve(net, steady_state=True)
+
+
+def test_explicit_three_state_chain_against_expm(tmp_path):
+    import scipy.linalg
+
+    chain = charme.load("examples/three_state_chain.yaml")
+    A = chain.generator.toarray()
+    for method in METHODS:
+        r = solve(chain, t_end=5, points=11, tol=1e-10, method=method)
+        for k, t in enumerate(r.coords["time"]):
+            exact = scipy.linalg.expm(t * A) @ chain.initial
+            err = np.abs(r["p"][k] - exact).sum()
+            assert err < 1e-8, (method, t, err)
+            assert err <= r["fsp_error"][k] + 1e-12 or method == "implicit"
+    pi = solve(chain, steady_state=True)["p"]
+    np.testing.assert_allclose(pi, np.array([3, 4, 8]) / 15, atol=1e-12)

@@ -162,6 +162,10 @@ def simulate(
     )
     from charme.solvers.gillespie.rng import root_key
 
+    if not isinstance(network, ReactionNetwork):
+        raise SpecError(
+            "this is a markov-chain spec (a generator matrix): solve it with 'charme cme'"
+        )
     s = resolve_settings(
         network,
         t_end=t_end,

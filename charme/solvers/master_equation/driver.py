@@ -103,7 +103,11 @@ def solve(
     and ``p(time, state)``.
     """
     from charme import __version__
+    from charme.spec.chain import MarkovChain
 
+    if isinstance(network, MarkovChain):
+        return solve_chain(network, t_end=t_end, points=points, tol=tol, method=method,
+                           steady_state=steady_state)  # fmt: skip
     s = resolve(network, t_end=t_end, points=points, tol=tol, method=method,
                 steady_state=steady_state)  # fmt: skip
     started = time.perf_counter()
@@ -213,12 +217,63 @@ def _result(network, proj, P, times, fsp_error, save_distribution, steady=False)
     return Result("cme", coords, data_vars, attrs, var_attrs)
 
 
-def _steady(network, s, lo, hi, grow, max_states, laws, started, save_distribution) -> Result:
-    """Stationary law of the projected chain with leaving transitions dropped."""
+def stationary(A, describe=lambda i: str(i)):
+    """Stationary law of the generator ``A`` (scipy CSR, dp/dt = A p).
+
+    Raises :class:`SolverError` when the chain has several closed classes
+    (the stationary law is not unique).  Returns ``(pi, residual_l1, how)``.
+    """
     import scipy.sparse as sp
     import scipy.sparse.csgraph as csgraph
     import scipy.sparse.linalg as spla
 
+    n = A.shape[0]
+    # edges j -> i where A[i, j] > 0 (i != j)
+    graph = sp.csr_matrix(A.T, copy=True)
+    graph.setdiag(0)
+    graph.eliminate_zeros()
+    n_comp, labels = csgraph.connected_components(graph, directed=True, connection="strong")
+    if n_comp > 1:
+        rows, cols = graph.nonzero()
+        cond = sp.csr_matrix(
+            (np.ones(len(rows)), (labels[rows], labels[cols])), shape=(n_comp, n_comp)
+        )
+        cond.setdiag(0)
+        cond.eliminate_zeros()
+        closed = np.flatnonzero(np.diff(cond.indptr) == 0)
+    else:
+        closed = np.array([0])
+    if len(closed) > 1:
+        examples = [describe(np.flatnonzero(labels == c)[0]) for c in closed[:3]]
+        raise SolverError(
+            f"the stationary law is not unique: the chain has {len(closed)} closed classes "
+            f"(e.g. states {', '.join(examples)}); no single answer exists"
+        )
+    members = np.flatnonzero(labels == closed[0])
+    m = len(members)
+    M = A[members][:, members].tolil()
+    M[0, :] = np.ones(m)
+    rhs = np.zeros(m)
+    rhs[0] = 1.0
+    if m <= 300_000:
+        pi_sub = spla.spsolve(M.tocsc(), rhs)
+        how = "sparse direct (normalisation row)"
+    else:
+        ilu = spla.spilu(M.tocsc(), drop_tol=1e-6, fill_factor=20)
+        pre = spla.LinearOperator((m, m), ilu.solve)
+        pi_sub, info = spla.gmres(M.tocsr(), rhs, M=pre, rtol=1e-12, restart=100, maxiter=2000)
+        if info != 0:
+            raise SolverError(f"the iterative stationary solver did not converge (info {info})")
+        how = "GMRES with ILU"
+    pi = np.zeros(n)
+    pi[members] = np.clip(pi_sub, 0.0, None)
+    pi /= pi.sum()
+    residual = float(np.abs(A @ pi).sum())
+    return pi, residual, how
+
+
+def _steady(network, s, lo, hi, grow, max_states, laws, started, save_distribution) -> Result:
+    """Stationary law of the projected chain with leaving transitions dropped."""
     from charme import __version__
 
     # without explicit bounds, grow until the stationary mass at the growing edge is tiny
@@ -226,56 +281,10 @@ def _steady(network, s, lo, hi, grow, max_states, laws, started, save_distributi
     for _ in range(MAX_GROWTH_ROUNDS):
         proj = S.project(network, lo, hi, max_states, reflect=True)
         gen = proj.generator
-        A = gen.to_scipy()
         n = gen.n
-        # closed communicating classes: strongly connected components without exits
-        graph = sp.csr_matrix((np.ones(A.nnz), A.indices, A.indptr), shape=(n, n)).T.tocsr()
-        graph.setdiag(0)
-        graph.eliminate_zeros()
-        n_comp, labels = csgraph.connected_components(graph, directed=True, connection="strong")
-        if n_comp > 1:
-            cond = sp.csr_matrix((np.ones(graph.nnz), (labels[graph.nonzero()[0]], labels[graph.nonzero()[1]])),
-                                 shape=(n_comp, n_comp))  # fmt: skip
-            cond.setdiag(0)
-            cond.eliminate_zeros()
-            closed = np.flatnonzero(np.diff(cond.indptr) == 0)
-        else:
-            closed = np.array([0])
-        if len(closed) > 1:
-            examples = [
-                tuple(int(v) for v in proj.states[np.flatnonzero(labels == c)[0]])
-                for c in closed[:3]
-            ]
-            raise SolverError(
-                f"the stationary law is not unique: the chain has {len(closed)} closed classes "
-                f"(e.g. states {examples}); fix the initial condition's class or the network"
-            )
-        members = np.flatnonzero(labels == closed[0])
-        sub = A[members][:, members].tocsc()
-        m = len(members)
-        if m <= 300_000:
-            M = sub.tolil()
-            M[0, :] = np.ones(m)
-            rhs = np.zeros(m)
-            rhs[0] = 1.0
-            pi_sub = spla.spsolve(M.tocsc(), rhs)
-            how = "sparse direct (normalisation row)"
-        else:
-            M = sub.tolil()
-            M[0, :] = np.ones(m)
-            rhs = np.zeros(m)
-            rhs[0] = 1.0
-            ilu = spla.spilu(M.tocsc(), drop_tol=1e-6, fill_factor=20)
-            pre = spla.LinearOperator((m, m), ilu.solve)
-            pi_sub, info = spla.gmres(M.tocsr(), rhs, M=pre, rtol=1e-12, restart=100, maxiter=2000)
-            if info != 0:
-                raise SolverError(f"the iterative stationary solver did not converge (info {info})")
-            how = "GMRES with ILU"
-        pi = np.zeros(n)
-        pi[members] = np.clip(pi_sub, 0.0, None)
-        pi /= pi.sum()
-        residual = float(np.abs(A @ pi).sum())
-        # mass on states at a growing upper bound: how much the truncation matters
+        pi, residual, how = stationary(
+            gen.to_scipy(), lambda i, st=proj.states: str(tuple(int(v) for v in st[i]))
+        )
         at_edge = np.zeros(n, bool)
         for i in np.flatnonzero(grow):
             at_edge |= proj.states[:, i] == proj.hi[i]
@@ -302,3 +311,49 @@ def _steady(network, s, lo, hi, grow, max_states, laws, started, save_distributi
         "charme_version": __version__,
     })  # fmt: skip
     return res
+
+
+def solve_chain(chain, *, t_end=None, points=None, tol=None, method=None, steady_state=False,
+                **_ignored) -> Result:  # fmt: skip
+    """Transient or stationary law of an explicit chain (``kind: markov-chain``)."""
+    from charme import __version__
+    from charme.solvers.master_equation.integrators import Generator
+    from charme.spec.schema import CMESettings
+
+    st = CMESettings().model_dump()
+    st.update({k: v for k, v in chain.settings.items() if v is not None})
+    st.update({k: v for k, v in dict(t_end=t_end, points=points, tol=tol, method=method).items()
+               if v is not None})  # fmt: skip
+    started = time.perf_counter()
+    A = chain.generator.tocsr()
+    A.sort_indices()
+    labels = np.array(chain.labels, dtype=str)
+    coords = {"state": labels}
+    attrs = {"title": f"charme cme: {chain.name}", "solver": "cme", "model": chain.name,
+             "spec_path": chain.source_path, "spec_text": chain.source_text,
+             "charme_version": __version__, "n_states": A.shape[0], "Conventions": "CF-1.8"}  # fmt: skip
+    if steady_state:
+        pi, residual, how = stationary(A, lambda i: repr(str(labels[i])))
+        attrs.update(method=how, residual_l1=residual, steady_state=1,
+                     wall_time_s=time.perf_counter() - started)  # fmt: skip
+        return Result("cme", coords, {"p": (("state",), pi)}, attrs,
+                      {"p": {"long_name": "stationary probability of each state"}})  # fmt: skip
+    if st.get("t_end") is None:
+        raise SpecError("t_end is not set: give --t-end or 'cme: {t_end: ...}' in the spec")
+    gen = Generator(A.indptr.astype(np.int64), A.indices.astype(np.int32), A.data.astype(float),
+                    np.zeros(A.shape[0]))  # fmt: skip
+    times = np.linspace(0.0, float(st["t_end"]), int(st["points"]))
+    chosen = st["method"] if st["method"] != "auto" else choose_method(gen, times[-1])
+    P, err = METHODS[chosen](gen, chain.initial, times, float(st["tol"]))
+    negative = np.clip(-P, 0.0, None).sum(axis=1)
+    P = np.clip(P, 0.0, None)
+    safety = KRYLOV_SAFETY if chosen == "krylov" else 1.0
+    error = safety * err + negative + np.abs(1.0 - P.sum(axis=1))
+    attrs.update(method=chosen, tol=float(st["tol"]), steady_state=0, t_end=float(times[-1]),
+                 points=len(times), wall_time_s=time.perf_counter() - started, matvecs=gen.matvecs)  # fmt: skip
+    return Result(
+        "cme", {"time": times, **coords},
+        {"p": (("time", "state"), P), "fsp_error": (("time",), error)}, attrs,
+        {"p": {"long_name": "probability of each state"},
+         "fsp_error": {"long_name": "estimated L1 error of the integration (no truncation)"}},
+    )  # fmt: skip
