@@ -46,11 +46,17 @@ def resolve(network: ReactionNetwork, **given) -> dict:
 
 
 def choose_method(gen, t_end) -> str:
-    """Uniformization when lam*t is small, implicit when very stiff and small, else Krylov."""
+    """Pick an integrator from the work lam*t (matrix products uniformization needs).
+
+    Uniformization (rigorous, cheapest per product) while lam*t <= 5e4;
+    beyond, SciPy's BDF for small chains (its sparse LU stays cheap there)
+    and Krylov, whose steps adapt to the smoothness of the solution, for
+    large ones.  Thresholds measured with benchmarks/cme_speed.py.
+    """
     work = gen.max_exit * t_end
-    if work <= 2_000:
+    if work <= 5e4:
         return "uniformization"
-    if work > 1e7 and gen.n <= 200_000:
+    if gen.n <= 20_000:
         return "implicit"
     return "krylov"
 

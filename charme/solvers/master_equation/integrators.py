@@ -21,8 +21,13 @@ import numpy as np
 import scipy.linalg
 
 from charme.solvers.master_equation.kernels import (
+    combine_rows,
     csr_matvec,
+    gram_schmidt,
+    norm2,
     csr_matvec_serial,
+    uniformized_accumulate,
+    uniformized_accumulate_serial,
     uniformized_matvec,
     uniformized_matvec_serial,
 )
@@ -35,9 +40,15 @@ UNIF_MAX_Q = 50.0
 
 
 class Generator:
-    """A projected generator: CSR arrays plus the outflow rate of each state."""
+    """A projected generator: CSR arrays plus the outflow rate of each state.
 
-    def __init__(self, indptr, indices, data, outflow):
+    ``level`` (optional) is each state's breadth-first distance from the
+    initial state, non-decreasing in index: one product can move
+    probability by at most one level, which :func:`uniformization` uses to
+    work only on the prefix of states that can hold probability.
+    """
+
+    def __init__(self, indptr, indices, data, outflow, level=None):
         self.indptr = indptr
         self.indices = indices
         self.data = data
@@ -46,9 +57,14 @@ class Generator:
         diag = data[indptr[:-1]]
         self.max_exit = float(-diag.min()) if self.n else 0.0
         self.matvecs = 0
+        if level is None:
+            self.level_end = np.array([self.n], np.int64)
+        else:  # level_end[d] = number of states at levels <= d
+            self.level_end = np.searchsorted(level, np.arange(int(level[-1]) + 1), side="right")
         parallel = self.indptr[-1] >= PARALLEL_NNZ
         self._mv = csr_matvec if parallel else csr_matvec_serial
         self._umv = uniformized_matvec if parallel else uniformized_matvec_serial
+        self._uacc = uniformized_accumulate if parallel else uniformized_accumulate_serial
 
     def matvec(self, x, out=None):
         out = np.empty(self.n) if out is None else out
@@ -59,6 +75,12 @@ class Generator:
     def uniformized(self, inv_lam, x, out):
         """``out = (I + A/lam) x``."""
         self._umv(self.indptr, self.indices, self.data, inv_lam, x, out)
+        self.matvecs += 1
+
+    def uniformized_accumulate(self, inv_lam, x, out, acc, weight, rows=None):
+        """Rows ``< rows`` of ``out = (I + A/lam) x`` and ``acc += weight * out``."""
+        rows = self.n if rows is None else rows
+        self._uacc(self.indptr, self.indices, self.data, inv_lam, x, out, acc, weight, rows)
         self.matvecs += 1
 
     def to_scipy(self):
@@ -72,7 +94,15 @@ class Generator:
 
 
 def uniformization(gen: Generator, p0, times, tol):
-    """p at ``times`` (times[0] is the start), and the rigorous truncation bound."""
+    """p at ``times`` (times[0] is the start), and the rigorous truncation bound.
+
+    Work is confined to the states that can hold probability: those within
+    one level per product of the support (``gen.level_end``).  Between
+    sub-steps the far levels whose total probability is below half the
+    sub-step's share of ``tol`` are set to zero; that mass leaves ``p`` (it
+    shows in ``1 - sum(p)``, like the mass leaving the projection), so the
+    error stays certified.
+    """
     lam = gen.max_exit
     out = np.empty((len(times), gen.n))
     p = np.array(p0, dtype=float)
@@ -81,9 +111,14 @@ def uniformization(gen: Generator, p0, times, tol):
         out[1:] = p
         return out, 0.0
     total = times[-1] - times[0]
+    level_end = gen.level_end
+    top = len(level_end) - 1
+    nz = np.flatnonzero(p)
+    # highest level holding probability
+    support = int(np.searchsorted(level_end, nz[-1], side="right")) if nz.size else 0
     bound = 0.0
-    v = np.empty(gen.n)
-    w = np.empty(gen.n)
+    v = np.zeros(gen.n)
+    w = np.zeros(gen.n)
     inv_lam = 1.0 / lam
     for k in range(1, len(times)):
         remaining = times[k] - times[k - 1]
@@ -94,19 +129,35 @@ def uniformization(gen: Generator, p0, times, tol):
             q = lam * dt
             eps = tol * dt / total
             weight = math.exp(-q)
-            acc = weight * p
+            rows = level_end[support]
+            acc = p * weight
             cum = weight
-            v[:] = p
+            v[:rows] = p[:rows]
+            v[rows:] = 0.0
+            w[:] = 0.0
             j = 0
-            while 1.0 - cum > eps and j < 10_000_000:
+            level = support
+            while 1.0 - cum > 0.5 * eps and j < 10_000_000:
                 j += 1
-                gen.uniformized(inv_lam, v, w)
-                v, w = w, v
                 weight *= q / j
-                acc += weight * v
+                level = min(level + 1, top)
+                rows = level_end[level]
+                gen.uniformized_accumulate(inv_lam, v, w, acc, weight, rows)
+                v, w = w, v
                 cum += weight
             bound += max(0.0, 1.0 - cum)
             p = acc
+            support = level
+            # drop the far levels holding less than half this sub-step's share
+            if support > 0:
+                mass = (
+                    np.add.reduceat(p, np.concatenate(([0], level_end[:support]))) if gen.n else p
+                )
+                tail = np.cumsum(mass[::-1])[::-1]  # tail[d] = mass at levels >= d
+                cut = int(np.searchsorted(-tail, -0.5 * eps, side="left"))
+                if 0 < cut <= support:
+                    p[level_end[cut - 1] :] = 0.0
+                    support = cut - 1
             remaining -= dt
         out[k] = p
     return out, bound
@@ -132,7 +183,7 @@ def krylov(gen: Generator, p0, times, tol, m: int = 20):
     for k in range(1, len(times)):
         t_out = times[k] - times[k - 1]
         t_now = 0.0
-        beta = float(np.linalg.norm(w))
+        beta = float(norm2(w))
         if beta == 0.0:
             out[k] = w
             continue
@@ -148,15 +199,10 @@ def krylov(gen: Generator, p0, times, tol, m: int = 20):
             k1, mb = 2, m
             for j in range(m):
                 p = gen.matvec(V[j])
-                before = float(np.linalg.norm(p))
-                h = V[: j + 1] @ p  # classical Gram-Schmidt (BLAS-2) ...
-                p -= h @ V[: j + 1]
-                s = float(np.linalg.norm(p))
+                h = np.zeros(j + 1)
+                before, s = gram_schmidt(V, j, p, h)  # classical Gram-Schmidt ...
                 if s < 0.7 * before:  # ... with a second pass when cancellation is severe
-                    h2 = V[: j + 1] @ p
-                    p -= h2 @ V[: j + 1]
-                    h += h2
-                    s = float(np.linalg.norm(p))
+                    _, s = gram_schmidt(V, j, p, h)
                 H[: j + 1, j] = h
                 if s < btol:
                     k1, mb = 0, j + 1
@@ -166,7 +212,7 @@ def krylov(gen: Generator, p0, times, tol, m: int = 20):
                 V[j + 1] = p / s
             if k1 != 0:
                 H[m + 1, m] = 1.0
-                avnorm = float(np.linalg.norm(gen.matvec(V[m])))
+                avnorm = float(norm2(gen.matvec(V[m])))
             ireject = 0
             while True:
                 mx = mb + k1
@@ -189,8 +235,9 @@ def krylov(gen: Generator, p0, times, tol, m: int = 20):
                 t_step = math.ceil(t_step / s) * s
                 ireject += 1
             mx = mb + max(0, k1 - 1)
-            w = (beta * F[:mx, 0]) @ V[:mx]
-            beta = float(np.linalg.norm(w))
+            w = np.empty(n)
+            combine_rows(V, beta * F[:mx, 0], w)
+            beta = float(norm2(w))
             t_now += t_step
             if k1 != 0:
                 t_new = gamma * t_step * (t_step * tol / max(err_loc, 1e-300)) ** xm

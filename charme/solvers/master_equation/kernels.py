@@ -34,8 +34,21 @@ def _key(x, lo, radix):
     return k
 
 
+@njit(cache=True, inline="always")
+def successor(net, j, x, lo, hi, y):
+    """``y = x + nu_j``; returns whether ``y`` lies in the box ``[lo, hi]``."""
+    for i in range(x.shape[0]):
+        y[i] = x[i]
+    for c in range(net.change_ptr[j], net.change_ptr[j + 1]):
+        y[net.change_species[c]] += net.change_delta[c]
+    for i in range(x.shape[0]):
+        if y[i] < lo[i] or y[i] > hi[i]:
+            return False
+    return True
+
+
 @njit(cache=True)
-def enumerate_states(net, x0, lo, hi, max_states, states, leak):
+def enumerate_states(net, x0, lo, hi, max_states, states, leak, level):
     """Breadth-first enumeration of the states reachable from ``x0`` in the box.
 
     Parameters
@@ -52,6 +65,9 @@ def enumerate_states(net, x0, lo, hi, max_states, states, leak):
         Filled with the states, in discovery order (``states[0] == x0``).
     leak : int64[M]
         Count, per reaction, of transitions that leave the box.
+    level : int64[max_states]
+        Breadth-first distance of each state from ``x0`` (non-decreasing in
+        index; one transition raises it by at most one).
 
     Returns
     -------
@@ -68,6 +84,7 @@ def enumerate_states(net, x0, lo, hi, max_states, states, leak):
     for j in range(n_reactions):
         leak[j] = 0
     states[0, :] = x0
+    level[0] = 0
     index[_key(x0, lo, radix)] = 0
     n = 1
     head = 0
@@ -79,16 +96,7 @@ def enumerate_states(net, x0, lo, hi, max_states, states, leak):
                 return FSP_INVALID_PROPENSITY, n
             if a <= 0.0:
                 continue
-            inside = True
-            for i in range(n_species):
-                y[i] = x[i]
-            for c in range(net.change_ptr[j], net.change_ptr[j + 1]):
-                s = net.change_species[c]
-                y[s] += net.change_delta[c]
-            for i in range(n_species):
-                if y[i] < lo[i] or y[i] > hi[i]:
-                    inside = False
-            if not inside:
+            if not successor(net, j, x, lo, hi, y):
                 leak[j] += 1
                 continue
             k = _key(y, lo, radix)
@@ -97,6 +105,7 @@ def enumerate_states(net, x0, lo, hi, max_states, states, leak):
                     return FSP_TOO_MANY_STATES, n
                 index[k] = n
                 states[n, :] = y
+                level[n] = level[head] + 1
                 n += 1
         head += 1
     return FSP_OK, n
@@ -136,16 +145,7 @@ def transitions(net, states, lo, hi, target, rate):
             if a == 0.0:
                 target[i, j] = -2
                 continue
-            inside = True
-            for s in range(n_species):
-                y[s] = x[s]
-            for c in range(net.change_ptr[j], net.change_ptr[j + 1]):
-                s = net.change_species[c]
-                y[s] += net.change_delta[c]
-            for s in range(n_species):
-                if y[s] < lo[s] or y[s] > hi[s]:
-                    inside = False
-            if not inside:
+            if not successor(net, j, x, lo, hi, y):
                 target[i, j] = -1
                 continue
             k = _key(y, lo, radix)
@@ -274,3 +274,79 @@ def uniformized_matvec_serial(indptr, indices, data, inv_lam, x, out):
         for k in range(indptr[i], indptr[i + 1]):
             acc += data[k] * x[indices[k]]
         out[i] = x[i] + acc * inv_lam
+
+
+@njit(cache=True, parallel=True)
+def uniformized_accumulate(indptr, indices, data, inv_lam, x, out, acc, weight, n):
+    """Rows ``0..n-1`` of ``out = (I + A/lam) x`` and ``acc += weight * out``, one pass."""
+    for i in prange(n):
+        s = 0.0
+        for k in range(indptr[i], indptr[i + 1]):
+            s += data[k] * x[indices[k]]
+        v = x[i] + s * inv_lam
+        out[i] = v
+        acc[i] += weight * v
+
+
+@njit(cache=True)
+def uniformized_accumulate_serial(indptr, indices, data, inv_lam, x, out, acc, weight, n):
+    """One-thread :func:`uniformized_accumulate`."""
+    for i in range(n):
+        s = 0.0
+        for k in range(indptr[i], indptr[i + 1]):
+            s += data[k] * x[indices[k]]
+        v = x[i] + s * inv_lam
+        out[i] = v
+        acc[i] += weight * v
+
+
+@njit(cache=True, parallel=True)
+def gram_schmidt(V, j, p, h):
+    """One classical Gram-Schmidt pass of ``p`` against rows ``V[0..j]``.
+
+    ``h[k] += V[k] . p`` and ``p -= sum_k (V[k] . p) V[k]``; returns
+    ``(|p| before, |p| after)``.  Written out so that no BLAS thread pool
+    competes with Numba's (the two oversubscribe two cores badly).
+    """
+    n = p.shape[0]
+    before = 0.0
+    for i in prange(n):
+        before += p[i] * p[i]
+    dots = np.zeros(j + 1)
+    for k in prange(j + 1):
+        acc = 0.0
+        row = V[k]
+        for i in range(n):
+            acc += row[i] * p[i]
+        dots[k] = acc
+    after = 0.0
+    for i in prange(n):
+        v = p[i]
+        for k in range(j + 1):
+            v -= dots[k] * V[k, i]
+        p[i] = v
+        after += v * v
+    for k in range(j + 1):
+        h[k] += dots[k]
+    return np.sqrt(before), np.sqrt(after)
+
+
+@njit(cache=True, parallel=True)
+def combine_rows(V, coef, out):
+    """``out = coef @ V[:len(coef)]`` (the Krylov solution update), rows in parallel."""
+    n = out.shape[0]
+    m = coef.shape[0]
+    for i in prange(n):
+        acc = 0.0
+        for k in range(m):
+            acc += coef[k] * V[k, i]
+        out[i] = acc
+
+
+@njit(cache=True, parallel=True)
+def norm2(x):
+    """Euclidean norm, in parallel."""
+    acc = 0.0
+    for i in prange(x.shape[0]):
+        acc += x[i] * x[i]
+    return np.sqrt(acc)

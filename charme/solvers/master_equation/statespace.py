@@ -120,7 +120,8 @@ def project(network, lo, hi, max_states, reflect=False) -> Projection:
     cap = int(max_states) + 1
     states = np.empty((cap, len(x0)), np.int64)
     leak = np.zeros(network.n_reactions, np.int64)
-    status, n = K.enumerate_states(compiled, x0, lo, hi, cap, states, leak)
+    level = np.empty(cap, np.int64)
+    status, n = K.enumerate_states(compiled, x0, lo, hi, cap, states, leak, level)
     if status == K.FSP_INVALID_PROPENSITY:
         raise SolverError("a propensity is negative or NaN in a reachable state")
     if status == K.FSP_TOO_MANY_STATES or n > max_states:
@@ -140,7 +141,7 @@ def project(network, lo, hi, max_states, reflect=False) -> Projection:
     data = np.empty(nnz_max)
     outflow = np.empty(n)
     nnz = K.assemble_csr(target, rate, reflect, indptr, indices, data, outflow)
-    gen = Generator(indptr, indices[:nnz], data[:nnz], outflow)
+    gen = Generator(indptr, indices[:nnz], data[:nnz], outflow, level=level[:n].copy())
     return Projection(states, lo.copy(), hi.copy(), gen, leak)
 
 
