@@ -23,9 +23,9 @@ import scipy.linalg
 from charme.solvers.master_equation.kernels import (
     combine_rows,
     csr_matvec,
+    csr_matvec_serial,
     gram_schmidt,
     norm2,
-    csr_matvec_serial,
     uniformized_accumulate,
     uniformized_accumulate_serial,
     uniformized_matvec,
