@@ -25,6 +25,15 @@ def validate(spec, sets):
     for w in getattr(network, "warnings", ()):
         click.echo(f"charme: note: {w}", err=True)
     click.echo(network.summary())
+    from charme.models.network import ReactionNetwork
+
+    if isinstance(network, ReactionNetwork):
+        from charme.solvers.master_equation.statespace import conservation_laws
+
+        laws = conservation_laws(network)
+        if laws:
+            text = "; ".join(" + ".join(f"{c}*{s}" if c != 1 else s for s, c in law.items()) for law in laws)
+            click.echo(f"  conserved: {text}")
 
 
 @click.command()

@@ -114,7 +114,8 @@ def write_csv(result: Result, path) -> None:
             path_ = result["trajectories"][0]
             w.writerow(["time", *species])
             for k, t in enumerate(time):
-                w.writerow([repr(float(t)), *(int(v) for v in path_[k])])
+                cells = (int(v) if path_.dtype.kind == "i" else repr(float(v)) for v in path_[k])
+                w.writerow([repr(float(t)), *cells])
         else:
             mean, sd = result["mean"], result["sd"]
             w.writerow(["time", *(f"{s}-{stat}" for s in species for stat in ("mean", "sd"))])

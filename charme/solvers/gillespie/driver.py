@@ -38,6 +38,13 @@ def available_memory() -> int:
     return 4 << 30
 
 
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity), at least 1."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
 def resolve_settings(network: ReactionNetwork, **given) -> dict:
     """Merge explicit arguments over the spec's ``ssa:`` defaults and check them."""
     from charme.spec.schema import SSASettings
@@ -177,13 +184,7 @@ def simulate(
     )
     t_end, points, runs, seed = s["t_end"], int(s["points"]), int(s["runs"]), s["seed"]
     max_steps = int(s["max_steps"])
-    n_threads = (
-        int(threads)
-        if threads
-        else len(os.sched_getaffinity(0))
-        if hasattr(os, "sched_getaffinity")
-        else (os.cpu_count() or 1)
-    )
+    n_threads = int(threads) if threads is not None else usable_cores()
     if n_threads < 1:
         raise SpecError(f"threads must be >= 1, got {threads!r}")
     compiled, x0 = compile_network(network)

@@ -112,6 +112,8 @@ def solve(
     from charme.spec.chain import MarkovChain
 
     if isinstance(network, MarkovChain):
+        if bounds or max_states:
+            raise SpecError("--bounds and --max-states apply to reaction networks, not to a chain")
         return solve_chain(network, t_end=t_end, points=points, tol=tol, method=method,
                            steady_state=steady_state)  # fmt: skip
     s = resolve(network, t_end=t_end, points=points, tol=tol, method=method,
