@@ -32,7 +32,9 @@ def validate(spec, sets):
 
         laws = conservation_laws(network)
         if laws:
-            text = "; ".join(" + ".join(f"{c}*{s}" if c != 1 else s for s, c in law.items()) for law in laws)
+            text = "; ".join(
+                " + ".join(f"{c}*{s}" if c != 1 else s for s, c in law.items()) for law in laws
+            )
             click.echo(f"  conserved: {text}")
 
 

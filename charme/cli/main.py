@@ -16,6 +16,11 @@ from charme._version import __version__
 #: command name -> "module:function"
 COMMANDS = {
     "ssa": ("charme.cli.ssa:ssa", "Simulate exact stochastic trajectories (Gillespie)."),
+    "characteristics": (
+        "charme.cli.characteristics:characteristics",
+        "Solve a first-order PDE by the method of characteristics.",
+    ),
+    "moc": ("charme.cli.characteristics:characteristics", "Alias of 'characteristics'."),
     "cme": ("charme.cli.cme:cme", "Solve the master equation (finite state projection)."),
     "convert": ("charme.cli.convert:convert", "Convert between spec files, SBML and Antimony."),
     "validate": ("charme.cli.inspect:validate", "Check a spec file and print what it defines."),

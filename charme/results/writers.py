@@ -81,6 +81,17 @@ def write_csv(result: Result, path) -> None:
     Ensembles get the SBML test-suite layout ``time,A-mean,A-sd,...``; a
     single trajectory (``runs == 1``) gets ``time,A,B,...``.
     """
+    if result.kind == "characteristics":  # one row per grid point
+        dims = result.data_vars["mask"][0]
+        names = [k for k, (d, _) in result.data_vars.items() if d == dims]
+        grids = np.meshgrid(*(result.coords[d] for d in dims), indexing="ij")
+        with open(path, "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow([*dims, *names])
+            cols = [g.ravel() for g in grids] + [result[k].ravel() for k in names]
+            for row in zip(*cols):
+                w.writerow([repr(float(v)) for v in row])
+        return
     if "species" not in result.coords:  # an explicit chain: probabilities per state
         labels = [str(s) for s in result.coords["state"]]
         p = np.atleast_2d(result["p"])

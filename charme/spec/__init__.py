@@ -35,6 +35,18 @@ def load(path, overrides=None):
         from charme.spec.network import build_network
 
         raw = read_spec(path)
+        from charme.spec.pde import build_pde, is_pde_spec
+
+        if is_pde_spec(raw.data):
+            if overrides:
+                params = raw.data.get("parameters") or {}
+                bad = [k for k in overrides if k not in params]
+                if bad:
+                    raise SpecError(
+                        f"--set: {bad[0]!r} is not a parameter of this PDE", file=str(path)
+                    )
+                raw.data["parameters"] = {**params, **overrides}
+            return build_pde(raw)
         if is_chain_spec(raw.data):
             if overrides:
                 raise SpecError("--set does not apply to a markov-chain spec", file=str(path))

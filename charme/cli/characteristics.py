@@ -1,0 +1,58 @@
+"""``charme characteristics`` (alias ``moc``): first-order PDEs by characteristics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from charme.cli.common import handle_errors, overwrite_option, parse_sets, set_option
+
+
+@click.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False),
+              help="Output (.nc, or .csv: one row per grid point). Default: SPEC's name with .nc.")  # fmt: skip
+@click.option("--rtol", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True),
+              help="Relative tolerance of the ray integrator (default 1e-13).")  # fmt: skip
+@click.option(
+    "--atol",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Absolute tolerance (default 1e-15).",
+)
+@click.option("--crossing", type=click.Choice(["stop", "multivalued", "viscosity", "shock"]),
+              help="After characteristics cross (only 'stop' is implemented yet).")  # fmt: skip
+@click.option("--save-rays", is_flag=True, help="Also store the traced characteristics.")
+@set_option
+@overwrite_option
+@click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
+@handle_errors
+def characteristics(spec, out, rtol, atol, crossing, save_rays, sets, overwrite, quiet):
+    """Solve the first-order PDE of SPEC (kind: pde) on its grid.
+
+    Writes the solution and its first derivatives with the grid's variables
+    as dimensions, a mask of the points a characteristic reaches, and the
+    breaking time (first crossing) and blow-up time as attributes.
+    """
+    from charme.results import check_output_path
+    from charme.spec import load
+    from charme.spec.pde import FirstOrderPDE
+
+    out = Path(out) if out else Path(Path(spec).stem + ".nc")
+    check_output_path(out, overwrite)
+    pde = load(spec, overrides=parse_sets(sets))
+    if not isinstance(pde, FirstOrderPDE):
+        from charme.errors import SpecError
+
+        raise SpecError("not a PDE spec (kind: pde)", file=spec)
+    from charme.solvers.characteristics.driver import solve_pde
+
+    result = solve_pde(pde, rtol=rtol, atol=atol, crossing=crossing, save_rays=save_rays)
+    result.write(out, overwrite=overwrite)
+    if not quiet:
+        a = result.attrs
+        click.echo(
+            f"wrote {out}: {a['equation_class']}, {a['rays']} rays, breaking time "
+            f"{a['breaking_time']}, {a['wall_time_s']:.2f} s",
+            err=True,
+        )

@@ -1,0 +1,228 @@
+"""Solve a quasilinear first-order PDE by characteristics and evaluate it on a grid.
+
+Data path: ``FirstOrderPDE -> classify (SymPy) -> postfix programs ->
+trace (rays with variational equations, DOPRI5, parallel) -> locate (Newton
+on the manifold parameters, per grid point, parallel) -> Result``.
+
+Implemented so far: linear, semilinear and quasilinear equations in any
+number of variables, for evolution problems (a variable along which every
+characteristic advances at a constant rate, with constant initial value),
+``--crossing stop``.  Not yet: Charpit strips for fully nonlinear
+equations, non-evolution data, ``multivalued``/``viscosity``/``shock``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import numpy as np
+
+from charme.errors import SpecError
+from charme.results.result import Result
+from charme.solvers.characteristics import kernels as K
+from charme.solvers.characteristics.symbolic import classify, manifold_derivatives
+from charme.spec.expressions import evaluate_array
+
+TRACE_STEPS = 400
+
+
+def _programs(exprs, slots):
+    from charme.solvers.gillespie.compile import to_postfix
+
+    code, consts, prog = [], [], []
+    for e in exprs:
+        start = len(code)
+        to_postfix(e, slots, code, consts)
+        prog.append((start, len(code)))
+    return (np.array(code, np.int64).reshape(-1, 2), np.array(consts, np.float64),
+            np.array(prog, np.int64).reshape(-1, 2))  # fmt: skip
+
+
+def solve_pde(pde, *, rtol=None, atol=None, crossing=None, save_rays=False) -> Result:
+    """Solve ``pde`` on its grid; see the module docstring for what is covered."""
+    from charme import __version__
+
+    started = time.perf_counter()
+    settings = dict(pde.settings)
+    rtol = float(rtol or settings.get("rtol", 1e-13))
+    atol = float(atol or settings.get("atol", 1e-15))
+    crossing = crossing or settings.get("crossing", "stop")
+    if crossing != "stop":
+        raise SpecError(f"--crossing {crossing} is not implemented yet (only 'stop')")
+    info = classify(pde)
+    if info.kind == "fully nonlinear":
+        raise SpecError(
+            "fully nonlinear equations (Charpit strips) are not implemented yet; "
+            "this version solves linear, semilinear and quasilinear ones"
+        )
+    n = len(pde.variables)
+    m = n - 1
+    # the evolution variable: constant speed along every ray, constant on the data
+    evo = [
+        i
+        for i in range(n)
+        if info.a[i][0] == "num" and info.a[i][1] != 0.0 and pde.x0[i][0] == "num"
+    ]
+    if not evo:
+        raise SpecError(
+            "only evolution problems are implemented yet: one variable must advance at a "
+            "constant non-zero rate along the characteristics and be constant on the data"
+        )
+    e = evo[0]
+    speed, t0 = info.a[e][1], pde.x0[e][1]
+    slots = {v: i for i, v in enumerate(pde.variables)}
+    slots[pde.unknown] = n
+    exprs = [*info.a, info.b, *(x for row in info.da_dx for x in row), *info.da_du,
+             *info.db_dx, info.db_du]  # fmt: skip
+    code, consts, prog = _programs(exprs, slots)
+    dx0, du0 = manifold_derivatives(pde)
+    islots = {s: k for k, s in enumerate(pde.manifold)}
+    # initial-data programs: x0_i, u0, dx0_i/ds_k (i-major), du0/ds_k
+    init_exprs = [*pde.x0, pde.u0, *(x for row in dx0 for x in row), *du0]
+    icode, iconsts, iprog = _programs(init_exprs, islots)
+    # ... and the column of the ray state each one fills
+    init_cols = list(range(n + 1))
+    init_cols += [n + 1 + k * n + i for i in range(n) for k in range(m)]
+    init_cols += [n + 1 + n * m + k for k in range(m)]
+
+    # rays from the sampled manifold
+    axes = [np.linspace(a, b, k) for a, b, k in pde.manifold_ranges]
+    S = np.array(list(itertools.product(*axes)), float).reshape(-1, m)
+    env = {s: S[:, k] for k, s in enumerate(pde.manifold)}
+    d = n + 1 + n * m + m
+    y0 = np.empty((len(S), d))
+    for expr, col in zip(init_exprs, init_cols):
+        y0[:, col] = np.broadcast_to(evaluate_array(expr, env), len(S))
+    # transversality: [x_s1 .. x_sm, a(x0, u0)] must be invertible on the data
+    a0 = _eval_a(info, pde, y0[:, : n + 1])
+    J0 = np.stack([*(y0[:, n + 1 + k * n : n + 1 + (k + 1) * n] for k in range(m)), a0], axis=1)
+    det0 = np.linalg.det(J0)
+    scale = np.abs(J0).reshape(len(S), -1).max(axis=1) ** n
+    bad = np.flatnonzero(~(np.abs(det0) > 1e-12 * np.maximum(scale, 1e-300)))
+    if bad.size:
+        where = ", ".join(f"{s}={S[bad[0], k]:g}" for k, s in enumerate(pde.manifold))
+        raise SpecError(
+            f"the Cauchy data are characteristic (not transversal) at {where}", field="initial"
+        )
+
+    # output times along the evolution variable
+    grid_axes = [np.linspace(a, b, k) for a, b, k in pde.grid]
+    t_levels = grid_axes[e]
+    tau_levels = (t_levels - t0) / speed
+    if (tau_levels < -1e-15).any():
+        raise SpecError(
+            f"the grid's {pde.variables[e]} values must lie on the side of the data the "
+            "characteristics go to", field=f"grid.{pde.variables[e]}",
+        )  # fmt: skip
+    # rays are traced to twice the grid's reach, so that a crossing just beyond it is reported
+    horizon = 2.0 * tau_levels.max() if tau_levels.max() > 0 else 1.0
+    taus = np.unique(np.concatenate([[0.0], np.linspace(0, horizon, TRACE_STEPS), tau_levels]))
+    out = np.empty((len(S), len(taus), d))
+    status = np.empty(len(S), np.int64)
+    reached = np.empty(len(S))
+    K.trace(code, consts, prog, n, y0, taus, rtol, atol, out, status, reached)
+
+    # breaking: the Jacobian [x_s, a] of (s, tau) -> x changes sign along a ray
+    aa = _eval_a(info, pde, out[:, :, : n + 1].reshape(-1, n + 1)).reshape(len(S), len(taus), n)
+    J = np.stack([*(out[:, :, n + 1 + k * n : n + 1 + (k + 1) * n] for k in range(m)), aa], axis=2)
+    with np.errstate(invalid="ignore"):
+        det = np.linalg.det(np.nan_to_num(J))
+    flip = (det * det0[:, None] <= 0) & np.isfinite(out[:, :, 0])
+    flip[:, 0] = False
+    candidates = []
+    for r in np.flatnonzero(flip.any(axis=1)):
+        k = int(np.argmax(flip[r]))
+        w = det[r, k - 1] / (det[r, k - 1] - det[r, k])
+        tb = taus[k - 1] + w * (taus[k] - taus[k - 1])
+        candidates.append((tb, out[r, k - 1, :n] + w * (out[r, k, :n] - out[r, k - 1, :n])))
+    breaking_tau, breaking_at = np.inf, None
+    if candidates:
+        breaking_tau = min(c[0] for c in candidates)
+        first = [c for c in candidates if c[0] <= breaking_tau + 1e-9 * max(1.0, abs(breaking_tau))]
+        lo_g = np.array([a for a, _, _ in pde.grid])
+        hi_g = np.array([b for _, b, _ in pde.grid])
+        inside = [c for c in first if ((c[1] >= lo_g - 1e-9) & (c[1] <= hi_g + 1e-9)).all()]
+        breaking_at = (inside or first)[0][1]  # prefer a crossing inside the grid
+    blow = np.flatnonzero(status == K.RAY_BLOW_UP)
+    blow_tau = float(reached[blow].min()) if blow.size else np.inf
+
+    # evaluate on the grid: Newton on s from the nearest traced ray
+    from scipy.spatial import cKDTree
+
+    shape = tuple(len(a) for a in grid_axes)
+    u = np.full(shape, np.nan)
+    grad = np.full((*shape, n), np.nan)
+    others = [i for i in range(n) if i != e]
+    s_lo = np.array([a for a, _, _ in pde.manifold_ranges])
+    s_hi = np.array([b for _, b, _ in pde.manifold_ranges])
+    for lvl, tau in enumerate(tau_levels):
+        end = min(breaking_tau, blow_tau)
+        if tau >= end - 1e-9 * max(1.0, abs(end)):
+            continue  # --crossing stop: nothing at or after the first crossing / blow-up
+        kk = int(np.searchsorted(taus, tau))
+        pos = out[:, kk][:, others]
+        good = np.isfinite(pos).all(axis=1)
+        if not good.any():
+            continue
+        tree = cKDTree(pos[good])
+        idx_good = np.flatnonzero(good)
+        pts = np.array(list(itertools.product(*(grid_axes[i] for i in others))), float).reshape(
+            -1, m
+        )
+        _, near = tree.query(pts)
+        seeds = S[idx_good[near]]
+        u_q = np.empty(len(pts))
+        g_q = np.empty((len(pts), n))
+        ok = np.zeros(len(pts), np.bool_)
+        K.locate(code, consts, prog, icode, iconsts, iprog, n, e, pts, np.full(len(pts), tau),
+                 seeds, s_lo, s_hi, rtol, atol, u_q, g_q, ok)  # fmt: skip
+        sl = [slice(None)] * n
+        sl[e] = lvl
+        sub_shape = tuple(len(grid_axes[i]) for i in others)
+        u[tuple(sl)] = np.where(ok, u_q, np.nan).reshape(sub_shape)
+        gsl = (*sl, slice(None))
+        grad[gsl] = np.where(ok[:, None], g_q, np.nan).reshape((*sub_shape, n))
+    mask = np.isfinite(u)
+
+    # drift of F at the grid points (how well the solution satisfies the equation)
+    genv = dict(zip(pde.variables, np.meshgrid(*grid_axes, indexing="ij")))
+    genv[pde.unknown] = u
+    for i, dname in enumerate(pde.derivative_names):
+        genv[dname] = grad[..., i]
+    with np.errstate(all="ignore"):
+        resid = np.abs(evaluate_array(pde.F, genv))
+    f_drift = float(np.nanmax(resid)) if mask.any() else float("nan")
+
+    dims = tuple(pde.variables)
+    data_vars = {pde.unknown: (dims, u), "mask": (dims, mask.astype(np.int8))}
+    var_attrs = {pde.unknown: {"long_name": f"solution {pde.unknown}"},
+                 "mask": {"long_name": "1 where a characteristic reaches the point"}}  # fmt: skip
+    for i, dname in enumerate(pde.derivative_names):
+        data_vars[dname] = (dims, grad[..., i])
+    coords = {v: ax for v, ax in zip(pde.variables, grid_axes)}
+    attrs = {
+        "title": f"charme characteristics: {pde.name}", "solver": "characteristics",
+        "model": pde.name, "equation_class": info.kind, "crossing": crossing,
+        "evolution_variable": pde.variables[e], "rays": len(S), "rtol": rtol, "atol": atol,
+        "breaking_time": float(t0 + speed * breaking_tau) if np.isfinite(breaking_tau) else "none",
+        "breaking_location": repr(dict(zip(pde.variables, map(float, breaking_at)))) if breaking_at is not None else "none",
+        "blow_up_time": float(t0 + speed * blow_tau) if np.isfinite(blow_tau) else "none",
+        "F_residual_max": f_drift, "spec_path": pde.source_path, "spec_text": pde.source_text,
+        "charme_version": __version__, "wall_time_s": time.perf_counter() - started,
+        "Conventions": "CF-1.8",
+    }  # fmt: skip
+    if save_rays:
+        coords["step"] = np.arange(len(taus))
+        coords["dim"] = np.array(pde.variables, dtype=str)
+        data_vars["ray"] = (("ray", "step", "dim"), out[:, :, :n])
+        data_vars["ray_u"] = (("ray", "step"), out[:, :, n])
+        data_vars["ray_tau"] = (("step",), taus)
+    return Result("characteristics", coords, data_vars, attrs, var_attrs)
+
+
+def _eval_a(info, pde, v):
+    env = {name: v[:, i] for i, name in enumerate(pde.variables)}
+    env[pde.unknown] = v[:, len(pde.variables)]
+    cols = [np.broadcast_to(evaluate_array(a, env), (len(v),)) for a in info.a]
+    return np.stack(cols, axis=1)

@@ -1,0 +1,160 @@
+"""Symbolic side of the method of characteristics (SymPy on safe trees).
+
+Expressions reach SymPy only as trees already checked by charme's parser
+(:mod:`charme.spec.expressions`), converted node by node; no user text is
+ever given to ``sympify`` or ``parse_expr``.  SymPy classifies the equation
+and differentiates it; the results come back as charme trees, which the
+kernels run as postfix programs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from charme.errors import SpecError
+from charme.spec.expressions import Expr, to_source
+
+
+def to_sympy(expr: Expr, symbols: dict):
+    import sympy as sp
+
+    funcs = {"exp": sp.exp, "log": sp.log, "log10": lambda a: sp.log(a, 10),
+             "log2": lambda a: sp.log(a, 2), "sqrt": sp.sqrt, "abs": sp.Abs, "sin": sp.sin,
+             "cos": sp.cos, "tan": sp.tan, "asin": sp.asin, "acos": sp.acos, "atan": sp.atan,
+             "sinh": sp.sinh, "cosh": sp.cosh, "tanh": sp.tanh, "floor": sp.floor,
+             "ceil": sp.ceiling, "min": sp.Min, "max": sp.Max}  # fmt: skip
+
+    def walk(e):
+        kind = e[0]
+        if kind == "num":
+            v = e[1]
+            return sp.Integer(int(v)) if float(v).is_integer() and abs(v) < 1e15 else sp.Float(v)
+        if kind == "name":
+            return symbols[e[1]]
+        if kind == "neg":
+            return -walk(e[1])
+        if kind == "add":
+            return walk(e[1]) + walk(e[2])
+        if kind == "sub":
+            return walk(e[1]) - walk(e[2])
+        if kind == "mul":
+            return walk(e[1]) * walk(e[2])
+        if kind == "div":
+            return walk(e[1]) / walk(e[2])
+        if kind == "pow":
+            return walk(e[1]) ** walk(e[2])
+        if kind == "call":
+            return funcs[e[1]](*(walk(a) for a in e[2]))
+        raise SpecError(f"conditions ({kind}) are not supported in a PDE: {to_source(e)}")
+
+    return walk(expr)
+
+
+def from_sympy(obj) -> Expr:
+    import sympy as sp
+
+    if obj.is_Integer or obj.is_Float or obj.is_Rational:
+        return ("num", float(obj))
+    if obj is sp.pi:
+        return ("num", float(sp.pi))
+    if obj is sp.E:
+        return ("num", float(sp.E))
+    if obj.is_Symbol:
+        return ("name", obj.name)
+    if obj.is_Add:
+        args = [from_sympy(a) for a in obj.args]
+        out = args[0]
+        for a in args[1:]:
+            out = ("add", out, a)
+        return out
+    if obj.is_Mul:
+        args = [from_sympy(a) for a in obj.args]
+        out = args[0]
+        for a in args[1:]:
+            out = ("mul", out, a)
+        return out
+    if obj.is_Pow:
+        return ("pow", from_sympy(obj.args[0]), from_sympy(obj.args[1]))
+    names = {sp.exp: "exp", sp.log: "log", sp.sin: "sin", sp.cos: "cos", sp.tan: "tan",
+             sp.asin: "asin", sp.acos: "acos", sp.atan: "atan", sp.sinh: "sinh",
+             sp.cosh: "cosh", sp.tanh: "tanh", sp.Abs: "abs", sp.floor: "floor",
+             sp.ceiling: "ceil"}  # fmt: skip
+    if obj.func in names:
+        return ("call", names[obj.func], tuple(from_sympy(a) for a in obj.args))
+    if obj.func in (sp.Min, sp.Max):
+        return (
+            "call",
+            "min" if obj.func is sp.Min else "max",
+            tuple(from_sympy(a) for a in obj.args),
+        )
+    if obj.func is sp.sign:
+        a = from_sympy(obj.args[0])
+        return ("select", ("gt", a, ("num", 0.0)), ("num", 1.0),
+                ("select", ("lt", a, ("num", 0.0)), ("num", -1.0), ("num", 0.0)))  # fmt: skip
+    raise SpecError(f"cannot compile {obj} (from a derivative)")
+
+
+@dataclass
+class Classification:
+    kind: str  # linear | semilinear | quasilinear | fully nonlinear
+    variables: tuple
+    unknown: str
+    a: list = field(default_factory=list)  # dx_i/dtau (quasilinear)
+    b: Expr | None = None  # du/dtau (quasilinear)
+    da_dx: list = field(default_factory=list)  # [i][j]
+    da_du: list = field(default_factory=list)
+    db_dx: list = field(default_factory=list)
+    db_du: Expr | None = None
+
+    def system_text(self):
+        if self.kind == "fully nonlinear":
+            return ["characteristic strips (Charpit): dx/dtau = F_p, dp/dtau = -F_x - p F_u, "
+                    "du/dtau = p.F_p  [not implemented yet]"]  # fmt: skip
+        out = ["characteristic system:"]
+        for v, e in zip(self.variables, self.a):
+            out.append(f"  d{v}/dtau = {to_source(e)}")
+        out.append(f"  d{self.unknown}/dtau = {to_source(self.b)}")
+        return out
+
+
+def classify(pde) -> Classification:
+    """Class of the equation and, when quasilinear, its characteristic system."""
+    import sympy as sp
+
+    names = set(pde.variables) | {pde.unknown} | set(pde.derivative_names)
+    sym = {n: sp.Symbol(n, real=True) for n in names}
+    F = to_sympy(pde.F, sym)
+    P = [sym[d] for d in pde.derivative_names]
+    X = [sym[v] for v in pde.variables]
+    U = sym[pde.unknown]
+    linear_in_p = all(sp.simplify(sp.diff(F, pi, pj)) == 0 for pi in P for pj in P)
+    if not linear_in_p:
+        return Classification("fully nonlinear", pde.variables, pde.unknown)
+    a = [sp.simplify(sp.diff(F, pi)) for pi in P]
+    c = sp.simplify(F.subs({pi: 0 for pi in P}))
+    if any(ai.has(U) for ai in a):
+        kind = "quasilinear"
+    elif sp.simplify(sp.diff(c, U, 2)) == 0:
+        kind = "linear"
+    else:
+        kind = "semilinear"
+    b = -c
+    info = Classification(kind, pde.variables, pde.unknown)
+    info.a = [from_sympy(ai) for ai in a]
+    info.b = from_sympy(sp.simplify(b))
+    info.da_dx = [[from_sympy(sp.diff(ai, xj)) for xj in X] for ai in a]
+    info.da_du = [from_sympy(sp.diff(ai, U)) for ai in a]
+    info.db_dx = [from_sympy(sp.diff(b, xj)) for xj in X]
+    info.db_du = from_sympy(sp.diff(b, U))
+    return info
+
+
+def manifold_derivatives(pde):
+    """d x0_i / d s_k and d u0 / d s_k as trees."""
+    import sympy as sp
+
+    sym = {s: sp.Symbol(s, real=True) for s in pde.manifold}
+    S = [sym[s] for s in pde.manifold]
+    dx = [[from_sympy(sp.diff(to_sympy(e, sym), sk)) for sk in S] for e in pde.x0]
+    du = [from_sympy(sp.diff(to_sympy(pde.u0, sym), sk)) for sk in S]
+    return dx, du

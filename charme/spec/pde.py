@@ -1,0 +1,220 @@
+"""``kind: pde`` specs: a first-order PDE with Cauchy data on a manifold.
+
+The equation is written as on paper, ``u_t + u*u_x = 0`` or an expression
+equal to zero, with ``u_<var>`` for the first derivatives; it is parsed by
+the same safe parser as rate laws.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from charme.errors import SpecError
+from charme.spec.expressions import Expr, names_in, parse_expression
+from charme.spec.loader import RawSpec
+
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+Range = tuple[float, float, Annotated[int, Field(ge=1)]]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CharacteristicsSettings(_Strict):
+    rtol: Annotated[float, Field(gt=0, lt=1)] = 1e-13
+    atol: Annotated[float, Field(gt=0)] = 1e-15
+    crossing: str = "stop"
+
+
+class PDESpec(_Strict):
+    """A first-order PDE F(x, u, grad u) = 0 with Cauchy data."""
+
+    kind: str = Field(pattern="^pde$")
+    name: str = "pde"
+    description: str | None = None
+    unknown: Identifier = "u"
+    variables: list[Identifier] = Field(min_length=2)
+    equation: str
+    parameters: dict[Identifier, float] = Field(default_factory=dict)
+    initial: dict[str, object]
+    grid: dict[Identifier, Range]
+    characteristics: CharacteristicsSettings = Field(default_factory=CharacteristicsSettings)
+
+    @field_validator("variables")
+    @classmethod
+    def _unique(cls, v):
+        if len(set(v)) != len(v):
+            raise ValueError("variables must be distinct")
+        return v
+
+
+@dataclass(frozen=True)
+class FirstOrderPDE:
+    """F(x, u, p) = 0 with p_i = u_<variables[i]>, and Cauchy data x0(s), u0(s)."""
+
+    name: str
+    unknown: str
+    variables: tuple[str, ...]
+    F: Expr  # over variables, unknown, derivative names, parameters folded
+    manifold: tuple[str, ...]  # manifold parameter names s_k
+    manifold_ranges: tuple[tuple[float, float, int], ...]
+    x0: tuple[Expr, ...]  # one per variable, over manifold parameters
+    u0: Expr
+    grid: tuple[tuple[float, float, int], ...]  # one per variable, in variable order
+    parameters: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    settings: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    description: str | None = None
+    source_text: str = ""
+    source_path: str = ""
+
+    @property
+    def derivative_names(self) -> tuple[str, ...]:
+        return tuple(f"{self.unknown}_{v}" for v in self.variables)
+
+    def summary(self) -> str:
+        from charme.solvers.characteristics.symbolic import classify
+        from charme.spec.expressions import to_source
+
+        info = classify(self)
+        lines = [f"first-order PDE {self.name!r}: {to_source(self.F)} = 0"]
+        lines.append(f"  unknown {self.unknown}({', '.join(self.variables)}); class: {info.kind}")
+        for line in info.system_text():
+            lines.append(f"  {line}")
+        lines.append(
+            "  Cauchy data: "
+            + ", ".join(f"{v} = {to_source(e)}" for v, e in zip(self.variables, self.x0))
+            + f", {self.unknown} = {to_source(self.u0)} for "
+            + ", ".join(
+                f"{s} in [{a:g}, {b:g}] ({n})"
+                for s, (a, b, n) in zip(self.manifold, self.manifold_ranges)
+            )
+        )
+        lines.append(
+            "  grid: "
+            + ", ".join(
+                f"{v} in [{a:g}, {b:g}] ({n})" for v, (a, b, n) in zip(self.variables, self.grid)
+            )
+        )
+        return "\n".join(lines)
+
+
+def is_pde_spec(data) -> bool:
+    return isinstance(data, dict) and data.get("kind") == "pde"
+
+
+def build_pde(raw: RawSpec) -> FirstOrderPDE:
+    from charme.spec.network import validate_shape
+
+    spec = validate_shape(raw, model=PDESpec)
+    params = {k: float(v) for k, v in spec.parameters.items()}
+    u = spec.unknown
+    variables = tuple(spec.variables)
+    derivs = {f"{u}_{v}" for v in variables}
+    for name in (u, *variables, *params):
+        if name in derivs:
+            raise raw.error(f"{name!r} clashes with a derivative name", ("parameters",))
+    if u in variables or u in params or set(variables) & set(params):
+        raise raw.error(
+            "unknown, variables and parameters must have distinct names", ("variables",)
+        )
+
+    # the equation: "lhs = rhs" or an expression equal to zero
+    text = spec.equation
+    if (
+        text.count("=") - text.count("==") - text.count("<=") - text.count(">=") - text.count("!=")
+        > 1
+    ):
+        raise raw.error("an equation has at most one '='", ("equation",))
+    parts = [p for p in _split_equals(text)]
+    names = set(variables) | {u} | derivs | set(params)
+    try:
+        sides = [parse_expression(p, names) for p in parts]
+    except SpecError as exc:
+        raise raw.error(exc.message, ("equation",)) from None
+    F = sides[0] if len(sides) == 1 else ("sub", sides[0], sides[1])
+    if not names_in(F) & derivs:
+        raise raw.error(
+            f"not a differential equation: it has no derivative {', '.join(sorted(derivs))}",
+            ("equation",),
+        )
+    from charme.spec.expressions import substitute
+
+    F = substitute(F, params)
+
+    # Cauchy data
+    init = dict(spec.initial)
+    manifold_spec = init.pop("parameters", None)
+    if not isinstance(manifold_spec, dict) or not manifold_spec:
+        raise raw.error(
+            "give the manifold's parameters, e.g. {s: [0, 1, 101]}", ("initial", "parameters")
+        )
+    manifold, ranges = [], []
+    for name, rng in manifold_spec.items():
+        if not (isinstance(rng, (list, tuple)) and len(rng) == 3):
+            raise raw.error("expected [start, stop, count]", ("initial", "parameters", name))
+        try:
+            a, b, n = float(rng[0]), float(rng[1]), int(rng[2])
+        except (TypeError, ValueError):
+            raise raw.error(
+                "expected [start, stop, count]", ("initial", "parameters", name)
+            ) from None
+        if n < 2 or not a < b:
+            raise raw.error("need start < stop and count >= 2", ("initial", "parameters", name))
+        manifold.append(name)
+        ranges.append((a, b, n))
+    if len(manifold) != len(variables) - 1:
+        raise raw.error(
+            f"Cauchy data on a manifold of dimension {len(variables) - 1} needs "
+            f"{len(variables) - 1} parameter(s), got {len(manifold)}",
+            ("initial", "parameters"),
+        )
+    allowed = set(manifold) | set(params)
+    x0 = []
+    for v in variables:
+        if v not in init:
+            raise raw.error(f"the initial manifold needs {v!r}", ("initial",))
+        try:
+            x0.append(substitute(parse_expression(init.pop(v), allowed), params))
+        except SpecError as exc:
+            raise raw.error(exc.message, ("initial", v)) from None
+    if u not in init:
+        raise raw.error(f"the Cauchy data needs {u!r}", ("initial",))
+    try:
+        u0 = substitute(parse_expression(init.pop(u), allowed), params)
+    except SpecError as exc:
+        raise raw.error(exc.message, ("initial", u)) from None
+    if init:
+        raise raw.error(f"unknown key {sorted(init)[0]!r}", ("initial", sorted(init)[0]))
+
+    grid = []
+    for v in variables:
+        if v not in spec.grid:
+            raise raw.error(f"the grid needs a range for {v!r}", ("grid",))
+    for k in spec.grid:
+        if k not in variables:
+            raise raw.error(f"{k!r} is not a variable", ("grid", k))
+    for v in variables:
+        a, b, n = spec.grid[v]
+        if n > 1 and not a < b:
+            raise raw.error("need start < stop", ("grid", v))
+        grid.append((float(a), float(b), int(n)))
+    return FirstOrderPDE(
+        name=spec.name, unknown=u, variables=variables, F=F, manifold=tuple(manifold),
+        manifold_ranges=tuple(ranges), x0=tuple(x0), u0=u0, grid=tuple(grid),
+        parameters=MappingProxyType(params),
+        settings=MappingProxyType(spec.characteristics.model_dump()),
+        description=spec.description, source_text=raw.text, source_path=raw.path,
+    )  # fmt: skip
+
+
+def _split_equals(text: str) -> list[str]:
+    """Split at a lone '=' (not part of ==, <=, >=, !=)."""
+    import re
+
+    parts = re.split(r"(?<![<>=!])=(?!=)", text)
+    return [p for p in parts]

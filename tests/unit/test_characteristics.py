@@ -1,0 +1,172 @@
+"""Method of characteristics against closed forms (quasilinear, evolution problems)."""
+
+import numpy as np
+import pytest
+import xarray as xr
+from click.testing import CliRunner
+
+from charme.cli.main import cli
+from charme.errors import SpecError
+from charme.solvers.characteristics.driver import solve_pde
+from charme.spec.loader import parse_spec_text
+from charme.spec.pde import build_pde
+
+PI = np.pi
+
+
+def pde(text):
+    return build_pde(parse_spec_text("kind: pde\n" + text, "p.yaml", ".yaml"))
+
+
+def test_variable_speed_advection():
+    r = solve_pde(pde(
+        "variables: [t, x]\nequation: u_t + x*u_x = 0\n"
+        "initial: {parameters: {s: [-20, 20, 401]}, t: 0, x: s, u: exp(-s^2)}\n"
+        "grid: {t: [0, 2, 5], x: [-3, 3, 61]}\n"
+    ))  # fmt: skip
+    T, X = np.meshgrid(r.coords["t"], r.coords["x"], indexing="ij")
+    exact = np.exp(-((X * np.exp(-T)) ** 2))
+    np.testing.assert_allclose(r["u"], exact, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(r["u_x"], -2 * X * np.exp(-2 * T) * exact, atol=1e-12)
+    assert r.attrs["equation_class"] == "linear" and r["mask"].all()
+
+
+def test_rotation():
+    r = solve_pde(pde(
+        "variables: [t, x, y]\nequation: u_t - y*u_x + x*u_y = 0\n"
+        "initial: {parameters: {a: [-3, 3, 61], b: [-3, 3, 61]}, t: 0, x: a, y: b, "
+        "u: exp(-((a-1)^2 + b^2))}\n"
+        "grid: {t: [0, 1.5, 4], x: [-1.5, 1.5, 13], y: [-1.5, 1.5, 13]}\n"
+    ))  # fmt: skip
+    T, X, Y = np.meshgrid(r.coords["t"], r.coords["x"], r.coords["y"], indexing="ij")
+    x0 = X * np.cos(T) + Y * np.sin(T)
+    y0 = -X * np.sin(T) + Y * np.cos(T)
+    np.testing.assert_allclose(r["u"], np.exp(-((x0 - 1) ** 2 + y0**2)), atol=1e-12)
+
+
+def test_transport_3d_example():
+    from charme.spec import load
+
+    r = solve_pde(load("examples/transport_3d.yaml"))
+    x1, x2, x3 = np.meshgrid(r.coords["x1"], r.coords["x2"], r.coords["x3"], indexing="ij")
+    exact = np.exp(-((x1 * np.exp(-x3)) ** 2 + (x2 * np.exp(-2 * x3)) ** 2)) * np.exp(3 * x3)
+    np.testing.assert_allclose(r["u"], exact, rtol=1e-12)
+
+
+def test_burgers_before_breaking_and_breaking_time():
+    r = solve_pde(pde(
+        "variables: [t, x]\nequation: u_t + u*u_x = 0\n"
+        "initial: {parameters: {s: [-3.141592653589793, 9.42477796076938, 2001]}, t: 0, x: s, u: sin(s)}\n"
+        "grid: {t: [0, 1.5, 16], x: [0, 6.283185307179586, 201]}\n"
+    ))  # fmt: skip
+    assert r.attrs["equation_class"] == "quasilinear"
+    assert r.attrs["breaking_time"] == pytest.approx(1.0, abs=1e-9)
+    assert "3.14159265" in r.attrs["breaking_location"]
+    t = r.coords["t"]
+    u = r["u"]
+    before = t < 1.0
+    T, X = np.meshgrid(t[before], r.coords["x"], indexing="ij")
+    ub = u[before]
+    np.testing.assert_allclose(ub, np.sin(X - ub * T), atol=5e-15)  # the implicit solution
+    assert np.isnan(u[~before]).all() and not r["mask"][~before].any()  # --crossing stop
+
+
+def test_blow_up_is_reported():
+    r = solve_pde(pde(
+        "variables: [x, y]\nequation: u_x + u_y = u^2\n"
+        "initial: {parameters: {s: [-2, 4, 121]}, x: 0, y: s, u: 1}\n"
+        "grid: {x: [0, 0.9, 10], y: [0, 1, 5]}\n"
+    ))  # fmt: skip
+    X, _ = np.meshgrid(r.coords["x"], r.coords["y"], indexing="ij")
+    np.testing.assert_allclose(r["u"], 1 / (1 - X), rtol=1e-11)
+    assert r.attrs["equation_class"] == "semilinear"
+    assert r.attrs["blow_up_time"] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_points_no_ray_reaches_are_nan():
+    r = solve_pde(pde(
+        "variables: [t, x]\nequation: u_t + u_x = 0\n"
+        "initial: {parameters: {s: [0, 1, 11]}, t: 0, x: s, u: s}\n"
+        "grid: {t: [0, 0.5, 2], x: [-1, 2, 31]}\n"
+    ))  # fmt: skip
+    x = r.coords["x"]
+    reached = r["mask"][1].astype(bool)
+    np.testing.assert_array_equal(reached, (x >= 0.5 - 1e-12) & (x <= 1.5 + 1e-12))
+    np.testing.assert_allclose(r["u"][1][reached], x[reached] - 0.5, atol=1e-13)
+
+
+@pytest.mark.parametrize(
+    "equation, kind",
+    [("u_t + u_x = 0", "linear"), ("u_t + u_x = u^2", "semilinear"),
+     ("u_t + u*u_x = 0", "quasilinear"), ("u_t + u_x^2/2 = 0", "fully nonlinear")],
+)  # fmt: skip
+def test_classification(equation, kind):
+    from charme.solvers.characteristics.symbolic import classify
+
+    p = pde(f"variables: [t, x]\nequation: '{equation}'\n"
+            "initial: {parameters: {s: [0, 1, 3]}, t: 0, x: s, u: s}\ngrid: {t: [0, 1, 2], x: [0, 1, 2]}\n")  # fmt: skip
+    assert classify(p).kind == kind
+
+
+BASE = "variables: [t, x]\ninitial: {parameters: {s: [0, 1, 11]}, t: 0, x: s, u: s}\ngrid: {t: [0, 1, 3], x: [0, 1, 3]}\n"
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("equation: u + x = 0\n" + BASE, "not a differential equation"),
+        ("equation: u_t + q*u_x = 0\n" + BASE, "unknown name 'q'"),
+        ("equation: u_t = u_x = 0\n" + BASE, "at most one '='"),
+        ("equation: u_t + u_x = 0\nvariables: [t, x]\n"
+         "initial: {parameters: {s: [0, 1, 11], r: [0, 1, 3]}, t: 0, x: s, u: s}\n"
+         "grid: {t: [0, 1, 3], x: [0, 1, 3]}\n", "needs 1 parameter"),
+        ("equation: u_t + u_x = 0\nvariables: [t, x]\n"
+         "initial: {parameters: {s: [0, 1, 11]}, t: 0, u: s}\ngrid: {t: [0, 1, 3], x: [0, 1, 3]}\n",
+         "needs 'x'"),
+    ],
+)  # fmt: skip
+def test_bad_pde_specs(text, message):
+    with pytest.raises(SpecError, match=message):
+        pde(text)
+
+
+def test_characteristic_data_and_unimplemented_parts_are_refused():
+    with pytest.raises(SpecError, match="characteristic"):
+        solve_pde(pde(
+            "variables: [t, x]\nequation: u_t + u_x = 0\n"
+            "initial: {parameters: {s: [0, 1, 11]}, t: 0, x: s, u: s}\ngrid: {t: [0, 1, 3], x: [0, 1, 3]}\n"
+            .replace("t: 0, x: s", "t: s, x: s")
+        ))  # fmt: skip
+    with pytest.raises(SpecError, match="not implemented yet"):
+        solve_pde(pde("equation: u_t + u_x^2/2 = 0\n" + BASE))
+    with pytest.raises(SpecError, match="not implemented yet"):
+        solve_pde(pde("equation: u_t + u*u_x = 0\n" + BASE), crossing="shock")
+
+
+def test_cli_moc(tmp_path):
+    out = tmp_path / "b.nc"
+    res = CliRunner().invoke(
+        cli, ["moc", "examples/burgers.yaml", "-o", str(out), "--save-rays", "-q"]
+    )
+    assert res.exit_code == 0, res.output
+    ds = xr.open_dataset(out)
+    assert ds["u"].dims == ("t", "x") and ds["u_x"].dims == ("t", "x")
+    assert ds["ray"].dims == ("ray", "step", "dim")
+    assert ds.attrs["breaking_time"] == pytest.approx(1.0, abs=1e-9)
+    ds.close()
+    csv_out = tmp_path / "b.csv"
+    assert (
+        CliRunner()
+        .invoke(cli, ["characteristics", "examples/burgers.yaml", "-o", str(csv_out), "-q"])
+        .exit_code
+        == 0
+    )
+    head = csv_out.read_text().splitlines()[0]
+    assert head.startswith("t,x,u,mask")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kind: pde\nvariables: [t, x]\nequation: u_t + u_x^2 = 0\n"
+                   "initial: {parameters: {s: [0, 1, 3]}, t: 0, x: s, u: s}\ngrid: {t: [0, 1, 2], x: [0, 1, 2]}\n")  # fmt: skip
+    res = CliRunner().invoke(cli, ["moc", str(bad), "-o", str(tmp_path / "x.nc")])
+    assert res.exit_code == 2 and "not implemented yet" in res.output
+    assert not (tmp_path / "x.nc").exists()
+    assert CliRunner().invoke(cli, ["validate", "examples/burgers.yaml"]).exit_code == 0
