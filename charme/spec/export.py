@@ -258,7 +258,7 @@ def write_network(net: ReactionNetwork, path, overwrite: bool = False) -> Path:
 
     p = Path(path)
     if not isinstance(net, ReactionNetwork):
-        raise SpecError("converting a markov-chain spec is not supported (its generator is a file)")
+        raise SpecError("only reaction networks can be converted (not a markov-chain or PDE spec)")
     writer = WRITERS.get(p.suffix.lower())
     if writer is None:
         raise SpecError(f"cannot write {p.suffix!r}: use one of " + ", ".join(WRITERS), file=str(p))

@@ -17,7 +17,8 @@ from charme.cli.main import cli
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ALL_SPECS = sorted(p for p in EXAMPLES.iterdir() if p.suffix in (".yaml", ".toml", ".json"))
 CHAINS = [p for p in ALL_SPECS if "markov-chain" in p.read_text()]
-SPECS = [p for p in ALL_SPECS if p not in CHAINS]
+PDES = [p for p in ALL_SPECS if "kind: pde" in p.read_text()]
+SPECS = [p for p in ALL_SPECS if p not in CHAINS and p not in PDES]
 SCRIPTS = sorted(EXAMPLES.glob("*.py"))
 
 
@@ -34,6 +35,17 @@ def test_every_example_spec_runs(spec, tmp_path):
     assert ds["mean"].dims == ("time", "species")
     assert ds.attrs["runs_completed"] == 50 and ds.attrs["complete"] == 1
     assert np.isfinite(ds["mean"].values).all()
+    ds.close()
+    assert run("validate", spec).exit_code == 0
+
+
+@pytest.mark.parametrize("spec", PDES, ids=lambda p: p.name)
+def test_every_example_pde_runs(spec, tmp_path):
+    out = tmp_path / "out.nc"
+    res = run("characteristics", spec, "-o", out, "-q")
+    assert res.exit_code == 0, res.output
+    ds = xr.open_dataset(out)
+    assert ds["mask"].values.any() and np.isfinite(ds["u"].values[ds["mask"].values == 1]).all()
     ds.close()
     assert run("validate", spec).exit_code == 0
 
