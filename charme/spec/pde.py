@@ -66,6 +66,7 @@ class FirstOrderPDE:
     x0: tuple[Expr, ...]  # one per variable, over manifold parameters
     u0: Expr
     grid: tuple[tuple[float, float, int], ...]  # one per variable, in variable order
+    guess: tuple[tuple[str, Expr], ...] = ()  # starting p for Newton (fully nonlinear)
     parameters: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     settings: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     description: str | None = None
@@ -188,6 +189,20 @@ def build_pde(raw: RawSpec) -> FirstOrderPDE:
         u0 = substitute(parse_expression(init.pop(u), allowed), params)
     except SpecError as exc:
         raise raw.error(exc.message, ("initial", u)) from None
+    guess = []
+    given = init.pop("guess", None) or {}
+    if not isinstance(given, dict):
+        raise raw.error("expected a mapping such as {u_x: s}", ("initial", "guess"))
+    for name, text in given.items():
+        if name not in derivs:
+            raise raw.error(
+                f"{name!r} is not a derivative ({', '.join(sorted(derivs))})",
+                ("initial", "guess", name),
+            )
+        try:
+            guess.append((name, substitute(parse_expression(text, allowed), params)))
+        except SpecError as exc:
+            raise raw.error(exc.message, ("initial", "guess", name)) from None
     if init:
         raise raw.error(f"unknown key {sorted(init)[0]!r}", ("initial", sorted(init)[0]))
 
@@ -206,7 +221,7 @@ def build_pde(raw: RawSpec) -> FirstOrderPDE:
     return FirstOrderPDE(
         name=spec.name, unknown=u, variables=variables, F=F, manifold=tuple(manifold),
         manifold_ranges=tuple(ranges), x0=tuple(x0), u0=u0, grid=tuple(grid),
-        parameters=MappingProxyType(params),
+        parameters=MappingProxyType(params), guess=tuple(guess),
         settings=MappingProxyType(spec.characteristics.model_dump()),
         description=spec.description, source_text=raw.text, source_path=raw.path,
     )  # fmt: skip

@@ -95,6 +95,42 @@ def test_points_no_ray_reaches_are_nan():
     np.testing.assert_allclose(r["u"][1][reached], x[reached] - 0.5, atol=1e-13)
 
 
+def test_charpit_hamilton_jacobi_smooth():
+    """u_t + u_x^2/2 = 0, u(x, 0) = x^2/2: u = x^2 / (2 (1 + t)) (Charpit strips)."""
+    r = solve_pde(pde(
+        "variables: [t, x]\nequation: u_t + u_x^2/2 = 0\n"
+        "initial: {parameters: {s: [-10, 10, 201]}, t: 0, x: s, u: s^2/2}\n"
+        "grid: {t: [0, 2, 5], x: [-3, 3, 31]}\n"
+    ))  # fmt: skip
+    assert r.attrs["equation_class"] == "fully nonlinear"
+    T, X = np.meshgrid(r.coords["t"], r.coords["x"], indexing="ij")
+    np.testing.assert_allclose(r["u"], X**2 / (2 * (1 + T)), atol=1e-13)
+    np.testing.assert_allclose(r["u_x"], X / (1 + T), atol=1e-13)
+    np.testing.assert_allclose(r["u_t"], -(X**2) / (2 * (1 + T) ** 2), atol=1e-13)
+    assert r.attrs["F_drift_along_strips"] < 1e-12 and r.attrs["F_residual_max"] < 1e-12
+    assert r.attrs["breaking_time"] == "none"
+
+
+def test_charpit_caustic_is_reported():
+    """u(x, 0) = -x^2/2: the strips x = s (1 - t) all meet at x = 0 when t = 1."""
+    r = solve_pde(pde(
+        "variables: [t, x]\nequation: u_t + u_x^2/2 = 0\n"
+        "initial: {parameters: {s: [-6, 6, 121]}, t: 0, x: s, u: -s^2/2}\n"
+        "grid: {t: [0, 0.8, 5], x: [-1, 1, 21]}\n"
+    ))  # fmt: skip
+    assert r.attrs["breaking_time"] == pytest.approx(1.0, abs=1e-9)
+    T, X = np.meshgrid(r.coords["t"], r.coords["x"], indexing="ij")
+    np.testing.assert_allclose(r["u"], -(X**2) / (2 * (1 - T)), atol=1e-12)
+
+
+def test_newton_completion_failure_is_reported():
+    with pytest.raises(SpecError, match="Newton"):
+        solve_pde(pde(
+            "variables: [t, x]\nequation: u_t + sqrt(u_x) = 0\n"
+            "initial: {parameters: {s: [0, 1, 5]}, t: 0, x: s, u: -s}\ngrid: {t: [0, 1, 2], x: [0, 1, 2]}\n"
+        ))  # fmt: skip
+
+
 @pytest.mark.parametrize(
     "equation, kind",
     [("u_t + u_x = 0", "linear"), ("u_t + u_x = u^2", "semilinear"),
@@ -138,8 +174,6 @@ def test_characteristic_data_and_unimplemented_parts_are_refused():
             .replace("t: 0, x: s", "t: s, x: s")
         ))  # fmt: skip
     with pytest.raises(SpecError, match="not implemented yet"):
-        solve_pde(pde("equation: u_t + u_x^2/2 = 0\n" + BASE))
-    with pytest.raises(SpecError, match="not implemented yet"):
         solve_pde(pde("equation: u_t + u*u_x = 0\n" + BASE), crossing="shock")
 
 
@@ -164,9 +198,11 @@ def test_cli_moc(tmp_path):
     head = csv_out.read_text().splitlines()[0]
     assert head.startswith("t,x,u,mask")
     bad = tmp_path / "bad.yaml"
-    bad.write_text("kind: pde\nvariables: [t, x]\nequation: u_t + u_x^2 = 0\n"
+    bad.write_text("kind: pde\nvariables: [t, x]\nequation: u_t + u*u_x = 0\n"
                    "initial: {parameters: {s: [0, 1, 3]}, t: 0, x: s, u: s}\ngrid: {t: [0, 1, 2], x: [0, 1, 2]}\n")  # fmt: skip
-    res = CliRunner().invoke(cli, ["moc", str(bad), "-o", str(tmp_path / "x.nc")])
+    res = CliRunner().invoke(
+        cli, ["moc", str(bad), "-o", str(tmp_path / "x.nc"), "--crossing", "viscosity"]
+    )
     assert res.exit_code == 2 and "not implemented yet" in res.output
     assert not (tmp_path / "x.nc").exists()
     assert CliRunner().invoke(cli, ["validate", "examples/burgers.yaml"]).exit_code == 0

@@ -4,11 +4,12 @@ Data path: ``FirstOrderPDE -> classify (SymPy) -> postfix programs ->
 trace (rays with variational equations, DOPRI5, parallel) -> locate (Newton
 on the manifold parameters, per grid point, parallel) -> Result``.
 
-Implemented so far: linear, semilinear and quasilinear equations in any
-number of variables, for evolution problems (a variable along which every
-characteristic advances at a constant rate, with constant initial value),
-``--crossing stop``.  Not yet: Charpit strips for fully nonlinear
-equations, non-evolution data, ``multivalued``/``viscosity``/``shock``.
+Implemented so far: linear, semilinear, quasilinear and (by Charpit's
+strips, initial gradient completed by Newton) fully nonlinear equations in
+any number of variables, for evolution problems (a variable along which
+every characteristic advances at a constant rate, with constant initial
+value), ``--crossing stop``.  Not yet: non-evolution data,
+``multivalued``/``viscosity``/``shock``.
 """
 
 from __future__ import annotations
@@ -51,18 +52,15 @@ def solve_pde(pde, *, rtol=None, atol=None, crossing=None, save_rays=False) -> R
     if crossing != "stop":
         raise SpecError(f"--crossing {crossing} is not implemented yet (only 'stop')")
     info = classify(pde)
-    if info.kind == "fully nonlinear":
-        raise SpecError(
-            "fully nonlinear equations (Charpit strips) are not implemented yet; "
-            "this version solves linear, semilinear and quasilinear ones"
-        )
+    charpit = info.charpit
     n = len(pde.variables)
     m = n - 1
+    nz = len(info.g)
     # the evolution variable: constant speed along every ray, constant on the data
     evo = [
         i
         for i in range(n)
-        if info.a[i][0] == "num" and info.a[i][1] != 0.0 and pde.x0[i][0] == "num"
+        if info.g[i][0] == "num" and info.g[i][1] != 0.0 and pde.x0[i][0] == "num"
     ]
     if not evo:
         raise SpecError(
@@ -70,33 +68,46 @@ def solve_pde(pde, *, rtol=None, atol=None, crossing=None, save_rays=False) -> R
             "constant non-zero rate along the characteristics and be constant on the data"
         )
     e = evo[0]
-    speed, t0 = info.a[e][1], pde.x0[e][1]
-    slots = {v: i for i, v in enumerate(pde.variables)}
-    slots[pde.unknown] = n
-    exprs = [*info.a, info.b, *(x for row in info.da_dx for x in row), *info.da_du,
-             *info.db_dx, info.db_du]  # fmt: skip
-    code, consts, prog = _programs(exprs, slots)
-    dx0, du0 = manifold_derivatives(pde)
+    speed, t0 = info.g[e][1], pde.x0[e][1]
+    slots = {name: i for i, name in enumerate(info.z_names)}
+    code, consts, prog = _programs([*info.g, *(x for row in info.G for x in row)], slots)
+    if charpit:
+        fcode, fconsts, fprog = _programs(info.strip, slots)
+        dx0, du0, dxx, duu = manifold_derivatives(pde, second=True)
+        second = [*(x for row in dxx for r2 in row for x in r2), *(x for row in duu for x in row)]
+    else:
+        fcode, fconsts, fprog = _programs([], slots)
+        dx0, du0 = manifold_derivatives(pde)
+        second = []
     islots = {s: k for k, s in enumerate(pde.manifold)}
-    # initial-data programs: x0_i, u0, dx0_i/ds_k (i-major), du0/ds_k
-    init_exprs = [*pde.x0, pde.u0, *(x for row in dx0 for x in row), *du0]
+    init_exprs = [*pde.x0, pde.u0, *(x for row in dx0 for x in row), *du0, *second]
     icode, iconsts, iprog = _programs(init_exprs, islots)
-    # ... and the column of the ray state each one fills
-    init_cols = list(range(n + 1))
-    init_cols += [n + 1 + k * n + i for i in range(n) for k in range(m)]
-    init_cols += [n + 1 + n * m + k for k in range(m)]
 
-    # rays from the sampled manifold
+    # rays from the sampled manifold (for Charpit, p completed by Newton on each)
     axes = [np.linspace(a, b, k) for a, b, k in pde.manifold_ranges]
     S = np.array(list(itertools.product(*axes)), float).reshape(-1, m)
     env = {s: S[:, k] for k, s in enumerate(pde.manifold)}
-    d = n + 1 + n * m + m
+    guesses = np.zeros((len(S), n))
+    for name, expr in pde.guess:
+        guesses[:, pde.derivative_names.index(name)] = np.broadcast_to(
+            evaluate_array(expr, env), len(S)
+        )
+    d = nz * (m + 1)
     y0 = np.empty((len(S), d))
-    for expr, col in zip(init_exprs, init_cols):
-        y0[:, col] = np.broadcast_to(evaluate_array(expr, env), len(S))
-    # transversality: [x_s1 .. x_sm, a(x0, u0)] must be invertible on the data
-    a0 = _eval_a(info, pde, y0[:, : n + 1])
-    J0 = np.stack([*(y0[:, n + 1 + k * n : n + 1 + (k + 1) * n] for k in range(m)), a0], axis=1)
+    built = np.zeros(len(S), np.bool_)
+    K.initial_states(
+        icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, S, guesses, y0, built
+    )
+    if not built.all():
+        r = int(np.flatnonzero(~built)[0])
+        where = ", ".join(f"{s}={S[r, k]:g}" for k, s in enumerate(pde.manifold))
+        raise SpecError(
+            f"completing the initial gradient (F = 0 and the strip condition) by Newton failed "
+            f"at {where}: give a starting point under initial.guess", field="initial",
+        )  # fmt: skip
+    # transversality: [x_s1 .. x_sm, dx/dtau] must be invertible on the data
+    a0 = _eval_a(info, y0[:, :nz], n)
+    J0 = np.stack([*(y0[:, nz + k * nz : nz + k * nz + n] for k in range(m)), a0], axis=1)
     det0 = np.linalg.det(J0)
     scale = np.abs(J0).reshape(len(S), -1).max(axis=1) ** n
     bad = np.flatnonzero(~(np.abs(det0) > 1e-12 * np.maximum(scale, 1e-300)))
@@ -121,11 +132,11 @@ def solve_pde(pde, *, rtol=None, atol=None, crossing=None, save_rays=False) -> R
     out = np.empty((len(S), len(taus), d))
     status = np.empty(len(S), np.int64)
     reached = np.empty(len(S))
-    K.trace(code, consts, prog, n, y0, taus, rtol, atol, out, status, reached)
+    K.trace(code, consts, prog, nz, y0, taus, rtol, atol, out, status, reached)
 
-    # breaking: the Jacobian [x_s, a] of (s, tau) -> x changes sign along a ray
-    aa = _eval_a(info, pde, out[:, :, : n + 1].reshape(-1, n + 1)).reshape(len(S), len(taus), n)
-    J = np.stack([*(out[:, :, n + 1 + k * n : n + 1 + (k + 1) * n] for k in range(m)), aa], axis=2)
+    # breaking: the Jacobian [x_s, dx/dtau] of (s, tau) -> x changes sign along a ray
+    aa = _eval_a(info, out[:, :, :nz].reshape(-1, nz), n).reshape(len(S), len(taus), n)
+    J = np.stack([*(out[:, :, nz + k * nz : nz + k * nz + n] for k in range(m)), aa], axis=2)
     with np.errstate(invalid="ignore"):
         det = np.linalg.det(np.nan_to_num(J))
     flip = (det * det0[:, None] <= 0) & np.isfinite(out[:, :, 0])
@@ -172,11 +183,14 @@ def solve_pde(pde, *, rtol=None, atol=None, crossing=None, save_rays=False) -> R
         )
         _, near = tree.query(pts)
         seeds = S[idx_good[near]]
+        seed_p = (
+            y0[idx_good[near], n + 1 : 2 * n + 1] if charpit else np.zeros((len(pts), n))
+        ).copy()
         u_q = np.empty(len(pts))
         g_q = np.empty((len(pts), n))
         ok = np.zeros(len(pts), np.bool_)
-        K.locate(code, consts, prog, icode, iconsts, iprog, n, e, pts, np.full(len(pts), tau),
-                 seeds, s_lo, s_hi, rtol, atol, u_q, g_q, ok)  # fmt: skip
+        K.locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, e,
+                 pts, np.full(len(pts), tau), seeds, seed_p, s_lo, s_hi, rtol, atol, u_q, g_q, ok)  # fmt: skip
         sl = [slice(None)] * n
         sl[e] = lvl
         sub_shape = tuple(len(grid_axes[i]) for i in others)
@@ -193,6 +207,11 @@ def solve_pde(pde, *, rtol=None, atol=None, crossing=None, save_rays=False) -> R
     with np.errstate(all="ignore"):
         resid = np.abs(evaluate_array(pde.F, genv))
     f_drift = float(np.nanmax(resid)) if mask.any() else float("nan")
+    strip_drift = float("nan")
+    if charpit:  # F along every strip (it is conserved exactly; drift is integration error)
+        zenv = {name: out[:, :, i] for i, name in enumerate(info.z_names)}
+        with np.errstate(all="ignore"):
+            strip_drift = float(np.nanmax(np.abs(evaluate_array(pde.F, zenv))))
 
     dims = tuple(pde.variables)
     data_vars = {pde.unknown: (dims, u), "mask": (dims, mask.astype(np.int8))}
@@ -208,7 +227,7 @@ def solve_pde(pde, *, rtol=None, atol=None, crossing=None, save_rays=False) -> R
         "breaking_time": float(t0 + speed * breaking_tau) if np.isfinite(breaking_tau) else "none",
         "breaking_location": repr(dict(zip(pde.variables, map(float, breaking_at)))) if breaking_at is not None else "none",
         "blow_up_time": float(t0 + speed * blow_tau) if np.isfinite(blow_tau) else "none",
-        "F_residual_max": f_drift, "spec_path": pde.source_path, "spec_text": pde.source_text,
+        "F_residual_max": f_drift, "F_drift_along_strips": strip_drift, "spec_path": pde.source_path, "spec_text": pde.source_text,
         "charme_version": __version__, "wall_time_s": time.perf_counter() - started,
         "Conventions": "CF-1.8",
     }  # fmt: skip
@@ -217,12 +236,14 @@ def solve_pde(pde, *, rtol=None, atol=None, crossing=None, save_rays=False) -> R
         coords["dim"] = np.array(pde.variables, dtype=str)
         data_vars["ray"] = (("ray", "step", "dim"), out[:, :, :n])
         data_vars["ray_u"] = (("ray", "step"), out[:, :, n])
+        if charpit:
+            data_vars["ray_p"] = (("ray", "step", "dim"), out[:, :, n + 1 : 2 * n + 1])
         data_vars["ray_tau"] = (("step",), taus)
     return Result("characteristics", coords, data_vars, attrs, var_attrs)
 
 
-def _eval_a(info, pde, v):
-    env = {name: v[:, i] for i, name in enumerate(pde.variables)}
-    env[pde.unknown] = v[:, len(pde.variables)]
-    cols = [np.broadcast_to(evaluate_array(a, env), (len(v),)) for a in info.a]
+def _eval_a(info, z, n):
+    """dx/dtau (the first n components of g) at the ray states ``z``."""
+    env = {name: z[:, i] for i, name in enumerate(info.z_names)}
+    cols = [np.broadcast_to(evaluate_array(g, env), (len(z),)) for g in info.g[:n]]
     return np.stack(cols, axis=1)

@@ -1,12 +1,13 @@
-"""Numba kernels: characteristics of quasilinear equations with variational equations.
+"""Numba kernels: characteristics and characteristic strips, with variational equations.
 
-State of one ray, n variables and m = n - 1 manifold parameters:
-``y = [x (n), u (1), dx/ds_k (n each, k < m), du/ds_k (m)]``.  The right-hand
-side is ``dx/dtau = a(x, u)``, ``du/dtau = b(x, u)`` and the variational
-equations ``d(x_s)/dtau = a_x x_s + a_u u_s``, ``d(u_s)/dtau = b_x . x_s + b_u u_s``.
-The coefficient functions are postfix programs (see
-:func:`charme.solvers.gillespie.kernels.eval_program`) in the order
-``a_i (n), b, a_x[i][j] (n*n), a_u[i] (n), b_x[j] (n), b_u``.
+A ray carries ``z`` (size N) and its derivatives along the m = n - 1
+manifold parameters: ``y = [z, z_s1, ..., z_sm]``.  For a quasilinear
+equation ``z = (x, u)`` and ``dz/dtau = (a(x, u), b(x, u))``; for a fully
+nonlinear one (Charpit) ``z = (x, u, p)`` and ``dz/dtau = (F_p, p.F_p,
+-F_x - p F_u)``.  In both cases the right-hand side ``g(z)`` and its
+Jacobian ``G = dg/dz`` are postfix programs (see
+:func:`charme.solvers.gillespie.kernels.eval_program`), rows ``g_0..g_{N-1}``
+then ``G`` row-major, and ``d(z_s)/dtau = G z_s``.
 
 Integration: Dormand-Prince 5(4) with error control (``rtol``, ``atol``),
 J. R. Dormand and P. J. Prince, J. Comput. Appl. Math. 6 (1980) 19.
@@ -22,50 +23,40 @@ from numba import njit, prange
 from charme.solvers.gillespie.kernels import eval_program
 
 RAY_OK = 0
-RAY_BLOW_UP = 1  # u or x left every bound, or the step size collapsed
+RAY_BLOW_UP = 1  # the step size collapsed (u or the ray left every bound)
 RAY_TOO_MANY_STEPS = 2
 
 MAX_STEPS = 1_000_000
 
 
 @njit(cache=True)
-def rhs(code, consts, prog, n, y, dy, v, stack, coef):
-    """Right-hand side of the ray system (see module docstring)."""
-    m = n - 1
-    for i in range(n + 1):
+def rhs(code, consts, prog, nz, y, dy, v, stack, coef):
+    """Right-hand side of the ray system (see the module docstring)."""
+    m = y.shape[0] // nz - 1
+    for i in range(nz):
         v[i] = y[i]
     for k in range(prog.shape[0]):
         coef[k] = eval_program(code, consts, prog[k, 0], prog[k, 1], v, stack, 0.0)
-    for i in range(n):
+    for i in range(nz):
         dy[i] = coef[i]
-    dy[n] = coef[n]
-    ax = n + 1
-    au = ax + n * n
-    bx = au + n
-    bu = bx + n
-    base = n + 1
-    ubase = base + n * m
     for k in range(m):
-        for i in range(n):
-            acc = coef[au + i] * y[ubase + k]
-            for j in range(n):
-                acc += coef[ax + i * n + j] * y[base + k * n + j]
-            dy[base + k * n + i] = acc
-        acc = coef[bu] * y[ubase + k]
-        for j in range(n):
-            acc += coef[bx + j] * y[base + k * n + j]
-        dy[ubase + k] = acc
+        base = nz + k * nz
+        for i in range(nz):
+            acc = 0.0
+            for j in range(nz):
+                acc += coef[nz + i * nz + j] * y[base + j]
+            dy[base + i] = acc
 
 
 @njit(cache=True)
-def integrate(code, consts, prog, n, y, tau0, tau1, rtol, atol, h0):
+def integrate(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0):
     """Advance ``y`` from ``tau0`` to ``tau1`` (either direction) with DOPRI5.
 
     Returns ``(status, h, tau)``: the last step size (a good first guess for
     the next call) and the time reached (``tau1`` unless it failed).
     """
     d = y.shape[0]
-    v = np.empty(n + 1)
+    v = np.empty(nz)
     stack = np.empty(64)
     coef = np.empty(prog.shape[0])
     k1 = np.empty(d)
@@ -83,7 +74,7 @@ def integrate(code, consts, prog, n, y, tau0, tau1, rtol, atol, h0):
     direction = 1.0 if span > 0 else -1.0
     h = min(abs(h0), abs(span)) if h0 != 0.0 else min(abs(span), 1e-2)
     tau = tau0
-    rhs(code, consts, prog, n, y, k1, v, stack, coef)
+    rhs(code, consts, prog, nz, y, k1, v, stack, coef)
     for _ in range(MAX_STEPS):
         remaining = (tau1 - tau) * direction
         if remaining <= 1e-15 * max(1.0, abs(tau1)):
@@ -92,25 +83,25 @@ def integrate(code, consts, prog, n, y, tau0, tau1, rtol, atol, h0):
         s = direction * h
         for i in range(d):
             yt[i] = y[i] + s * (1 / 5) * k1[i]
-        rhs(code, consts, prog, n, yt, k2, v, stack, coef)
+        rhs(code, consts, prog, nz, yt, k2, v, stack, coef)
         for i in range(d):
             yt[i] = y[i] + s * (3 / 40 * k1[i] + 9 / 40 * k2[i])
-        rhs(code, consts, prog, n, yt, k3, v, stack, coef)
+        rhs(code, consts, prog, nz, yt, k3, v, stack, coef)
         for i in range(d):
             yt[i] = y[i] + s * (44 / 45 * k1[i] - 56 / 15 * k2[i] + 32 / 9 * k3[i])
-        rhs(code, consts, prog, n, yt, k4, v, stack, coef)
+        rhs(code, consts, prog, nz, yt, k4, v, stack, coef)
         for i in range(d):
             yt[i] = y[i] + s * (19372 / 6561 * k1[i] - 25360 / 2187 * k2[i]
                                 + 64448 / 6561 * k3[i] - 212 / 729 * k4[i])  # fmt: skip
-        rhs(code, consts, prog, n, yt, k5, v, stack, coef)
+        rhs(code, consts, prog, nz, yt, k5, v, stack, coef)
         for i in range(d):
             yt[i] = y[i] + s * (9017 / 3168 * k1[i] - 355 / 33 * k2[i] + 46732 / 5247 * k3[i]
                                 + 49 / 176 * k4[i] - 5103 / 18656 * k5[i])  # fmt: skip
-        rhs(code, consts, prog, n, yt, k6, v, stack, coef)
+        rhs(code, consts, prog, nz, yt, k6, v, stack, coef)
         for i in range(d):
             y5[i] = y[i] + s * (35 / 384 * k1[i] + 500 / 1113 * k3[i] + 125 / 192 * k4[i]
                                 - 2187 / 6784 * k5[i] + 11 / 84 * k6[i])  # fmt: skip
-        rhs(code, consts, prog, n, y5, k7, v, stack, coef)
+        rhs(code, consts, prog, nz, y5, k7, v, stack, coef)
         err = 0.0
         finite = True
         for i in range(d):
@@ -137,7 +128,7 @@ def integrate(code, consts, prog, n, y, tau0, tau1, rtol, atol, h0):
 
 
 @njit(cache=True, parallel=True)
-def trace(code, consts, prog, n, y0, taus, rtol, atol, out, status, reached):
+def trace(code, consts, prog, nz, y0, taus, rtol, atol, out, status, reached):
     """Trace every ray ``y0[r]`` through the times ``taus``; ``out[r, k] = y(taus[k])``.
 
     ``status[r]`` is ``RAY_OK`` or the first failure, ``reached[r]`` the
@@ -153,7 +144,7 @@ def trace(code, consts, prog, n, y0, taus, rtol, atol, out, status, reached):
         for k in range(1, taus.shape[0]):
             if status[r] == RAY_OK:
                 st, h, tau = integrate(
-                    code, consts, prog, n, y, taus[k - 1], taus[k], rtol, atol, h
+                    code, consts, prog, nz, y, taus[k - 1], taus[k], rtol, atol, h
                 )
                 reached[r] = tau
                 if st != RAY_OK:
@@ -165,46 +156,147 @@ def trace(code, consts, prog, n, y0, taus, rtol, atol, out, status, reached):
 
 
 @njit(cache=True)
-def initial_state(icode, iconsts, iprog, n, s, y, stack):
-    """Ray state at manifold point ``s``: x0, u0 and their s-derivatives.
+def _finite(a):
+    for v in a.ravel():
+        if not math.isfinite(v):
+            return False
+    return True
 
-    ``iprog`` rows: x0_i (n), u0, dx0_i/ds_k (i-major, n*m), du0/ds_k (m).
+
+@njit(cache=True)
+def initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, s, p_guess, y, stack):
+    """Ray state at manifold point ``s``; returns False if it cannot be built.
+
+    ``iprog`` rows (over the manifold parameters): x0_i (n), u0,
+    dx0_i/ds_k (i-major, n*m), du0/ds_k (m), and for Charpit also
+    d2x0_i/ds_k ds_j (n*m*m) and d2u0/ds_k ds_j (m*m).  For Charpit the
+    initial p solves F(x0, u0, p) = 0 and the strip conditions
+    p . dx0/ds_k = du0/ds_k by Newton from ``p_guess`` (which picks the
+    branch); ``fprog`` rows (over x, u, p): F, F_x (n), F_u, F_p (n).
     """
     m = n - 1
-    for i in range(n + 1):
-        y[i] = eval_program(icode, iconsts, iprog[i, 0], iprog[i, 1], s, stack, 0.0)
-    base = n + 1
+    nz = 2 * n + 1 if charpit else n + 1
+    x = np.empty(n)
+    xs = np.empty((m, n))
+    us = np.empty(m)
+    for i in range(n):
+        x[i] = eval_program(icode, iconsts, iprog[i, 0], iprog[i, 1], s, stack, 0.0)
+    u = eval_program(icode, iconsts, iprog[n, 0], iprog[n, 1], s, stack, 0.0)
     for i in range(n):
         for k in range(m):
-            row = n + 1 + i * m + k
-            y[base + k * n + i] = eval_program(
-                icode, iconsts, iprog[row, 0], iprog[row, 1], s, stack, 0.0
-            )
+            r = n + 1 + i * m + k
+            xs[k, i] = eval_program(icode, iconsts, iprog[r, 0], iprog[r, 1], s, stack, 0.0)
     for k in range(m):
-        row = n + 1 + n * m + k
-        y[base + n * m + k] = eval_program(
-            icode, iconsts, iprog[row, 0], iprog[row, 1], s, stack, 0.0
-        )
+        r = n + 1 + n * m + k
+        us[k] = eval_program(icode, iconsts, iprog[r, 0], iprog[r, 1], s, stack, 0.0)
+    for i in range(n):
+        y[i] = x[i]
+    y[n] = u
+    if not charpit:
+        for k in range(m):
+            for i in range(n):
+                y[nz + k * nz + i] = xs[k, i]
+            y[nz + k * nz + n] = us[k]
+        return True
+    # Charpit: complete p by Newton on F = 0 and the strip conditions
+    v = np.empty(2 * n + 1)
+    for i in range(n):
+        v[i] = x[i]
+    v[n] = u
+    p = p_guess.copy()
+    M = np.empty((n, n))
+    res = np.empty(n)
+    converged = False
+    for _ in range(60):
+        for i in range(n):
+            v[n + 1 + i] = p[i]
+        res[0] = eval_program(fcode, fconsts, fprog[0, 0], fprog[0, 1], v, stack, 0.0)
+        for i in range(n):
+            r = 2 + n + i
+            M[0, i] = eval_program(fcode, fconsts, fprog[r, 0], fprog[r, 1], v, stack, 0.0)
+        for k in range(m):
+            acc = -us[k]
+            for i in range(n):
+                acc += p[i] * xs[k, i]
+                M[k + 1, i] = xs[k, i]
+            res[k + 1] = acc
+        if not (_finite(M) and _finite(res)) or not abs(np.linalg.det(M)) > 1e-300:
+            return False
+        dp = np.linalg.solve(M, res)
+        size = 0.0
+        for i in range(n):
+            p[i] -= dp[i]
+            size = max(size, abs(dp[i]) / (1.0 + abs(p[i])))
+        if size < 1e-15:
+            converged = True
+            break
+    if not converged:
+        return False
+    for i in range(n):
+        v[n + 1 + i] = p[i]
+        y[n + 1 + i] = p[i]
+    fx = np.empty(n)
+    for i in range(n):
+        fx[i] = eval_program(fcode, fconsts, fprog[1 + i, 0], fprog[1 + i, 1], v, stack, 0.0)
+        r = 2 + n + i
+        M[0, i] = eval_program(fcode, fconsts, fprog[r, 0], fprog[r, 1], v, stack, 0.0)
+    fu = eval_program(fcode, fconsts, fprog[1 + n, 0], fprog[1 + n, 1], v, stack, 0.0)
+    base_xss = n + 1 + n * m + m
+    base_uss = base_xss + n * m * m
+    rhs_ = np.empty(n)
+    for j in range(m):
+        # d/ds_j of F = 0 and of the strip conditions gives dp/ds_j
+        acc = fu * us[j]
+        for i in range(n):
+            acc += fx[i] * xs[j, i]
+        rhs_[0] = -acc
+        for k in range(m):
+            r = base_uss + k * m + j
+            val = eval_program(icode, iconsts, iprog[r, 0], iprog[r, 1], s, stack, 0.0)
+            for i in range(n):
+                r2 = base_xss + i * m * m + k * m + j
+                val -= p[i] * eval_program(
+                    icode, iconsts, iprog[r2, 0], iprog[r2, 1], s, stack, 0.0
+                )
+            rhs_[k + 1] = val
+        if not (_finite(M) and _finite(rhs_)) or not abs(np.linalg.det(M)) > 1e-300:
+            return False
+        ps = np.linalg.solve(M, rhs_)
+        for i in range(n):
+            y[nz + j * nz + i] = xs[j, i]
+            y[nz + j * nz + n + 1 + i] = ps[i]
+        y[nz + j * nz + n] = us[j]
+    return True
 
 
 @njit(cache=True, parallel=True)
-def locate(code, consts, prog, icode, iconsts, iprog, n, e, targets, taus, seeds, s_lo, s_hi,
-           rtol, atol, u_out, grad_out, ok):  # fmt: skip
+def initial_states(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, S, guesses, y0, ok):
+    """:func:`initial_state` for every manifold sample ``S[r]``, in parallel."""
+    for r in prange(S.shape[0]):
+        stack = np.empty(64)
+        ok[r] = initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit,
+                              S[r], guesses[r], y0[r], stack)  # fmt: skip
+
+
+@njit(cache=True, parallel=True)
+def locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, e,
+           targets, taus, seeds, seed_p, s_lo, s_hi, rtol, atol, u_out, grad_out, ok):  # fmt: skip
     """For each target point find the ray through it by Newton on s; fill u and grad u.
 
     ``e`` is the evolution variable: point ``q`` lies at time ``taus[q]``
     and its other coordinates are ``targets[q]`` (m values, variables in
-    order without ``e``).  ``seeds[q]`` starts Newton; ``ok[q]`` says
-    whether it converged with s inside ``[s_lo, s_hi]``.
+    order without ``e``).  ``seeds[q]`` starts Newton (``seed_p[q]``, the
+    seed ray's initial p, picks the Charpit branch); ``ok[q]`` says whether
+    it converged with s inside ``[s_lo, s_hi]``.
     """
     m = n - 1
-    n_points = targets.shape[0]
-    d = n + 1 + n * m + m
-    for q in prange(n_points):
+    nz = 2 * n + 1 if charpit else n + 1
+    d = nz * (m + 1)
+    for q in prange(targets.shape[0]):
         s = seeds[q].copy()
         y = np.empty(d)
         stack = np.empty(64)
-        v = np.empty(n + 1)
+        v = np.empty(nz)
         jac = np.empty((m, m))
         res = np.empty(m)
         ok[q] = False
@@ -212,8 +304,10 @@ def locate(code, consts, prog, icode, iconsts, iprog, n, e, targets, taus, seeds
         for i in range(n):
             grad_out[q, i] = np.nan
         for _ in range(40):
-            initial_state(icode, iconsts, iprog, n, s, y, stack)
-            st, h, tau = integrate(code, consts, prog, n, y, 0.0, taus[q], rtol, atol, 0.0)
+            if not initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, s,
+                                 seed_p[q], y, stack):  # fmt: skip
+                break
+            st, h, tau = integrate(code, consts, prog, nz, y, 0.0, taus[q], rtol, atol, 0.0)
             if st != RAY_OK:
                 break
             row = 0
@@ -222,42 +316,50 @@ def locate(code, consts, prog, icode, iconsts, iprog, n, e, targets, taus, seeds
                     continue
                 res[row] = y[i] - targets[q, row]
                 for k in range(m):
-                    jac[row, k] = y[n + 1 + k * n + i]
+                    jac[row, k] = y[nz + k * nz + i]
                 row += 1
-            if not abs(np.linalg.det(jac)) > 1e-300:
-                break  # characteristics cross here: no unique ray
+            if not (_finite(jac) and _finite(res)) or not abs(np.linalg.det(jac)) > 1e-300:
+                break  # characteristics cross here (or left every bound): no unique ray
             step = np.linalg.solve(jac, res)
             size = 0.0
             for k in range(m):
                 s[k] -= step[k]
                 size = max(size, abs(step[k]) / (1.0 + abs(s[k])))
-            if size < 1e-14:
-                initial_state(icode, iconsts, iprog, n, s, y, stack)
-                st, h, tau = integrate(code, consts, prog, n, y, 0.0, taus[q], rtol, atol, 0.0)
-                inside = st == RAY_OK
-                for k in range(m):
-                    if s[k] < s_lo[k] - 1e-12 * (1.0 + abs(s_lo[k])) or s[k] > s_hi[k] + 1e-12 * (
-                        1.0 + abs(s_hi[k])
-                    ):
-                        inside = False
-                if inside:
-                    # grad u from [x_s1 .. x_sm, a]^T p = [u_s1 .. u_sm, b]
-                    for i in range(n + 1):
-                        v[i] = y[i]
-                    A = np.empty((n, n))
-                    rhs_ = np.empty(n)
-                    for k in range(m):
-                        for i in range(n):
-                            A[k, i] = y[n + 1 + k * n + i]
-                        rhs_[k] = y[n + 1 + n * m + k]
-                    for i in range(n):
-                        A[m, i] = eval_program(code, consts, prog[i, 0], prog[i, 1], v, stack, 0.0)
-                    rhs_[m] = eval_program(code, consts, prog[n, 0], prog[n, 1], v, stack, 0.0)
-                    if not abs(np.linalg.det(A)) > 1e-300:
-                        break
-                    p = np.linalg.solve(A, rhs_)
-                    u_out[q] = y[n]
-                    for i in range(n):
-                        grad_out[q, i] = p[i]
-                    ok[q] = True
+            if size >= 1e-14:
+                continue
+            if not initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, s,
+                                 seed_p[q], y, stack):  # fmt: skip
                 break
+            st, h, tau = integrate(code, consts, prog, nz, y, 0.0, taus[q], rtol, atol, 0.0)
+            inside = st == RAY_OK
+            for k in range(m):
+                if s[k] < s_lo[k] - 1e-12 * (1.0 + abs(s_lo[k])) or s[k] > s_hi[k] + 1e-12 * (
+                    1.0 + abs(s_hi[k])
+                ):
+                    inside = False
+            if not inside:
+                break
+            if charpit:
+                for i in range(n):
+                    grad_out[q, i] = y[n + 1 + i]
+            else:
+                # grad u from [x_s1 .. x_sm, a]^T p = [u_s1 .. u_sm, b]
+                for i in range(nz):
+                    v[i] = y[i]
+                A = np.empty((n, n))
+                rhs_ = np.empty(n)
+                for k in range(m):
+                    for i in range(n):
+                        A[k, i] = y[nz + k * nz + i]
+                    rhs_[k] = y[nz + k * nz + n]
+                for i in range(n):
+                    A[m, i] = eval_program(code, consts, prog[i, 0], prog[i, 1], v, stack, 0.0)
+                rhs_[m] = eval_program(code, consts, prog[n, 0], prog[n, 1], v, stack, 0.0)
+                if not (_finite(A) and _finite(rhs_)) or not abs(np.linalg.det(A)) > 1e-300:
+                    break
+                p = np.linalg.solve(A, rhs_)
+                for i in range(n):
+                    grad_out[q, i] = p[i]
+            u_out[q] = y[n]
+            ok[q] = True
+            break

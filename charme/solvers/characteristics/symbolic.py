@@ -105,16 +105,19 @@ class Classification:
     da_du: list = field(default_factory=list)
     db_dx: list = field(default_factory=list)
     db_du: Expr | None = None
+    # the ray system dz/dtau = g(z) and its Jacobian, z = (x, u) or (x, u, p)
+    z_names: tuple = ()
+    g: list = field(default_factory=list)
+    G: list = field(default_factory=list)
+    strip: list = field(default_factory=list)  # F, F_x (n), F_u, F_p (n) (Charpit)
+
+    @property
+    def charpit(self) -> bool:
+        return self.kind == "fully nonlinear"
 
     def system_text(self):
-        if self.kind == "fully nonlinear":
-            return ["characteristic strips (Charpit): dx/dtau = F_p, dp/dtau = -F_x - p F_u, "
-                    "du/dtau = p.F_p  [not implemented yet]"]  # fmt: skip
-        out = ["characteristic system:"]
-        for v, e in zip(self.variables, self.a):
-            out.append(f"  d{v}/dtau = {to_source(e)}")
-        out.append(f"  d{self.unknown}/dtau = {to_source(self.b)}")
-        return out
+        head = "characteristic strips (Charpit):" if self.charpit else "characteristic system:"
+        return [head] + [f"  d{z}/dtau = {to_source(e)}" for z, e in zip(self.z_names, self.g)]
 
 
 def classify(pde) -> Classification:
@@ -129,7 +132,23 @@ def classify(pde) -> Classification:
     U = sym[pde.unknown]
     linear_in_p = all(sp.simplify(sp.diff(F, pi, pj)) == 0 for pi in P for pj in P)
     if not linear_in_p:
-        return Classification("fully nonlinear", pde.variables, pde.unknown)
+        info = Classification("fully nonlinear", pde.variables, pde.unknown)
+        Fp = [sp.diff(F, pi) for pi in P]
+        Fx = [sp.diff(F, xi) for xi in X]
+        Fu = sp.diff(F, U)
+        g = [
+            *Fp,
+            sum(pi * fpi for pi, fpi in zip(P, Fp)),
+            *(-fx - pi * Fu for fx, pi in zip(Fx, P)),
+        ]
+        Z = [*X, U, *P]
+        info.z_names = (*pde.variables, pde.unknown, *pde.derivative_names)
+        info.g = [from_sympy(sp.simplify(gi)) for gi in g]
+        info.G = [[from_sympy(sp.diff(gi, zj)) for zj in Z] for gi in g]
+        info.strip = [from_sympy(F), *(from_sympy(f) for f in Fx), from_sympy(Fu),
+                      *(from_sympy(f) for f in Fp)]  # fmt: skip
+        info.a = info.g[: len(X)]
+        return info
     a = [sp.simplify(sp.diff(F, pi)) for pi in P]
     c = sp.simplify(F.subs({pi: 0 for pi in P}))
     if any(ai.has(U) for ai in a):
@@ -146,15 +165,24 @@ def classify(pde) -> Classification:
     info.da_du = [from_sympy(sp.diff(ai, U)) for ai in a]
     info.db_dx = [from_sympy(sp.diff(b, xj)) for xj in X]
     info.db_du = from_sympy(sp.diff(b, U))
+    info.z_names = (*pde.variables, pde.unknown)
+    info.g = [*info.a, info.b]
+    info.G = [[*row, du] for row, du in zip(info.da_dx, info.da_du)] + [[*info.db_dx, info.db_du]]
     return info
 
 
-def manifold_derivatives(pde):
-    """d x0_i / d s_k and d u0 / d s_k as trees."""
+def manifold_derivatives(pde, second=False):
+    """d x0_i/d s_k, d u0/d s_k (and with ``second`` the second derivatives) as trees."""
     import sympy as sp
 
     sym = {s: sp.Symbol(s, real=True) for s in pde.manifold}
     S = [sym[s] for s in pde.manifold]
-    dx = [[from_sympy(sp.diff(to_sympy(e, sym), sk)) for sk in S] for e in pde.x0]
-    du = [from_sympy(sp.diff(to_sympy(pde.u0, sym), sk)) for sk in S]
-    return dx, du
+    xs = [to_sympy(e, sym) for e in pde.x0]
+    us = to_sympy(pde.u0, sym)
+    dx = [[from_sympy(sp.diff(e, sk)) for sk in S] for e in xs]
+    du = [from_sympy(sp.diff(us, sk)) for sk in S]
+    if not second:
+        return dx, du
+    dxx = [[[from_sympy(sp.diff(e, sk, sj)) for sj in S] for sk in S] for e in xs]
+    duu = [[from_sympy(sp.diff(us, sk, sj)) for sj in S] for sk in S]
+    return dx, du, dxx, duu
