@@ -123,6 +123,19 @@ def test_charpit_caustic_is_reported():
     np.testing.assert_allclose(r["u"], -(X**2) / (2 * (1 - T)), atol=1e-12)
 
 
+def test_charpit_without_an_evolution_variable():
+    """u_x u_y = u, u(0, y) = y^2: u = (x + 4 y)^2 / 16 (Newton on (s, tau) per point)."""
+    r = solve_pde(pde(
+        "variables: [x, y]\nequation: u_x*u_y = u\n"
+        "initial: {parameters: {s: [0.5, 4, 141]}, x: 0, y: s, u: s^2, guess: {u_x: s, u_y: 2*s}}\n"
+        "grid: {x: [0, 1, 11], y: [1, 2, 11]}\n"
+    ))  # fmt: skip
+    X, Y = np.meshgrid(r.coords["x"], r.coords["y"], indexing="ij")
+    np.testing.assert_allclose(r["u"], (X + 4 * Y) ** 2 / 16, atol=1e-12)
+    np.testing.assert_allclose(r["u_x"], (X + 4 * Y) / 8, atol=1e-12)
+    assert r.attrs["evolution_variable"] == "none" and r["mask"].all()
+
+
 def test_newton_completion_failure_is_reported():
     with pytest.raises(SpecError, match="Newton"):
         solve_pde(pde(

@@ -62,13 +62,8 @@ def solve_pde(pde, *, rtol=None, atol=None, crossing=None, save_rays=False) -> R
         for i in range(n)
         if info.g[i][0] == "num" and info.g[i][1] != 0.0 and pde.x0[i][0] == "num"
     ]
-    if not evo:
-        raise SpecError(
-            "only evolution problems are implemented yet: one variable must advance at a "
-            "constant non-zero rate along the characteristics and be constant on the data"
-        )
-    e = evo[0]
-    speed, t0 = info.g[e][1], pde.x0[e][1]
+    e = evo[0] if evo else None
+    speed, t0 = (info.g[e][1], pde.x0[e][1]) if evo else (None, None)
     slots = {name: i for i, name in enumerate(info.z_names)}
     code, consts, prog = _programs([*info.g, *(x for row in info.G for x in row)], slots)
     if charpit:
@@ -117,86 +112,98 @@ def solve_pde(pde, *, rtol=None, atol=None, crossing=None, save_rays=False) -> R
             f"the Cauchy data are characteristic (not transversal) at {where}", field="initial"
         )
 
-    # output times along the evolution variable
     grid_axes = [np.linspace(a, b, k) for a, b, k in pde.grid]
-    t_levels = grid_axes[e]
-    tau_levels = (t_levels - t0) / speed
-    if (tau_levels < -1e-15).any():
-        raise SpecError(
-            f"the grid's {pde.variables[e]} values must lie on the side of the data the "
-            "characteristics go to", field=f"grid.{pde.variables[e]}",
-        )  # fmt: skip
-    # rays are traced to twice the grid's reach, so that a crossing just beyond it is reported
-    horizon = 2.0 * tau_levels.max() if tau_levels.max() > 0 else 1.0
-    taus = np.unique(np.concatenate([[0.0], np.linspace(0, horizon, TRACE_STEPS), tau_levels]))
-    out = np.empty((len(S), len(taus), d))
-    status = np.empty(len(S), np.int64)
-    reached = np.empty(len(S))
-    K.trace(code, consts, prog, nz, y0, taus, rtol, atol, out, status, reached)
-
-    # breaking: the Jacobian [x_s, dx/dtau] of (s, tau) -> x changes sign along a ray
-    aa = _eval_a(info, out[:, :, :nz].reshape(-1, nz), n).reshape(len(S), len(taus), n)
-    J = np.stack([*(out[:, :, nz + k * nz : nz + k * nz + n] for k in range(m)), aa], axis=2)
-    with np.errstate(invalid="ignore"):
-        det = np.linalg.det(np.nan_to_num(J))
-    flip = (det * det0[:, None] <= 0) & np.isfinite(out[:, :, 0])
-    flip[:, 0] = False
-    candidates = []
-    for r in np.flatnonzero(flip.any(axis=1)):
-        k = int(np.argmax(flip[r]))
-        w = det[r, k - 1] / (det[r, k - 1] - det[r, k])
-        tb = taus[k - 1] + w * (taus[k] - taus[k - 1])
-        candidates.append((tb, out[r, k - 1, :n] + w * (out[r, k, :n] - out[r, k - 1, :n])))
-    breaking_tau, breaking_at = np.inf, None
-    if candidates:
-        breaking_tau = min(c[0] for c in candidates)
-        first = [c for c in candidates if c[0] <= breaking_tau + 1e-9 * max(1.0, abs(breaking_tau))]
-        lo_g = np.array([a for a, _, _ in pde.grid])
-        hi_g = np.array([b for _, b, _ in pde.grid])
-        inside = [c for c in first if ((c[1] >= lo_g - 1e-9) & (c[1] <= hi_g + 1e-9)).all()]
-        breaking_at = (inside or first)[0][1]  # prefer a crossing inside the grid
-    blow = np.flatnonzero(status == K.RAY_BLOW_UP)
-    blow_tau = float(reached[blow].min()) if blow.size else np.inf
-
-    # evaluate on the grid: Newton on s from the nearest traced ray
-    from scipy.spatial import cKDTree
-
     shape = tuple(len(a) for a in grid_axes)
-    u = np.full(shape, np.nan)
-    grad = np.full((*shape, n), np.nan)
-    others = [i for i in range(n) if i != e]
     s_lo = np.array([a for a, _, _ in pde.manifold_ranges])
     s_hi = np.array([b for _, b, _ in pde.manifold_ranges])
-    for lvl, tau in enumerate(tau_levels):
-        end = min(breaking_tau, blow_tau)
-        if tau >= end - 1e-9 * max(1.0, abs(end)):
-            continue  # --crossing stop: nothing at or after the first crossing / blow-up
-        kk = int(np.searchsorted(taus, tau))
-        pos = out[:, kk][:, others]
-        good = np.isfinite(pos).all(axis=1)
-        if not good.any():
-            continue
-        tree = cKDTree(pos[good])
-        idx_good = np.flatnonzero(good)
-        pts = np.array(list(itertools.product(*(grid_axes[i] for i in others))), float).reshape(
-            -1, m
-        )
-        _, near = tree.query(pts)
-        seeds = S[idx_good[near]]
-        seed_p = (
-            y0[idx_good[near], n + 1 : 2 * n + 1] if charpit else np.zeros((len(pts), n))
-        ).copy()
-        u_q = np.empty(len(pts))
-        g_q = np.empty((len(pts), n))
-        ok = np.zeros(len(pts), np.bool_)
-        K.locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, e,
-                 pts, np.full(len(pts), tau), seeds, seed_p, s_lo, s_hi, rtol, atol, u_q, g_q, ok)  # fmt: skip
-        sl = [slice(None)] * n
-        sl[e] = lvl
-        sub_shape = tuple(len(grid_axes[i]) for i in others)
-        u[tuple(sl)] = np.where(ok, u_q, np.nan).reshape(sub_shape)
-        gsl = (*sl, slice(None))
-        grad[gsl] = np.where(ok[:, None], g_q, np.nan).reshape((*sub_shape, n))
+    lo_g = np.array([a for a, _, _ in pde.grid])
+    hi_g = np.array([b for _, b, _ in pde.grid])
+    ctx = dict(code=code, consts=consts, prog=prog, icode=icode, iconsts=iconsts, iprog=iprog,
+               fcode=fcode, fconsts=fconsts, fprog=fprog, n=n, m=m, nz=nz, d=d, charpit=charpit,
+               S=S, y0=y0, det0=det0, rtol=rtol, atol=atol, s_lo=s_lo, s_hi=s_hi,
+               grid_axes=grid_axes, shape=shape, lo_g=lo_g, hi_g=hi_g)  # fmt: skip
+    if e is None:
+        u, grad, taus, out, breaking_tau, breaking_at, blow_tau = _general(info, pde, ctx)
+    else:
+
+        def evolution():
+            t_levels = grid_axes[e]
+            tau_levels = (t_levels - t0) / speed
+            if (tau_levels < -1e-15).any():
+                raise SpecError(
+                    f"the grid's {pde.variables[e]} values must lie on the side of the data the "
+                    "characteristics go to", field=f"grid.{pde.variables[e]}",
+                )  # fmt: skip
+            # rays are traced to twice the grid's reach, so that a crossing just beyond it is reported
+            horizon = 2.0 * tau_levels.max() if tau_levels.max() > 0 else 1.0
+            taus = np.unique(
+                np.concatenate([[0.0], np.linspace(0, horizon, TRACE_STEPS), tau_levels])
+            )
+            out = np.empty((len(S), len(taus), d))
+            status = np.empty(len(S), np.int64)
+            reached = np.empty(len(S))
+            K.trace(code, consts, prog, nz, y0, taus, rtol, atol, out, status, reached)
+
+            tb_ray, at_ray = _crossings(info, out, taus, det0, n, nz, m)
+            candidates = [(tb_ray[r], at_ray[r]) for r in np.flatnonzero(np.isfinite(tb_ray))]
+            breaking_tau, breaking_at = np.inf, None
+            if candidates:
+                breaking_tau = min(c[0] for c in candidates)
+                first = [
+                    c
+                    for c in candidates
+                    if c[0] <= breaking_tau + 1e-9 * max(1.0, abs(breaking_tau))
+                ]
+                lo_g = np.array([a for a, _, _ in pde.grid])
+                hi_g = np.array([b for _, b, _ in pde.grid])
+                inside = [c for c in first if ((c[1] >= lo_g - 1e-9) & (c[1] <= hi_g + 1e-9)).all()]
+                breaking_at = (inside or first)[0][1]  # prefer a crossing inside the grid
+            blow = np.flatnonzero(status == K.RAY_BLOW_UP)
+            blow_tau = float(reached[blow].min()) if blow.size else np.inf
+
+            # evaluate on the grid: Newton on s from the nearest traced ray
+            from scipy.spatial import cKDTree
+
+            shape = tuple(len(a) for a in grid_axes)
+            u = np.full(shape, np.nan)
+            grad = np.full((*shape, n), np.nan)
+            others = [i for i in range(n) if i != e]
+            s_lo = np.array([a for a, _, _ in pde.manifold_ranges])
+            s_hi = np.array([b for _, b, _ in pde.manifold_ranges])
+            for lvl, tau in enumerate(tau_levels):
+                end = min(breaking_tau, blow_tau)
+                if tau >= end - 1e-9 * max(1.0, abs(end)):
+                    continue  # --crossing stop: nothing at or after the first crossing / blow-up
+                kk = int(np.searchsorted(taus, tau))
+                pos = out[:, kk][:, others]
+                good = np.isfinite(pos).all(axis=1)
+                if not good.any():
+                    continue
+                tree = cKDTree(pos[good])
+                idx_good = np.flatnonzero(good)
+                pts = np.array(
+                    list(itertools.product(*(grid_axes[i] for i in others))), float
+                ).reshape(-1, m)
+                _, near = tree.query(pts)
+                seeds = S[idx_good[near]]
+                seed_p = (
+                    y0[idx_good[near], n + 1 : 2 * n + 1] if charpit else np.zeros((len(pts), n))
+                ).copy()
+                u_q = np.empty(len(pts))
+                g_q = np.empty((len(pts), n))
+                ok = np.zeros(len(pts), np.bool_)
+                K.locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, e,
+                         pts, np.full(len(pts), tau), seeds, seed_p, s_lo, s_hi, rtol, atol, u_q, g_q, ok)  # fmt: skip
+                sl = [slice(None)] * n
+                sl[e] = lvl
+                sub_shape = tuple(len(grid_axes[i]) for i in others)
+                u[tuple(sl)] = np.where(ok, u_q, np.nan).reshape(sub_shape)
+                gsl = (*sl, slice(None))
+                grad[gsl] = np.where(ok[:, None], g_q, np.nan).reshape((*sub_shape, n))
+
+            return u, grad, taus, out, breaking_tau, breaking_at, blow_tau
+
+        u, grad, taus, out, breaking_tau, breaking_at, blow_tau = evolution()
     mask = np.isfinite(u)
 
     # drift of F at the grid points (how well the solution satisfies the equation)
@@ -223,10 +230,10 @@ def solve_pde(pde, *, rtol=None, atol=None, crossing=None, save_rays=False) -> R
     attrs = {
         "title": f"charme characteristics: {pde.name}", "solver": "characteristics",
         "model": pde.name, "equation_class": info.kind, "crossing": crossing,
-        "evolution_variable": pde.variables[e], "rays": len(S), "rtol": rtol, "atol": atol,
-        "breaking_time": float(t0 + speed * breaking_tau) if np.isfinite(breaking_tau) else "none",
+        "evolution_variable": pde.variables[e] if e is not None else "none", "rays": len(S), "rtol": rtol, "atol": atol,
+        "breaking_time": float(t0 + speed * breaking_tau) if np.isfinite(breaking_tau) and e is not None else "none",
         "breaking_location": repr(dict(zip(pde.variables, map(float, breaking_at)))) if breaking_at is not None else "none",
-        "blow_up_time": float(t0 + speed * blow_tau) if np.isfinite(blow_tau) else "none",
+        "blow_up_time": (float(t0 + speed * blow_tau) if e is not None else float(blow_tau)) if np.isfinite(blow_tau) else "none",
         "F_residual_max": f_drift, "F_drift_along_strips": strip_drift, "spec_path": pde.source_path, "spec_text": pde.source_text,
         "charme_version": __version__, "wall_time_s": time.perf_counter() - started,
         "Conventions": "CF-1.8",
@@ -240,6 +247,97 @@ def solve_pde(pde, *, rtol=None, atol=None, crossing=None, save_rays=False) -> R
             data_vars["ray_p"] = (("ray", "step", "dim"), out[:, :, n + 1 : 2 * n + 1])
         data_vars["ray_tau"] = (("step",), taus)
     return Result("characteristics", coords, data_vars, attrs, var_attrs)
+
+
+def _crossings(info, out, taus, det0, n, nz, m):
+    """First tau where each ray's Jacobian [x_s, dx/dtau] changes sign, and where.
+
+    ``taus`` runs away from 0 (either direction); rays without a crossing get inf.
+    """
+    R = out.shape[0]
+    aa = _eval_a(info, out[:, :, :nz].reshape(-1, nz), n).reshape(R, len(taus), n)
+    J = np.stack([*(out[:, :, nz + k * nz : nz + k * nz + n] for k in range(m)), aa], axis=2)
+    with np.errstate(invalid="ignore"):
+        det = np.linalg.det(np.nan_to_num(J))
+    flip = (det * det0[:, None] <= 0) & np.isfinite(out[:, :, 0])
+    flip[:, 0] = False
+    tb = np.full(R, np.inf)
+    at = np.full((R, n), np.nan)
+    for r in np.flatnonzero(flip.any(axis=1)):
+        k = int(np.argmax(flip[r]))
+        w = det[r, k - 1] / (det[r, k - 1] - det[r, k])
+        tb[r] = abs(taus[k - 1] + w * (taus[k] - taus[k - 1]))
+        at[r] = out[r, k - 1, :n] + w * (out[r, k, :n] - out[r, k - 1, :n])
+    return tb, at
+
+
+def _general(info, pde, c):
+    """No evolution variable: rays traced both ways, Newton on (s, tau) per grid point.
+
+    With ``--crossing stop`` a point counts only if it lies before the first
+    crossing of the rays next to its own.
+    """
+    from scipy.spatial import cKDTree
+
+    n, m, nz, d, S, y0 = c["n"], c["m"], c["nz"], c["d"], c["S"], c["y0"]
+    # how far to trace: twice the extent of data and grid over the data's typical speed
+    corners = np.vstack([y0[:, :n], c["lo_g"], c["hi_g"]])
+    extent = float(np.linalg.norm(corners.max(axis=0) - corners.min(axis=0)))
+    speed = float(np.median(np.linalg.norm(_eval_a(info, y0[:, :nz], n), axis=1)))
+    horizon = 2.0 * extent / max(speed, 1e-300)
+    runs = []
+    for sign in (1.0, -1.0):
+        taus = np.linspace(0.0, sign * horizon, TRACE_STEPS)
+        out = np.empty((len(S), len(taus), d))
+        status = np.empty(len(S), np.int64)
+        reached = np.empty(len(S))
+        K.trace(
+            c["code"],
+            c["consts"],
+            c["prog"],
+            nz,
+            y0,
+            taus,
+            c["rtol"],
+            c["atol"],
+            out,
+            status,
+            reached,
+        )
+        tb, at = _crossings(info, out, taus, c["det0"], n, nz, m)
+        runs.append((taus, out, tb, at, status, reached))
+    # seeds: the nearest traced sample, over all rays and both directions
+    pos = np.concatenate([r[1][:, :, :n].reshape(-1, n) for r in runs])
+    tau_of = np.concatenate([np.broadcast_to(r[0], r[1].shape[:2]).ravel() for r in runs])
+    ray_of = np.concatenate([np.repeat(np.arange(len(S)), len(r[0])) for r in runs])
+    good = np.isfinite(pos).all(axis=1)
+    tree = cKDTree(pos[good])
+    pts = np.array(list(itertools.product(*c["grid_axes"])), float).reshape(-1, n)
+    _, near = tree.query(pts)
+    idx = np.flatnonzero(good)[near]
+    seeds, seed_tau, rays = S[ray_of[idx]], tau_of[idx], ray_of[idx]
+    seed_p = (y0[rays, n + 1 : 2 * n + 1] if c["charpit"] else np.zeros((len(pts), n))).copy()
+    u_q = np.empty(len(pts))
+    g_q = np.empty((len(pts), n))
+    t_q = np.empty(len(pts))
+    ok = np.zeros(len(pts), np.bool_)
+    K.locate_general(c["code"], c["consts"], c["prog"], c["icode"], c["iconsts"], c["iprog"],
+                     c["fcode"], c["fconsts"], c["fprog"], n, c["charpit"], pts, seeds, seed_tau,
+                     seed_p, c["s_lo"], c["s_hi"], c["rtol"], c["atol"], u_q, g_q, t_q, ok)  # fmt: skip
+    # --crossing stop: beyond the first crossing of its ray (in its direction) a point is dropped
+    limit = np.where(t_q >= 0, runs[0][2][rays], runs[1][2][rays])
+    ok &= np.abs(t_q) < limit * (1 - 1e-9)
+    u = np.where(ok, u_q, np.nan).reshape(c["shape"])
+    grad = np.where(ok[:, None], g_q, np.nan).reshape((*c["shape"], n))
+    tb_all = np.concatenate([runs[0][2], runs[1][2]])
+    at_all = np.concatenate([runs[0][3], runs[1][3]])
+    first = int(np.argmin(tb_all)) if np.isfinite(tb_all).any() else None
+    breaking_at = at_all[first] if first is not None else None
+    blow = [r[5][r[4] == K.RAY_BLOW_UP] for r in runs]
+    blow_tau = min((float(np.abs(b).min()) for b in blow if b.size), default=np.inf)
+    taus = np.concatenate([runs[1][0][::-1], runs[0][0][1:]])
+    out = np.concatenate([runs[1][1][:, ::-1], runs[0][1][:, 1:]], axis=1)
+    return u, grad, taus, out, np.inf, breaking_at, blow_tau
 
 
 def _eval_a(info, z, n):

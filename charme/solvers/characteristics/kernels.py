@@ -339,27 +339,100 @@ def locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, 
                     inside = False
             if not inside:
                 break
-            if charpit:
-                for i in range(n):
-                    grad_out[q, i] = y[n + 1 + i]
-            else:
-                # grad u from [x_s1 .. x_sm, a]^T p = [u_s1 .. u_sm, b]
-                for i in range(nz):
-                    v[i] = y[i]
-                A = np.empty((n, n))
-                rhs_ = np.empty(n)
+            if gradient(code, consts, prog, n, charpit, y, v, stack, grad_out[q]):
+                u_out[q] = y[n]
+                ok[q] = True
+            break
+
+
+@njit(cache=True)
+def gradient(code, consts, prog, n, charpit, y, v, stack, out):
+    """grad u at the end of a ray: p itself (Charpit), or the solution of
+    ``[x_s1 .. x_sm, a]^T p = [u_s1 .. u_sm, b]`` (quasilinear)."""
+    m = n - 1
+    nz = 2 * n + 1 if charpit else n + 1
+    if charpit:
+        for i in range(n):
+            out[i] = y[n + 1 + i]
+        return True
+    for i in range(nz):
+        v[i] = y[i]
+    A = np.empty((n, n))
+    rhs_ = np.empty(n)
+    for k in range(m):
+        for i in range(n):
+            A[k, i] = y[nz + k * nz + i]
+        rhs_[k] = y[nz + k * nz + n]
+    for i in range(n):
+        A[m, i] = eval_program(code, consts, prog[i, 0], prog[i, 1], v, stack, 0.0)
+    rhs_[m] = eval_program(code, consts, prog[n, 0], prog[n, 1], v, stack, 0.0)
+    if not (_finite(A) and _finite(rhs_)) or not abs(np.linalg.det(A)) > 1e-300:
+        return False
+    p = np.linalg.solve(A, rhs_)
+    for i in range(n):
+        out[i] = p[i]
+    return True
+
+
+@njit(cache=True, parallel=True)
+def locate_general(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit,
+                   targets, seeds, seed_tau, seed_p, s_lo, s_hi, rtol, atol, u_out, grad_out,
+                   tau_out, ok):  # fmt: skip
+    """Like :func:`locate` when no variable is an evolution variable: Newton on
+    (s, tau) with the Jacobian ``[x_s1 .. x_sm, dx/dtau]`` (n unknowns)."""
+    m = n - 1
+    nz = 2 * n + 1 if charpit else n + 1
+    d = nz * (m + 1)
+    for q in prange(targets.shape[0]):
+        s = seeds[q].copy()
+        tau = seed_tau[q]
+        y = np.empty(d)
+        stack = np.empty(64)
+        v = np.empty(nz)
+        jac = np.empty((n, n))
+        res = np.empty(n)
+        ok[q] = False
+        u_out[q] = np.nan
+        tau_out[q] = np.nan
+        for i in range(n):
+            grad_out[q, i] = np.nan
+        for _ in range(50):
+            if not initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, s,
+                                 seed_p[q], y, stack):  # fmt: skip
+                break
+            st, h, t_end = integrate(code, consts, prog, nz, y, 0.0, tau, rtol, atol, 0.0)
+            if st != RAY_OK:
+                break
+            for i in range(nz):
+                v[i] = y[i]
+            for i in range(n):
+                res[i] = y[i] - targets[q, i]
                 for k in range(m):
-                    for i in range(n):
-                        A[k, i] = y[nz + k * nz + i]
-                    rhs_[k] = y[nz + k * nz + n]
-                for i in range(n):
-                    A[m, i] = eval_program(code, consts, prog[i, 0], prog[i, 1], v, stack, 0.0)
-                rhs_[m] = eval_program(code, consts, prog[n, 0], prog[n, 1], v, stack, 0.0)
-                if not (_finite(A) and _finite(rhs_)) or not abs(np.linalg.det(A)) > 1e-300:
-                    break
-                p = np.linalg.solve(A, rhs_)
-                for i in range(n):
-                    grad_out[q, i] = p[i]
-            u_out[q] = y[n]
-            ok[q] = True
+                    jac[i, k] = y[nz + k * nz + i]
+                jac[i, m] = eval_program(code, consts, prog[i, 0], prog[i, 1], v, stack, 0.0)
+            if not (_finite(jac) and _finite(res)) or not abs(np.linalg.det(jac)) > 1e-300:
+                break
+            step = np.linalg.solve(jac, res)
+            size = 0.0
+            for k in range(m):
+                s[k] -= step[k]
+                size = max(size, abs(step[k]) / (1.0 + abs(s[k])))
+            tau -= step[m]
+            size = max(size, abs(step[m]) / (1.0 + abs(tau)))
+            if size >= 1e-14:
+                continue
+            if not initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, s,
+                                 seed_p[q], y, stack):  # fmt: skip
+                break
+            st, h, t_end = integrate(code, consts, prog, nz, y, 0.0, tau, rtol, atol, 0.0)
+            inside = st == RAY_OK
+            for k in range(m):
+                if s[k] < s_lo[k] - 1e-12 * (1.0 + abs(s_lo[k])) or s[k] > s_hi[k] + 1e-12 * (
+                    1.0 + abs(s_hi[k])
+                ):
+                    inside = False
+            if inside and gradient(code, consts, prog, n, charpit, y, v, stack, grad_out[q]):
+                u_out[q] = y[n]
+                tau_out[q] = tau
+                ok[q] = True
             break
