@@ -21,7 +21,8 @@ from charme.cli.common import handle_errors, overwrite_option, parse_sets, set_o
     help="Absolute tolerance (default 1e-15).",
 )
 @click.option("--crossing", type=click.Choice(["stop", "multivalued", "viscosity", "shock"]),
-              help="After characteristics cross (only 'stop' is implemented yet).")  # fmt: skip
+              help="After characteristics cross: stop (default), multivalued, viscosity "
+                   "(Hamilton-Jacobi), shock (conservation laws); the last three in 1-D.")  # fmt: skip
 @click.option("--save-rays", is_flag=True, help="Also store the traced characteristics.")
 @set_option
 @overwrite_option

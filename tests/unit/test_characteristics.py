@@ -186,8 +186,16 @@ def test_characteristic_data_and_unimplemented_parts_are_refused():
             "initial: {parameters: {s: [0, 1, 11]}, t: 0, x: s, u: s}\ngrid: {t: [0, 1, 3], x: [0, 1, 3]}\n"
             .replace("t: 0, x: s", "t: s, x: s")
         ))  # fmt: skip
-    with pytest.raises(SpecError, match="not implemented yet"):
-        solve_pde(pde("equation: u_t + u*u_x = 0\n" + BASE), crossing="shock")
+    with pytest.raises(SpecError, match="conservation law"):
+        solve_pde(pde("equation: u_t + u_x^2/2 = 0\n" + BASE), crossing="shock")
+    with pytest.raises(SpecError, match="Hamilton-Jacobi"):
+        solve_pde(pde("equation: u_t + u*u_x = 0\n" + BASE), crossing="viscosity")
+    with pytest.raises(SpecError, match="one space dimension"):
+        solve_pde(pde(
+            "variables: [t, x, y]\nequation: u_t + u*u_x + u_y = 0\n"
+            "initial: {parameters: {a: [0, 1, 5], b: [0, 1, 5]}, t: 0, x: a, y: b, u: a}\n"
+            "grid: {t: [0, 1, 2], x: [0, 1, 2], y: [0, 1, 2]}\n"
+        ), crossing="multivalued")  # fmt: skip
 
 
 def test_cli_moc(tmp_path):
@@ -216,6 +224,60 @@ def test_cli_moc(tmp_path):
     res = CliRunner().invoke(
         cli, ["moc", str(bad), "-o", str(tmp_path / "x.nc"), "--crossing", "viscosity"]
     )
-    assert res.exit_code == 2 and "not implemented yet" in res.output
+    assert res.exit_code == 2 and "Hamilton-Jacobi" in res.output
     assert not (tmp_path / "x.nc").exists()
     assert CliRunner().invoke(cli, ["validate", "examples/burgers.yaml"]).exit_code == 0
+
+
+BURGERS = (
+    "variables: [t, x]\nequation: u_t + u*u_x = 0\n"
+    "initial: {parameters: {s: [-3.141592653589793, 9.42477796076938, 2001]}, t: 0, x: s, u: sin(s)}\n"
+    "grid: {t: [0, 1.5, 4], x: [0, 6.283185307179586, 101]}\n"
+)
+
+
+def test_burgers_shock_after_breaking():
+    r = solve_pde(pde(BURGERS), crossing="shock")
+    T, X = np.meshgrid(r.coords["t"], r.coords["x"], indexing="ij")
+    u = r["u"]
+    np.testing.assert_allclose(
+        u, np.sin(X - u * T), atol=5e-15
+    )  # every value is on a characteristic
+    x = r.coords["x"]
+    late = u[-1]
+    assert (late[(x > 0.01) & (x < PI - 0.01)] > 0).all() and (
+        late[(x > PI + 0.01) & (x < 2 * PI - 0.01)] < 0
+    ).all()
+    shocks = eval(r.attrs["shock_positions"].replace("np.float64", ""))  # noqa: S307 (our own repr)
+    assert [t for t, _ in shocks] == [1.5]
+    assert shocks[0][1] == pytest.approx(PI, abs=1e-9)
+
+
+def test_burgers_multivalued_keeps_every_branch():
+    r = solve_pde(pde(BURGERS), crossing="multivalued")
+    b = r["u_branches"]
+    T, X = np.meshgrid(r.coords["t"], r.coords["x"], indexing="ij")
+    np.testing.assert_allclose(b, np.sin(X[..., None] - b * T[..., None]), atol=5e-15)
+    near_pi = np.abs(r.coords["x"] - PI) < 0.3
+    assert (np.isfinite(b[-1, near_pi]).sum(axis=-1) == 3).all()  # the fold: three branches
+    assert (np.isfinite(b[1]).sum(axis=-1) == 1).all()  # before breaking: one
+
+
+def test_hamilton_jacobi_viscosity_is_hopf_lax():
+    """u_t + u_x^2/2 = 0, g = -cos x: after the crossing at t = 1 the viscosity
+    solution is min_y [g(y) + (x - y)^2 / (2 t)] (Hopf-Lax)."""
+    from scipy.optimize import minimize_scalar
+
+    r = solve_pde(pde(
+        "variables: [t, x]\nequation: u_t + u_x^2/2 = 0\n"
+        "initial: {parameters: {s: [-9.42477796076938, 15.707963267948966, 2001]}, t: 0, x: s, u: -cos(s)}\n"
+        "grid: {t: [0.5, 2, 4], x: [0, 6.283185307179586, 41]}\n"
+    ), crossing="viscosity")  # fmt: skip
+    for i, t in enumerate(r.coords["t"]):
+        for j, x in enumerate(r.coords["x"]):
+            ys = np.linspace(x - 3 * t - 1, x + 3 * t + 1, 4001)
+            vals = -np.cos(ys) + (x - ys) ** 2 / (2 * t)
+            y0 = ys[np.argmin(vals)]
+            best = minimize_scalar(lambda y, x=x, t=t: -np.cos(y) + (x - y) ** 2 / (2 * t),
+                                   bracket=(y0 - 0.01, y0, y0 + 0.01), tol=1e-14)  # fmt: skip
+            assert r["u"][i, j] == pytest.approx(best.fun, abs=1e-10), (t, x)

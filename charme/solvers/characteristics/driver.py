@@ -49,8 +49,8 @@ def solve_pde(pde, *, rtol=None, atol=None, crossing=None, save_rays=False) -> R
     rtol = float(rtol or settings.get("rtol", 1e-13))
     atol = float(atol or settings.get("atol", 1e-15))
     crossing = crossing or settings.get("crossing", "stop")
-    if crossing != "stop":
-        raise SpecError(f"--crossing {crossing} is not implemented yet (only 'stop')")
+    if crossing not in ("stop", "multivalued", "viscosity", "shock"):
+        raise SpecError(f"unknown --crossing {crossing!r} (stop, multivalued, viscosity, shock)")
     info = classify(pde)
     charpit = info.charpit
     n = len(pde.variables)
@@ -123,7 +123,10 @@ def solve_pde(pde, *, rtol=None, atol=None, crossing=None, save_rays=False) -> R
                S=S, y0=y0, det0=det0, rtol=rtol, atol=atol, s_lo=s_lo, s_hi=s_hi,
                grid_axes=grid_axes, shape=shape, lo_g=lo_g, hi_g=hi_g)  # fmt: skip
     if e is None:
+        if crossing != "stop":
+            raise SpecError(f"--crossing {crossing} needs an evolution problem so far")
         u, grad, taus, out, breaking_tau, breaking_at, blow_tau = _general(info, pde, ctx)
+        extra_attrs = {}
     else:
 
         def evolution():
@@ -170,6 +173,11 @@ def solve_pde(pde, *, rtol=None, atol=None, crossing=None, save_rays=False) -> R
             others = [i for i in range(n) if i != e]
             s_lo = np.array([a for a, _, _ in pde.manifold_ranges])
             s_hi = np.array([b for _, b, _ in pde.manifold_ranges])
+            if crossing != "stop":
+                extra = _after_crossing(
+                    info, pde, ctx, crossing, e, t0, speed, tau_levels, taus, out
+                )
+                return (*extra[:2], taus, out, breaking_tau, breaking_at, blow_tau, extra[2])
             for lvl, tau in enumerate(tau_levels):
                 end = min(breaking_tau, blow_tau)
                 if tau >= end - 1e-9 * max(1.0, abs(end)):
@@ -191,9 +199,11 @@ def solve_pde(pde, *, rtol=None, atol=None, crossing=None, save_rays=False) -> R
                 ).copy()
                 u_q = np.empty(len(pts))
                 g_q = np.empty((len(pts), n))
+                s_q = np.empty((len(pts), m))
                 ok = np.zeros(len(pts), np.bool_)
                 K.locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, e,
-                         pts, np.full(len(pts), tau), seeds, seed_p, s_lo, s_hi, rtol, atol, u_q, g_q, ok)  # fmt: skip
+                         pts, np.full(len(pts), tau), seeds, seed_p, s_lo, s_hi, rtol, atol, u_q, g_q,
+                         s_q, ok)  # fmt: skip
                 sl = [slice(None)] * n
                 sl[e] = lvl
                 sub_shape = tuple(len(grid_axes[i]) for i in others)
@@ -201,9 +211,9 @@ def solve_pde(pde, *, rtol=None, atol=None, crossing=None, save_rays=False) -> R
                 gsl = (*sl, slice(None))
                 grad[gsl] = np.where(ok[:, None], g_q, np.nan).reshape((*sub_shape, n))
 
-            return u, grad, taus, out, breaking_tau, breaking_at, blow_tau
+            return u, grad, taus, out, breaking_tau, breaking_at, blow_tau, {}
 
-        u, grad, taus, out, breaking_tau, breaking_at, blow_tau = evolution()
+        u, grad, taus, out, breaking_tau, breaking_at, blow_tau, extra_attrs = evolution()
     mask = np.isfinite(u)
 
     # drift of F at the grid points (how well the solution satisfies the equation)
@@ -221,7 +231,10 @@ def solve_pde(pde, *, rtol=None, atol=None, crossing=None, save_rays=False) -> R
             strip_drift = float(np.nanmax(np.abs(evaluate_array(pde.F, zenv))))
 
     dims = tuple(pde.variables)
+    branches = extra_attrs.pop("branches", None)
     data_vars = {pde.unknown: (dims, u), "mask": (dims, mask.astype(np.int8))}
+    if branches is not None:  # --crossing multivalued: every branch, NaN-padded
+        data_vars[f"{pde.unknown}_branches"] = ((*dims, "branch"), branches)
     var_attrs = {pde.unknown: {"long_name": f"solution {pde.unknown}"},
                  "mask": {"long_name": "1 where a characteristic reaches the point"}}  # fmt: skip
     for i, dname in enumerate(pde.derivative_names):
@@ -237,6 +250,7 @@ def solve_pde(pde, *, rtol=None, atol=None, crossing=None, save_rays=False) -> R
         "F_residual_max": f_drift, "F_drift_along_strips": strip_drift, "spec_path": pde.source_path, "spec_text": pde.source_text,
         "charme_version": __version__, "wall_time_s": time.perf_counter() - started,
         "Conventions": "CF-1.8",
+        **extra_attrs,
     }  # fmt: skip
     if save_rays:
         coords["step"] = np.arange(len(taus))
@@ -247,6 +261,164 @@ def solve_pde(pde, *, rtol=None, atol=None, crossing=None, save_rays=False) -> R
             data_vars["ray_p"] = (("ray", "step", "dim"), out[:, :, n + 1 : 2 * n + 1])
         data_vars["ray_tau"] = (("step",), taus)
     return Result("characteristics", coords, data_vars, attrs, var_attrs)
+
+
+def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out):
+    """Every branch at each grid point of a 1-D evolution problem, then a choice.
+
+    ``multivalued`` keeps them all (``u`` is the first); ``viscosity`` takes
+    the smallest u (Hopf-Lax / first arrival: right for Hamilton-Jacobi
+    equations convex in p); ``shock`` takes the branch that minimises the
+    Lax-Oleinik functional U0(s) + u0(s) (x - x0(s)) - t f(u0(s)) of the
+    conservation law u_t + f(u)_x = 0 (f convex): the entropy solution, with
+    the shocks where the choice jumps (located by bisection, Rankine-Hugoniot
+    holding by construction).
+    """
+    n = c["n"]
+    if n != 2:
+        raise SpecError(
+            f"--crossing {crossing} is implemented for one space dimension (n = 2) so far"
+        )
+    if crossing == "viscosity" and not info.charpit:
+        raise SpecError(
+            "--crossing viscosity is for Hamilton-Jacobi equations (fully nonlinear, convex "
+            "in the gradient); for a conservation law use --crossing shock"
+        )
+    o = 1 - e
+    S = c["S"][:, 0]
+    flux = _flux(info, pde) if crossing == "shock" else None
+    xs = c["grid_axes"][o]
+    u = np.full(c["shape"], np.nan)
+    grad = np.full((*c["shape"], n), np.nan)
+    all_branches, shocks = [], []
+    for lvl, tau in enumerate(tau_levels):
+        kk = int(np.searchsorted(taus, tau))
+        pos = out[:, kk, o]
+
+        def branches(targets, pos=pos, tau=tau):
+            """(point index, u, grad, s) of every ray through each target x."""
+            pairs = []
+            for q, x in enumerate(targets):
+                dif = pos - x
+                hit = np.flatnonzero(
+                    np.isfinite(dif[:-1]) & np.isfinite(dif[1:]) & (dif[:-1] * dif[1:] <= 0)
+                )
+                pairs += [(q, 0.5 * (S[k] + S[k + 1])) for k in hit]
+            if not pairs:
+                return [[] for _ in targets]
+            qs = np.array([p[0] for p in pairs])
+            seeds = np.array([[p[1]] for p in pairs])
+            pts = np.asarray(targets, float)[qs][:, None]
+            seed_p = (c["y0"][np.searchsorted(S, seeds[:, 0]).clip(0, len(S) - 1), n + 1 : 2 * n + 1]
+                      if c["charpit"] else np.zeros((len(qs), n))).copy()  # fmt: skip
+            uq, gq, sq = np.empty(len(qs)), np.empty((len(qs), n)), np.empty((len(qs), 1))
+            okq = np.zeros(len(qs), np.bool_)
+            K.locate(c["code"], c["consts"], c["prog"], c["icode"], c["iconsts"], c["iprog"],
+                     c["fcode"], c["fconsts"], c["fprog"], n, c["charpit"], e, pts,
+                     np.full(len(qs), tau), seeds, seed_p, c["s_lo"], c["s_hi"], c["rtol"],
+                     c["atol"], uq, gq, sq, okq)  # fmt: skip
+            found = [[] for _ in targets]
+            for j in np.flatnonzero(okq):
+                if all(abs(sq[j, 0] - b[2]) > 1e-9 * (1 + abs(b[2])) for b in found[qs[j]]):
+                    found[qs[j]].append((uq[j], gq[j], sq[j, 0]))
+            return [sorted(f, key=lambda b: b[2]) for f in found]
+
+        def choose(bs, x, tau=tau):
+            if not bs:
+                return None
+            if crossing == "multivalued":
+                return bs[0]
+            if crossing == "viscosity":
+                return min(bs, key=lambda br: br[0])
+            t = t0 + speed * tau
+            return min(bs, key=lambda br: _lax_oleinik(pde, flux, br[2], x, t))
+
+        found = branches(xs)
+        sl = [slice(None)] * n
+        sl[e] = lvl
+        level_u = np.full(len(xs), np.nan)
+        level_g = np.full((len(xs), n), np.nan)
+        picks = []
+        for q, bs in enumerate(found):
+            b = choose(bs, xs[q])
+            picks.append(b)
+            if b is not None:
+                level_u[q], level_g[q] = b[0], b[1]
+        u[tuple(sl)] = level_u
+        grad[(*sl, slice(None))] = level_g
+        all_branches.append(found)
+        if crossing == "shock" and tau > 0:
+            for q in range(len(xs) - 1):
+                a, b = picks[q], picks[q + 1]
+                if a is None or b is None:
+                    continue
+                # the branch at x_{q+1} that continues the one chosen at x_q
+                cont = min(found[q + 1], key=lambda br, a=a: abs(br[2] - a[2]))
+                if cont is b:
+                    continue
+                lo, hi = xs[q], xs[q + 1]  # bisection on which branch wins
+                for _ in range(60):
+                    mid = 0.5 * (lo + hi)
+                    pick = choose(branches([mid])[0], mid)
+                    if pick is None:
+                        break
+                    if abs(pick[2] - a[2]) < abs(pick[2] - b[2]):
+                        lo = mid
+                    else:
+                        hi = mid
+                shocks.append((float(t0 + speed * tau), 0.5 * (lo + hi)))
+    extra = {"crossing_method": crossing}
+    if crossing == "shock":
+        extra["shock_positions"] = repr([(round(t, 15), x) for t, x in shocks])
+    if crossing == "multivalued":
+        width = max((len(f) for lvl in all_branches for f in lvl), default=1)
+        br = np.full((*c["shape"], max(width, 1)), np.nan)
+        for lvl, found in enumerate(all_branches):
+            for q, bs in enumerate(found):
+                idx = [lvl, q] if e == 0 else [q, lvl]
+                for j, b in enumerate(bs):
+                    br[idx[0], idx[1], j] = b[0]
+        extra["branches"] = br
+    return u, grad, extra
+
+
+def _flux(info, pde):
+    """f with f'(u) = the speed of u_t + f'(u) u_x = 0 (a conservation law), as a function."""
+    import sympy as sp
+
+    from charme.solvers.characteristics.symbolic import to_sympy
+
+    if info.charpit or info.b != ("num", 0.0):
+        raise SpecError("--crossing shock needs a scalar conservation law u_t + f(u)_x = 0")
+    sym = {v: sp.Symbol(v, real=True) for v in (*pde.variables, pde.unknown)}
+    speeds = [to_sympy(a, sym) for a in info.a]
+    U = sym[pde.unknown]
+    evo = [i for i, a in enumerate(speeds) if a.is_number]
+    other = [a for i, a in enumerate(speeds) if i not in evo]
+    if len(evo) != 1 or other[0].free_symbols - {U}:
+        raise SpecError("--crossing shock needs a scalar conservation law u_t + f(u)_x = 0")
+    w = sp.Symbol("w", real=True)
+    f = sp.integrate(other[0].subs(U, w), (w, 0, U)) / speeds[evo[0]]
+    return sp.lambdify(U, f, "math")
+
+
+def _lax_oleinik(pde, flux, s, x, t):
+    """U0(s) + u0(s) (x - x0(s)) - t f(u0(s)): minimal on the entropy solution's ray."""
+    from charme.spec.expressions import evaluate
+
+    o = [i for i, e in enumerate(pde.x0) if e[0] != "num"][0]
+    name = pde.manifold[0]
+    a = pde.manifold_ranges[0][0]
+    nodes, weights = np.polynomial.legendre.leggauss(96)
+    sig = a + (s - a) * (nodes + 1) / 2
+    env = {name: sig}
+    u0 = np.broadcast_to(evaluate_array(pde.u0, env), sig.shape)
+    h = 1e-6 * max(1.0, abs(s))
+    dx0 = (np.broadcast_to(evaluate_array(pde.x0[o], {name: sig + h}), sig.shape)
+           - np.broadcast_to(evaluate_array(pde.x0[o], {name: sig - h}), sig.shape)) / (2 * h)  # fmt: skip
+    big_u = float((weights * u0 * dx0).sum() * (s - a) / 2)
+    u_s = evaluate(pde.u0, {name: s})
+    return big_u + u_s * (x - evaluate(pde.x0[o], {name: s})) - t * flux(u_s)
 
 
 def _crossings(info, out, taus, det0, n, nz, m):

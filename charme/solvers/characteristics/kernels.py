@@ -280,14 +280,14 @@ def initial_states(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, S, 
 
 @njit(cache=True, parallel=True)
 def locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, e,
-           targets, taus, seeds, seed_p, s_lo, s_hi, rtol, atol, u_out, grad_out, ok):  # fmt: skip
+           targets, taus, seeds, seed_p, s_lo, s_hi, rtol, atol, u_out, grad_out, s_out, ok):  # fmt: skip
     """For each target point find the ray through it by Newton on s; fill u and grad u.
 
     ``e`` is the evolution variable: point ``q`` lies at time ``taus[q]``
     and its other coordinates are ``targets[q]`` (m values, variables in
     order without ``e``).  ``seeds[q]`` starts Newton (``seed_p[q]``, the
     seed ray's initial p, picks the Charpit branch); ``ok[q]`` says whether
-    it converged with s inside ``[s_lo, s_hi]``.
+    it converged with s inside ``[s_lo, s_hi]``, and ``s_out[q]`` holds that s.
     """
     m = n - 1
     nz = 2 * n + 1 if charpit else n + 1
@@ -341,6 +341,8 @@ def locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, 
                 break
             if gradient(code, consts, prog, n, charpit, y, v, stack, grad_out[q]):
                 u_out[q] = y[n]
+                for k in range(m):
+                    s_out[q, k] = s[k]
                 ok[q] = True
             break
 
