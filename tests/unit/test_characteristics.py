@@ -281,3 +281,37 @@ def test_hamilton_jacobi_viscosity_is_hopf_lax():
             best = minimize_scalar(lambda y, x=x, t=t: -np.cos(y) + (x - y) ** 2 / (2 * t),
                                    bracket=(y0 - 0.01, y0, y0 + 0.01), tol=1e-14)  # fmt: skip
             assert r["u"][i, j] == pytest.approx(best.fun, abs=1e-10), (t, x)
+
+
+def test_eikonal_first_arrival_inside_a_circle():
+    """|grad u| = 1, u = 0 on the unit circle, fronts moving inward: u = 1 - r.
+
+    The rays all meet at the centre; there the map (s, tau) -> x is singular
+    and the point is left unreached (NaN), every other point is the first
+    arrival to machine precision.
+    """
+    r = solve_pde(pde(
+        "variables: [x, y]\nequation: u_x^2 + u_y^2 = 1\n"
+        "initial: {parameters: {s: [0, 6.283185307179586, 721]}, x: cos(s), y: sin(s), u: 0, "
+        "guess: {u_x: -cos(s), u_y: -sin(s)}}\n"
+        "grid: {x: [-0.9, 0.9, 19], y: [-0.9, 0.9, 19]}\n"
+    ), crossing="viscosity")  # fmt: skip
+    X, Y = np.meshgrid(r.coords["x"], r.coords["y"], indexing="ij")
+    rr = np.hypot(X, Y)
+    inside = (rr < 0.9) & (rr > 1e-12)
+    np.testing.assert_allclose(r["u"][inside], 1 - rr[inside], atol=1e-13)
+    assert np.isnan(r["u"][rr < 1e-12]).all()
+
+
+def test_eikonal_outside_a_circle():
+    """Fronts moving outward from the circle of radius 1/2: u = r - 1/2 (no crossing)."""
+    r = solve_pde(pde(
+        "variables: [x, y]\nequation: u_x^2 + u_y^2 = 1\n"
+        "initial: {parameters: {s: [0, 6.283185307179586, 721]}, x: cos(s)/2, y: sin(s)/2, u: 0, "
+        "guess: {u_x: cos(s), u_y: sin(s)}}\n"
+        "grid: {x: [-2, 2, 21], y: [-2, 2, 21]}\n"
+    ))  # fmt: skip
+    X, Y = np.meshgrid(r.coords["x"], r.coords["y"], indexing="ij")
+    rr = np.hypot(X, Y)
+    outside = rr > 0.5 + 1e-9
+    np.testing.assert_allclose(r["u"][outside], rr[outside] - 0.5, atol=1e-13)

@@ -123,9 +123,13 @@ def solve_pde(pde, *, rtol=None, atol=None, crossing=None, save_rays=False) -> R
                S=S, y0=y0, det0=det0, rtol=rtol, atol=atol, s_lo=s_lo, s_hi=s_hi,
                grid_axes=grid_axes, shape=shape, lo_g=lo_g, hi_g=hi_g)  # fmt: skip
     if e is None:
-        if crossing != "stop":
+        if crossing not in ("stop", "viscosity"):
             raise SpecError(f"--crossing {crossing} needs an evolution problem so far")
-        u, grad, taus, out, breaking_tau, breaking_at, blow_tau = _general(info, pde, ctx)
+        if crossing == "viscosity" and not info.charpit:
+            raise SpecError(
+                "--crossing viscosity is for Hamilton-Jacobi (fully nonlinear) equations"
+            )
+        u, grad, taus, out, breaking_tau, breaking_at, blow_tau = _general(info, pde, ctx, crossing)
         extra_attrs = {}
     else:
 
@@ -443,13 +447,16 @@ def _crossings(info, out, taus, det0, n, nz, m):
     return tb, at
 
 
-def _general(info, pde, c):
+def _general(info, pde, c, crossing="stop"):
     """No evolution variable: rays traced both ways, Newton on (s, tau) per grid point.
 
     With ``--crossing stop`` a point counts only if it lies before the first
-    crossing of the rays next to its own.
+    crossing of the rays next to its own.  With ``viscosity`` every ray that
+    reaches the point forward (tau >= 0) is found, from seeds on up to
+    ``VISCOSITY_SEEDS`` distinct nearby rays, and the smallest u wins: the
+    first arrival of an eikonal front, the Hopf-Lax value of a convex
+    Hamilton-Jacobi equation.
     """
-    from scipy.spatial import cKDTree
 
     n, m, nz, d, S, y0 = c["n"], c["m"], c["nz"], c["d"], c["S"], c["y0"]
     # how far to trace: twice the extent of data and grid over the data's typical speed
@@ -478,29 +485,7 @@ def _general(info, pde, c):
         )
         tb, at = _crossings(info, out, taus, c["det0"], n, nz, m)
         runs.append((taus, out, tb, at, status, reached))
-    # seeds: the nearest traced sample, over all rays and both directions
-    pos = np.concatenate([r[1][:, :, :n].reshape(-1, n) for r in runs])
-    tau_of = np.concatenate([np.broadcast_to(r[0], r[1].shape[:2]).ravel() for r in runs])
-    ray_of = np.concatenate([np.repeat(np.arange(len(S)), len(r[0])) for r in runs])
-    good = np.isfinite(pos).all(axis=1)
-    tree = cKDTree(pos[good])
-    pts = np.array(list(itertools.product(*c["grid_axes"])), float).reshape(-1, n)
-    _, near = tree.query(pts)
-    idx = np.flatnonzero(good)[near]
-    seeds, seed_tau, rays = S[ray_of[idx]], tau_of[idx], ray_of[idx]
-    seed_p = (y0[rays, n + 1 : 2 * n + 1] if c["charpit"] else np.zeros((len(pts), n))).copy()
-    u_q = np.empty(len(pts))
-    g_q = np.empty((len(pts), n))
-    t_q = np.empty(len(pts))
-    ok = np.zeros(len(pts), np.bool_)
-    K.locate_general(c["code"], c["consts"], c["prog"], c["icode"], c["iconsts"], c["iprog"],
-                     c["fcode"], c["fconsts"], c["fprog"], n, c["charpit"], pts, seeds, seed_tau,
-                     seed_p, c["s_lo"], c["s_hi"], c["rtol"], c["atol"], u_q, g_q, t_q, ok)  # fmt: skip
-    # --crossing stop: beyond the first crossing of its ray (in its direction) a point is dropped
-    limit = np.where(t_q >= 0, runs[0][2][rays], runs[1][2][rays])
-    ok &= np.abs(t_q) < limit * (1 - 1e-9)
-    u = np.where(ok, u_q, np.nan).reshape(c["shape"])
-    grad = np.where(ok[:, None], g_q, np.nan).reshape((*c["shape"], n))
+    u, grad = _multi_seed(pde, c, runs, crossing)
     tb_all = np.concatenate([runs[0][2], runs[1][2]])
     at_all = np.concatenate([runs[0][3], runs[1][3]])
     first = int(np.argmin(tb_all)) if np.isfinite(tb_all).any() else None
@@ -510,6 +495,66 @@ def _general(info, pde, c):
     taus = np.concatenate([runs[1][0][::-1], runs[0][0][1:]])
     out = np.concatenate([runs[1][1][:, ::-1], runs[0][1][:, 1:]], axis=1)
     return u, grad, taus, out, np.inf, breaking_at, blow_tau
+
+
+VISCOSITY_SEEDS = 12
+
+
+def _multi_seed(pde, c, runs, crossing):
+    """Newton from seeds on up to ``VISCOSITY_SEEDS`` distinct nearby rays per point.
+
+    ``stop``: rays both ways, a solution counts if it lies before its ray's
+    first crossing, the one nearest the data (smallest |tau|) wins.
+    ``viscosity``: forward rays only, the smallest u wins (first arrival).
+    """
+    from scipy.spatial import cKDTree
+
+    n, S, y0 = c["n"], c["S"], c["y0"]
+    use = runs[:1] if crossing == "viscosity" else runs
+    pos = np.concatenate([r[1][:, :, :n].reshape(-1, n) for r in use])
+    tau_of = np.concatenate([np.broadcast_to(r[0], r[1].shape[:2]).ravel() for r in use])
+    ray_of = np.concatenate([np.repeat(np.arange(len(S)), len(r[0])) for r in use])
+    good = np.flatnonzero(np.isfinite(pos).all(axis=1))
+    tree = cKDTree(pos[good])
+    pts = np.array(list(itertools.product(*c["grid_axes"])), float).reshape(-1, n)
+    _, near = tree.query(pts, k=min(len(good), 8 * VISCOSITY_SEEDS))
+    owner, seed_idx = [], []
+    for q in range(len(pts)):
+        seen = []
+        for j in good[near[q]]:
+            key = (ray_of[j], tau_of[j] >= 0)
+            if all(abs(key[0] - x[0]) > 2 or key[1] != x[1] for x in seen):
+                seen.append(key)  # distinct rays (not neighbours of one), per direction
+                owner.append(q)
+                seed_idx.append(j)
+            if len(seen) == VISCOSITY_SEEDS:
+                break
+    owner, seed_idx = np.array(owner), np.array(seed_idx)
+    rays = ray_of[seed_idx]
+    seed_p = (y0[rays, n + 1 : 2 * n + 1] if c["charpit"] else np.zeros((len(rays), n))).copy()
+    u_q, g_q, t_q = np.empty(len(rays)), np.empty((len(rays), n)), np.empty(len(rays))
+    ok = np.zeros(len(rays), np.bool_)
+    K.locate_general(c["code"], c["consts"], c["prog"], c["icode"], c["iconsts"], c["iprog"],
+                     c["fcode"], c["fconsts"], c["fprog"], n, c["charpit"], pts[owner], S[rays],
+                     tau_of[seed_idx], seed_p, c["s_lo"], c["s_hi"], c["rtol"], c["atol"], u_q, g_q,
+                     t_q, ok)  # fmt: skip
+    if crossing == "viscosity":
+        ok &= t_q >= -1e-12
+        score = u_q
+    else:  # before the first crossing of the ray, in its direction
+        limit = np.where(t_q >= 0, runs[0][2][rays], runs[1][2][rays])
+        ok &= np.abs(t_q) < limit * (1 - 1e-9)
+        score = np.abs(t_q)
+    u = np.full(len(pts), np.nan)
+    grad = np.full((len(pts), n), np.nan)
+    best = np.full(len(pts), np.inf)
+    for j in np.flatnonzero(ok):
+        q = owner[j]
+        if score[j] < best[q]:
+            best[q] = score[j]
+            u[q] = u_q[j]
+            grad[q] = g_q[j]
+    return u.reshape(c["shape"]), grad.reshape((*c["shape"], n))
 
 
 def _eval_a(info, z, n):
