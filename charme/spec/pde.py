@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -28,7 +28,7 @@ class _Strict(BaseModel):
 class CharacteristicsSettings(_Strict):
     rtol: Annotated[float, Field(gt=0, lt=1)] = 1e-13
     atol: Annotated[float, Field(gt=0)] = 1e-15
-    crossing: str = "stop"
+    crossing: Literal["stop", "multivalued", "viscosity", "shock"] = "stop"
 
 
 class PDESpec(_Strict):
@@ -41,7 +41,7 @@ class PDESpec(_Strict):
     variables: list[Identifier] = Field(min_length=2)
     equation: str
     parameters: dict[Identifier, float] = Field(default_factory=dict)
-    initial: dict[str, object]
+    initial: dict[str, object] | str
     grid: dict[Identifier, Range]
     characteristics: CharacteristicsSettings = Field(default_factory=CharacteristicsSettings)
 
@@ -148,7 +148,11 @@ def build_pde(raw: RawSpec) -> FirstOrderPDE:
     F = substitute(F, params)
 
     # Cauchy data
-    init = dict(spec.initial)
+    init = (
+        _shorthand(raw, spec.initial, u, variables, spec.grid)
+        if isinstance(spec.initial, str)
+        else dict(spec.initial)
+    )
     manifold_spec = init.pop("parameters", None)
     if not isinstance(manifold_spec, dict) or not manifold_spec:
         raise raw.error(
@@ -225,6 +229,48 @@ def build_pde(raw: RawSpec) -> FirstOrderPDE:
         settings=MappingProxyType(spec.characteristics.model_dump()),
         description=spec.description, source_text=raw.text, source_path=raw.path,
     )  # fmt: skip
+
+
+def _shorthand(raw, text, u, variables, grid) -> dict:
+    """``"u(x, t=0) = sin(x)"`` -> the full form, on the free variables' grid ranges.
+
+    The data are sampled on each free variable's grid range widened by its
+    length on both sides (characteristics may come in from outside), with
+    four times the grid's points; give the full form for other choices.
+    """
+    import re
+
+    m = re.match(r"^\s*(\w+)\s*\(([^)]*)\)\s*=(?!=)\s*(.+)$", text)
+    if not m or m.group(1) != u:
+        raise raw.error(
+            f"expected e.g. '{u}({variables[1]}, {variables[0]}=0) = g({variables[1]})'",
+            ("initial",),
+        )
+    fixed, free = {}, []
+    for arg in (a.strip() for a in m.group(2).split(",")):
+        name, eq, value = arg.partition("=")
+        name = name.strip()
+        if name not in variables:
+            raise raw.error(f"{name!r} is not a variable", ("initial",))
+        if eq:
+            fixed[name] = value.strip()
+        else:
+            free.append(name)
+    if len(fixed) != 1 or len(free) != len(variables) - 1:
+        raise raw.error(
+            "name every variable once, exactly one of them with its value", ("initial",)
+        )
+    out: dict = {"parameters": {}}
+    for v in free:
+        if v not in grid:
+            raise raw.error(f"the grid needs a range for {v!r}", ("grid",))
+        a, b, n = grid[v]
+        span = max(b - a, 1e-12)
+        out["parameters"][v] = [a - span, b + span, min(4 * int(n) * 3 + 1, 20001)]
+        out[v] = v
+    out.update(fixed)
+    out[u] = m.group(3).strip()
+    return out
 
 
 def _split_equals(text: str) -> list[str]:

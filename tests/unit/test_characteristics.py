@@ -315,3 +315,17 @@ def test_eikonal_outside_a_circle():
     rr = np.hypot(X, Y)
     outside = rr > 0.5 + 1e-9
     np.testing.assert_allclose(r["u"][outside], rr[outside] - 0.5, atol=1e-13)
+
+
+def test_evolution_shorthand():
+    r = solve_pde(pde(
+        "variables: [t, x]\nequation: u_t + x*u_x = 0\n"
+        "initial: 'u(x, t=0) = exp(-x^2)'\n"
+        "grid: {t: [0, 1, 3], x: [-2, 2, 21]}\n"
+    ))  # fmt: skip
+    T, X = np.meshgrid(r.coords["t"], r.coords["x"], indexing="ij")
+    np.testing.assert_allclose(r["u"], np.exp(-((X * np.exp(-T)) ** 2)), atol=1e-13)
+    with pytest.raises(SpecError, match="exactly one"):
+        pde(
+            "variables: [t, x]\nequation: u_t + u_x = 0\ninitial: 'u(x, t) = x'\ngrid: {t: [0, 1, 2], x: [0, 1, 2]}\n"
+        )
