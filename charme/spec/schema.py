@@ -156,4 +156,22 @@ class NetworkSpec(_Strict):
         return v
 
 
-__all__ = ["CMESettings", "EventSpec", "NetworkSpec", "ReactionSpec", "SSASettings"]
+def merged_settings(defaults: type[BaseModel], *layers) -> dict:
+    """``defaults``' values, overridden by each mapping in ``layers`` in turn (None skipped).
+
+    The one place where spec defaults and command-line flags are combined.
+    """
+    out = defaults().model_dump()
+    for layer in layers:
+        out.update({k: v for k, v in dict(layer).items() if v is not None})
+    return out
+
+
+__all__ = [
+    "merged_settings",
+    "CMESettings",
+    "EventSpec",
+    "NetworkSpec",
+    "ReactionSpec",
+    "SSASettings",
+]

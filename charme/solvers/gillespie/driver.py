@@ -47,13 +47,9 @@ def usable_cores() -> int:
 
 def resolve_settings(network: ReactionNetwork, **given) -> dict:
     """Merge explicit arguments over the spec's ``ssa:`` defaults and check them."""
-    from charme.spec.schema import SSASettings
+    from charme.spec.schema import SSASettings, merged_settings
 
-    s = SSASettings().model_dump()
-    s.update({k: v for k, v in network.settings.items() if v is not None})
-    for k, v in given.items():
-        if v is not None:
-            s[k] = v
+    s = merged_settings(SSASettings, network.settings, given)
     if s.get("t_end") is None:
         raise SpecError("t_end is not set: give --t-end or 'ssa: {t_end: ...}' in the spec")
     t_end = float(s["t_end"])

@@ -26,11 +26,9 @@ KRYLOV_SAFETY = 10.0
 
 
 def resolve(network: ReactionNetwork, **given) -> dict:
-    from charme.spec.schema import CMESettings
+    from charme.spec.schema import CMESettings, merged_settings
 
-    s = CMESettings().model_dump()
-    s.update({k: v for k, v in network.cme_settings.items() if v is not None})
-    s.update({k: v for k, v in given.items() if v is not None})
+    s = merged_settings(CMESettings, network.cme_settings, given)
     if not s.get("steady_state"):
         if s.get("t_end") is None:
             raise SpecError("t_end is not set: give --t-end or 'cme: {t_end: ...}' in the spec")
@@ -326,12 +324,10 @@ def solve_chain(chain, *, t_end=None, points=None, tol=None, method=None, steady
     """Transient or stationary law of an explicit chain (``kind: markov-chain``)."""
     from charme import __version__
     from charme.solvers.master_equation.integrators import Generator
-    from charme.spec.schema import CMESettings
+    from charme.spec.schema import CMESettings, merged_settings
 
-    st = CMESettings().model_dump()
-    st.update({k: v for k, v in chain.settings.items() if v is not None})
-    st.update({k: v for k, v in dict(t_end=t_end, points=points, tol=tol, method=method).items()
-               if v is not None})  # fmt: skip
+    given = dict(t_end=t_end, points=points, tol=tol, method=method)
+    st = merged_settings(CMESettings, chain.settings, given)
     started = time.perf_counter()
     A = chain.generator.tocsr()
     A.sort_indices()
