@@ -23,12 +23,15 @@ from charme.cli.common import handle_errors, overwrite_option, parse_sets, set_o
 @click.option("--crossing", type=click.Choice(["stop", "multivalued", "viscosity", "shock"]),
               help="After characteristics cross: stop (default), multivalued, viscosity "
                    "(Hamilton-Jacobi), shock (conservation laws); the last three in 1-D.")  # fmt: skip
+@click.option("--evaluation", type=click.Choice(["newton", "hermite"]), default="newton",
+              show_default=True,
+              help="Per grid point: Newton onto the exact ray, or cubic Hermite between rays (1-D).")  # fmt: skip
 @click.option("--save-rays", is_flag=True, help="Also store the traced characteristics.")
 @set_option
 @overwrite_option
 @click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
 @handle_errors
-def characteristics(spec, out, rtol, atol, crossing, save_rays, sets, overwrite, quiet):
+def characteristics(spec, out, rtol, atol, crossing, evaluation, save_rays, sets, overwrite, quiet):
     """Solve the first-order PDE of SPEC (kind: pde) on its grid.
 
     Writes the solution and its first derivatives with the grid's variables
@@ -48,7 +51,8 @@ def characteristics(spec, out, rtol, atol, crossing, save_rays, sets, overwrite,
         raise SpecError("not a PDE spec (kind: pde)", file=spec)
     from charme.solvers.characteristics.driver import solve_pde
 
-    result = solve_pde(pde, rtol=rtol, atol=atol, crossing=crossing, save_rays=save_rays)
+    result = solve_pde(pde, rtol=rtol, atol=atol, crossing=crossing, save_rays=save_rays,
+                       evaluation=evaluation)  # fmt: skip
     result.write(out, overwrite=overwrite)
     if not quiet:
         a = result.attrs

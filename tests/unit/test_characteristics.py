@@ -329,3 +329,19 @@ def test_evolution_shorthand():
         pde(
             "variables: [t, x]\nequation: u_t + u_x = 0\ninitial: 'u(x, t) = x'\ngrid: {t: [0, 1, 2], x: [0, 1, 2]}\n"
         )
+
+
+def test_hermite_evaluation_converges_at_fourth_order():
+    """Observed order of the Hermite evaluation under ray refinement (Burgers, t <= 0.9)."""
+    errors = []
+    for count in (101, 201, 401):
+        p = pde(
+            "variables: [t, x]\nequation: u_t + u*u_x = 0\n"
+            f"initial: {{parameters: {{s: [-3.141592653589793, 9.42477796076938, {count}]}}, "
+            "t: 0, x: s, u: sin(s)}\ngrid: {t: [0, 0.9, 10], x: [0, 6.283185307179586, 201]}\n"
+        )
+        r = solve_pde(p, evaluation="hermite")
+        exact = solve_pde(p)  # Newton onto the exact rays: machine precision
+        errors.append(np.nanmax(np.abs(r["u"] - exact["u"])))
+    orders = np.log2(np.array(errors[:-1]) / np.array(errors[1:]))
+    assert (orders > 3.5).all() and (orders < 4.6).all(), orders
