@@ -28,8 +28,6 @@ from charme.solvers.master_equation.kernels import (
     norm2,
     uniformized_accumulate,
     uniformized_accumulate_serial,
-    uniformized_matvec,
-    uniformized_matvec_serial,
 )
 
 #: Below this many stored entries a product runs on one thread (no start-up cost).
@@ -63,7 +61,6 @@ class Generator:
             self.level_end = np.searchsorted(level, np.arange(int(level[-1]) + 1), side="right")
         parallel = self.indptr[-1] >= PARALLEL_NNZ
         self._mv = csr_matvec if parallel else csr_matvec_serial
-        self._umv = uniformized_matvec if parallel else uniformized_matvec_serial
         self._uacc = uniformized_accumulate if parallel else uniformized_accumulate_serial
 
     def matvec(self, x, out=None):
@@ -71,11 +68,6 @@ class Generator:
         self._mv(self.indptr, self.indices, self.data, x, out)
         self.matvecs += 1
         return out
-
-    def uniformized(self, inv_lam, x, out):
-        """``out = (I + A/lam) x``."""
-        self._umv(self.indptr, self.indices, self.data, inv_lam, x, out)
-        self.matvecs += 1
 
     def uniformized_accumulate(self, inv_lam, x, out, acc, weight, rows=None):
         """Rows ``< rows`` of ``out = (I + A/lam) x`` and ``acc += weight * out``."""

@@ -220,17 +220,6 @@ def csr_matvec(indptr, indices, data, x, out):
 
 
 @njit(cache=True, parallel=True)
-def uniformized_matvec(indptr, indices, data, inv_lam, x, out):
-    """``out = (I + A / lam) @ x`` (a substochastic matrix times x)."""
-    n = indptr.shape[0] - 1
-    for i in prange(n):
-        acc = 0.0
-        for k in range(indptr[i], indptr[i + 1]):
-            acc += data[k] * x[indices[k]]
-        out[i] = x[i] + acc * inv_lam
-
-
-@njit(cache=True, parallel=True)
 def marginals(states, p, lo, n_counts, out_mean, out_var, out_marg):
     """Mean, variance and marginal distributions of each species under ``p``.
 
@@ -263,17 +252,6 @@ def csr_matvec_serial(indptr, indices, data, x, out):
         for k in range(indptr[i], indptr[i + 1]):
             acc += data[k] * x[indices[k]]
         out[i] = acc
-
-
-@njit(cache=True)
-def uniformized_matvec_serial(indptr, indices, data, inv_lam, x, out):
-    """``out = (I + A / lam) @ x`` on one thread."""
-    n = indptr.shape[0] - 1
-    for i in range(n):
-        acc = 0.0
-        for k in range(indptr[i], indptr[i + 1]):
-            acc += data[k] * x[indices[k]]
-        out[i] = x[i] + acc * inv_lam
 
 
 @njit(cache=True, parallel=True)
