@@ -20,7 +20,7 @@ _LAZY = {
     "simulate": ("charme.solvers.gillespie.driver", "simulate"),
     "solve_cme": ("charme.solvers.master_equation.driver", "solve"),
     "solve_pde": ("charme.solvers.characteristics.driver", "solve_pde"),
-    "sweep": ("charme.sweep", "sweep"),
+    "sweep": ("charme.sweeps", "sweep"),
     "open_result": ("charme.results.reader", "open_result"),
     "Result": ("charme.results.result", "Result"),
     "SpecError": ("charme.errors", "SpecError"),

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from charme.errors import SpecError
+from charme.models.pickling import picklable
 from charme.spec.expressions import Expr, evaluate, inline, names_in, to_source
 
 #: The name of time in expressions (event triggers, rules).
@@ -75,6 +76,7 @@ class Event:
     label: str = ""
 
 
+@picklable
 @dataclass(frozen=True)
 class ReactionNetwork:
     """A reaction network with initial counts: a continuous-time Markov chain."""

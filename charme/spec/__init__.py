@@ -8,7 +8,7 @@ from charme.errors import SpecError
 
 
 def load(path, overrides=None):
-    """Read a spec file into a problem model (a :class:`ReactionNetwork` for now).
+    """Read a spec file into a problem: a network, a Markov chain or a PDE.
 
     Parameters
     ----------
@@ -29,44 +29,69 @@ def load(path, overrides=None):
 
         reader = sbml.read_antimony if suffix in sbml.ANTIMONY_SUFFIXES else sbml.read_sbml
         model = reader(path)
-    else:
-        from charme.spec.chain import build_chain, is_chain_spec
-        from charme.spec.loader import read_spec
-        from charme.spec.network import build_network
+        return with_values(model, overrides) if overrides else model
+    from charme.spec.loader import read_spec
 
-        raw = read_spec(path)
-        from charme.spec.pde import build_pde, is_pde_spec
-
-        if is_pde_spec(raw.data):
-            if overrides:
-                params = raw.data.get("parameters") or {}
-                bad = [k for k in overrides if k not in params]
-                if bad:
-                    raise SpecError(
-                        f"--set: {bad[0]!r} is not a parameter of this PDE", file=str(path)
-                    )
-                raw.data["parameters"] = {**params, **overrides}
-            return build_pde(raw)
-        if is_chain_spec(raw.data):
-            if overrides:
-                raise SpecError("--set does not apply to a markov-chain spec", file=str(path))
-            return build_chain(raw)
-        model = build_network(raw)
-    if overrides:
-        model = model.with_values(overrides)
-    return model
+    return _build(read_spec(path), overrides)
 
 
 def loads(text: str, fmt: str = "yaml", overrides=None):
-    """Like :func:`load` but from a string of the given format."""
+    """Like :func:`load` but from a string: ``fmt`` is ``yaml``, ``toml`` or ``json``.
+
+    Any spec kind (network, ``markov-chain``, ``pde``) is accepted.
+    """
     from charme.spec.loader import parse_spec_text
+
+    return _build(parse_spec_text(text, "<string>", "." + fmt.lower().lstrip(".")), overrides)
+
+
+def _build(raw, overrides=None):
+    """A problem from a parsed spec, with ``overrides`` applied."""
+    from charme.spec.chain import build_chain, is_chain_spec
     from charme.spec.network import build_network
+    from charme.spec.pde import build_pde, is_pde_spec
 
-    raw = parse_spec_text(text, "<string>", "." + fmt.lower().lstrip("."))
+    if is_pde_spec(raw.data):
+        if overrides:
+            params = raw.data.get("parameters") or {}
+            bad = [k for k in overrides if k not in params]
+            if bad:
+                known = ", ".join(sorted(params)) or "none"
+                raise SpecError(
+                    f"{bad[0]!r} is not a parameter of this PDE (known: {known})", file=raw.path
+                )
+            raw.data["parameters"] = {**params, **overrides}
+        return build_pde(raw)
+    if is_chain_spec(raw.data):
+        if overrides:
+            raise SpecError("a markov-chain spec has no parameters to change", file=raw.path)
+        return build_chain(raw)
     model = build_network(raw)
-    if overrides:
-        model = model.with_values(overrides)
-    return model
+    return with_values(model, overrides) if overrides else model
 
 
-__all__ = ["load", "loads", "Path"]
+def with_values(problem, overrides):
+    """A copy of ``problem`` with parameters (and, for networks, initial counts) replaced.
+
+    Works for every problem kind: a :class:`ReactionNetwork` changes in place
+    of its values; a PDE is rebuilt from its source text, since parameters
+    are folded into its expressions; a Markov chain has nothing to change.
+    """
+    from charme.spec.chain import MarkovChain
+    from charme.spec.pde import FirstOrderPDE
+
+    if not overrides:
+        return problem
+    if isinstance(problem, FirstOrderPDE):
+        from charme.spec.loader import SPEC_SUFFIXES, parse_spec_text
+
+        suffix = Path(problem.source_path).suffix.lower()
+        suffix = suffix if suffix in SPEC_SUFFIXES else ".yaml"
+        raw = parse_spec_text(problem.source_text, problem.source_path or "<string>", suffix)
+        return _build(raw, overrides)
+    if isinstance(problem, MarkovChain):
+        raise SpecError("a markov-chain spec has no parameters to change")
+    return problem.with_values(overrides)
+
+
+__all__ = ["load", "loads", "with_values"]

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from charme.errors import SpecError
+from charme.models.pickling import picklable
 from charme.spec.expressions import Expr, names_in, parse_expression
 from charme.spec.loader import RawSpec
 
@@ -53,6 +54,7 @@ class PDESpec(_Strict):
         return v
 
 
+@picklable
 @dataclass(frozen=True)
 class FirstOrderPDE:
     """F(x, u, p) = 0 with p_i = u_<variables[i]>, and Cauchy data x0(s), u0(s)."""
