@@ -4,12 +4,14 @@ Data path: ``FirstOrderPDE -> classify (SymPy) -> postfix programs ->
 trace (rays with variational equations, DOPRI5, parallel) -> locate (Newton
 on the manifold parameters, per grid point, parallel) -> Result``.
 
-Implemented so far: linear, semilinear, quasilinear and (by Charpit's
-strips, initial gradient completed by Newton) fully nonlinear equations in
-any number of variables, for evolution problems (a variable along which
-every characteristic advances at a constant rate, with constant initial
-value), ``--crossing stop``.  Not yet: non-evolution data,
-``multivalued``/``viscosity``/``shock``.
+Covered: linear, semilinear, quasilinear and (by Charpit's strips, initial
+gradient completed by Newton) fully nonlinear equations in any number of
+variables.  Evolution problems (a variable along which every ray advances at
+a constant rate, with constant initial value) and data without one (Newton
+on (s, tau)).  ``--crossing stop`` everywhere; in 1-D evolution problems also
+``multivalued``, ``viscosity`` (Hopf-Lax) and ``shock`` (Lax-Oleinik), with
+rarefaction fans from kinks and jumps of the data (:mod:`.fans`); first
+arrival (``viscosity``) for data without an evolution variable.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import numpy as np
 
 from charme.errors import SpecError
 from charme.results.result import Result
+from charme.solvers.characteristics import fans as FANS
 from charme.solvers.characteristics import kernels as K
 from charme.solvers.characteristics.symbolic import classify, manifold_derivatives
 from charme.spec.expressions import evaluate_array
@@ -116,9 +119,14 @@ def solve_pde(
     # transversality: [x_s1 .. x_sm, dx/dtau] must be invertible on the data
     a0 = _eval_a(info, y0[:, :nz], n)
     J0 = np.stack([*(y0[:, nz + k * nz : nz + k * nz + n] for k in range(m)), a0], axis=1)
-    det0 = np.linalg.det(J0)
+    with np.errstate(invalid="ignore"):
+        det0 = np.linalg.det(J0)
     scale = np.abs(J0).reshape(len(S), -1).max(axis=1) ** n
-    bad = np.flatnonzero(~(np.abs(det0) > 1e-12 * np.maximum(scale, 1e-300)))
+    # data undefined at a point (a jump sampled exactly, 0/0) give no ray there
+    undefined = ~np.isfinite(det0)
+    if undefined.all():
+        raise SpecError("the Cauchy data are not finite at any sample", field="initial")
+    bad = np.flatnonzero(~undefined & ~(np.abs(det0) > 1e-12 * np.maximum(scale, 1e-300)))
     if bad.size:
         where = ", ".join(f"{s}={S[bad[0], k]:g}" for k, s in enumerate(pde.manifold))
         raise SpecError(
@@ -166,6 +174,11 @@ def solve_pde(
             K.trace(code, consts, prog, nz, y0, taus, rtol, atol, out, status, reached)
 
             tb_ray, at_ray = _crossings(info, out, taus, det0, n, nz, m)
+            # rarefaction fans from kinks (Charpit) or jumps (quasilinear) of 1-D data
+            fans, ctx["kinks"] = FANS.detect(info, pde, ctx, e, lambda z: _eval_a(info, z, n))
+            for fan in fans:
+                FANS.trace(ctx, fan, taus)
+            ctx["fans"] = fans
             candidates = [(tb_ray[r], at_ray[r]) for r in np.flatnonzero(np.isfinite(tb_ray))]
             breaking_tau, breaking_at = np.inf, None
             if candidates:
@@ -232,6 +245,7 @@ def solve_pde(
                 u[tuple(sl)] = np.where(ok, u_q, np.nan).reshape(sub_shape)
                 gsl = (*sl, slice(None))
                 grad[gsl] = np.where(ok[:, None], g_q, np.nan).reshape((*sub_shape, n))
+                _fan_fill(info, ctx, e, kk, u[tuple(sl)], grad[gsl])
 
             return u, grad, taus, out, breaking_tau, breaking_at, blow_tau, {}
 
@@ -330,7 +344,19 @@ def _hermite(info, pde, c, e, speed, tau_levels, taus, out, end):
         g = np.empty((len(xs), n))
         g[:, o], g[:, e] = level_ux, level_ue
         grad[(*sl, slice(None))] = np.where(np.isfinite(level_u)[:, None], g, np.nan)
+        _fan_fill(info, c, e, int(np.searchsorted(taus, tau)), u[tuple(sl)], grad[(*sl, slice(None))])
     return u, grad
+
+
+def _fan_fill(info, c, e, level, u, grad):
+    """Points inside a rarefaction fan take the fan's value (in place, one level)."""
+    xs = c["grid_axes"][1 - e]
+    for fan in c.get("fans", ()):
+        found = FANS.branches(info, c, e, fan, level, xs, lambda z: _eval_a(info, z, c["n"]),
+                              lambda z: _eval_b(info, z))  # fmt: skip
+        for q, bs in enumerate(found):
+            if bs:
+                u[q], grad[q] = bs[0][0], bs[0][1]
 
 
 def _eval_b(info, z):
@@ -371,7 +397,7 @@ def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out)
         kk = int(np.searchsorted(taus, tau))
         pos = out[:, kk, o]
 
-        def branches(targets, pos=pos, tau=tau):
+        def branches(targets, pos=pos, tau=tau, kk=kk):
             """(point index, u, grad, s) of every ray through each target x."""
             pairs = []
             for q, x in enumerate(targets):
@@ -380,23 +406,17 @@ def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out)
                     np.isfinite(dif[:-1]) & np.isfinite(dif[1:]) & (dif[:-1] * dif[1:] <= 0)
                 )
                 pairs += [(q, 0.5 * (S[k] + S[k + 1])) for k in hit]
-            if not pairs:
-                return [[] for _ in targets]
-            qs = np.array([p[0] for p in pairs])
-            seeds = np.array([[p[1]] for p in pairs])
-            pts = np.asarray(targets, float)[qs][:, None]
-            seed_p = (c["y0"][np.searchsorted(S, seeds[:, 0]).clip(0, len(S) - 1), n + 1 : 2 * n + 1]
-                      if c["charpit"] else np.zeros((len(qs), n))).copy()  # fmt: skip
-            uq, gq, sq = np.empty(len(qs)), np.empty((len(qs), n)), np.empty((len(qs), 1))
-            okq = np.zeros(len(qs), np.bool_)
-            K.locate(c["code"], c["consts"], c["prog"], c["icode"], c["iconsts"], c["iprog"],
-                     c["fcode"], c["fconsts"], c["fprog"], n, c["charpit"], e, pts,
-                     np.full(len(qs), tau), seeds, seed_p, c["s_lo"], c["s_hi"], c["rtol"],
-                     c["atol"], uq, gq, sq, okq)  # fmt: skip
             found = [[] for _ in targets]
-            for j in np.flatnonzero(okq):
-                if all(abs(sq[j, 0] - b[2]) > 1e-9 * (1 + abs(b[2])) for b in found[qs[j]]):
-                    found[qs[j]].append((uq[j], gq[j], sq[j, 0]))
+            if pairs:
+                found = _locate_branches(c, e, n, tau, S, targets, pairs, found)
+            for fan in c.get("fans", ()):
+                fb = FANS.branches(info, c, e, fan, kk, targets, lambda z: _eval_a(info, z, n),
+                                   lambda z: _eval_b(info, z))  # fmt: skip
+                for q, bs in enumerate(fb):
+                    for b in bs:  # one ray per point in a fan; skip its edges' duplicates
+                        if all(abs(b[0] - o_[0]) > 1e-12 * (1 + abs(b[0])) or abs(b[2] - o_[2]) > 1e-9
+                               for o_ in found[q]):  # fmt: skip
+                            found[q].append(b)
             return [sorted(f, key=lambda b: b[2]) for f in found]
 
         def choose(bs, x, tau=tau):
@@ -407,7 +427,7 @@ def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out)
             if crossing == "viscosity":
                 return min(bs, key=lambda br: br[0])
             t = t0 + speed * tau
-            return min(bs, key=lambda br: _lax_oleinik(pde, flux, br[2], x, t))
+            return min(bs, key=lambda br: _lax_oleinik(pde, flux, br[2], x, t, br[3], c.get("kinks", ())))
 
         found = branches(xs)
         sl = [slice(None)] * n
@@ -442,7 +462,7 @@ def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out)
                         lo = mid
                     else:
                         hi = mid
-                shocks.append((float(t0 + speed * tau), 0.5 * (lo + hi)))
+                shocks.append((float(t0 + speed * tau), float(0.5 * (lo + hi))))
     extra = {"crossing_method": crossing}
     if crossing == "shock":
         extra["shock_positions"] = repr([(round(t, 15), x) for t, x in shocks])
@@ -456,6 +476,25 @@ def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out)
                     br[idx[0], idx[1], j] = b[0]
         extra["branches"] = br
     return u, grad, extra
+
+
+def _locate_branches(c, e, n, tau, S, targets, pairs, found):
+    """Newton onto the data's rays through each target x, from the bracketing pairs."""
+    qs = np.array([p[0] for p in pairs])
+    seeds = np.array([[p[1]] for p in pairs])
+    pts = np.asarray(targets, float)[qs][:, None]
+    seed_p = (c["y0"][np.searchsorted(S, seeds[:, 0]).clip(0, len(S) - 1), n + 1 : 2 * n + 1]
+              if c["charpit"] else np.zeros((len(qs), n))).copy()  # fmt: skip
+    uq, gq, sq = np.empty(len(qs)), np.empty((len(qs), n)), np.empty((len(qs), 1))
+    okq = np.zeros(len(qs), np.bool_)
+    K.locate(c["code"], c["consts"], c["prog"], c["icode"], c["iconsts"], c["iprog"],
+             c["fcode"], c["fconsts"], c["fprog"], n, c["charpit"], e, pts,
+             np.full(len(qs), tau), seeds, seed_p, c["s_lo"], c["s_hi"], c["rtol"],
+             c["atol"], uq, gq, sq, okq)  # fmt: skip
+    for j in np.flatnonzero(okq):
+        if all(abs(sq[j, 0] - b[2]) > 1e-9 * (1 + abs(b[2])) for b in found[qs[j]]):
+            found[qs[j]].append((uq[j], gq[j], sq[j, 0], None))
+    return found
 
 
 def _flux(info, pde):
@@ -478,22 +517,29 @@ def _flux(info, pde):
     return sp.lambdify(U, f, "math")
 
 
-def _lax_oleinik(pde, flux, s, x, t):
-    """U0(s) + u0(s) (x - x0(s)) - t f(u0(s)): minimal on the entropy solution's ray."""
+def _lax_oleinik(pde, flux, s, x, t, u_ray=None, breaks=()):
+    """U0(s) + u0(s) (x - x0(s)) - t f(u0(s)): minimal on the entropy solution's ray.
+
+    A ray of a rarefaction fan starts at the kink x0(s) with its own value
+    ``u_ray``.  U0(s) = integral of u0 dx0 from the data's start, by
+    Gauss-Legendre on each piece between the ``breaks`` (kinks and jumps).
+    """
     from charme.spec.expressions import evaluate
 
     o = [i for i, e in enumerate(pde.x0) if e[0] != "num"][0]
     name = pde.manifold[0]
     a = pde.manifold_ranges[0][0]
     nodes, weights = np.polynomial.legendre.leggauss(96)
-    sig = a + (s - a) * (nodes + 1) / 2
-    env = {name: sig}
-    u0 = np.broadcast_to(evaluate_array(pde.u0, env), sig.shape)
-    h = 1e-6 * max(1.0, abs(s))
-    dx0 = (np.broadcast_to(evaluate_array(pde.x0[o], {name: sig + h}), sig.shape)
-           - np.broadcast_to(evaluate_array(pde.x0[o], {name: sig - h}), sig.shape)) / (2 * h)  # fmt: skip
-    big_u = float((weights * u0 * dx0).sum() * (s - a) / 2)
-    u_s = evaluate(pde.u0, {name: s})
+    edges = [a, *sorted(b for b in breaks if a < b < s), s]
+    big_u = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        sig = lo + (hi - lo) * (nodes + 1) / 2
+        u0 = np.broadcast_to(evaluate_array(pde.u0, {name: sig}), sig.shape)
+        h = 1e-6 * max(1.0, abs(hi))
+        dx0 = (np.broadcast_to(evaluate_array(pde.x0[o], {name: sig + h}), sig.shape)
+               - np.broadcast_to(evaluate_array(pde.x0[o], {name: sig - h}), sig.shape)) / (2 * h)  # fmt: skip
+        big_u += float((weights * u0 * dx0).sum() * (hi - lo) / 2)
+    u_s = evaluate(pde.u0, {name: s}) if u_ray is None else u_ray
     return big_u + u_s * (x - evaluate(pde.x0[o], {name: s})) - t * flux(u_s)
 
 

@@ -91,6 +91,12 @@ def from_sympy(obj) -> Expr:
         a = from_sympy(obj.args[0])
         return ("select", ("gt", a, ("num", 0.0)), ("num", 1.0),
                 ("select", ("lt", a, ("num", 0.0)), ("num", -1.0), ("num", 0.0)))  # fmt: skip
+    if obj.func is sp.Heaviside:
+        a = from_sympy(obj.args[0])
+        return ("select", ("gt", a, ("num", 0.0)), ("num", 1.0),
+                ("select", ("lt", a, ("num", 0.0)), ("num", 0.0), ("num", 0.5)))  # fmt: skip
+    if obj.func is sp.DiracDelta:  # derivative of a kink: zero wherever it is defined
+        return ("num", 0.0)
     raise SpecError(f"cannot compile {obj} (from a derivative)")
 
 

@@ -1,0 +1,237 @@
+"""Rarefaction fans from kinks and jumps of 1-D Cauchy data.
+
+Where the data of a 1-D evolution problem have a kink (Charpit: the slope
+p jumps, as for ``g = |x|``) or a jump (quasilinear: u jumps, a Riemann
+problem), the rays on either side leave a wedge that no ray of the data
+reaches.  If the rays there spread apart, the wedge is filled by a fan:
+rays from the kink point whose slope (Charpit) or value (quasilinear) runs
+through every value between the two one-sided limits.  The fan rays are
+traced like any other, with their variational equations taken along the
+fan parameter sigma in [0, 1], and evaluated by cubic Hermite
+interpolation in sigma (fourth order in the fan's ray spacing).
+If the rays converge instead, there is no fan: they cross at once and the
+crossing machinery applies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from charme.solvers.characteristics import kernels as K
+from charme.spec.expressions import evaluate_array
+
+FAN_RAYS = 2001
+#: a sample interval is a kink if its jump exceeds this many times its neighbours'
+KINK_RATIO = 50.0
+
+
+@dataclass
+class Fan:
+    """A fan at manifold parameter ``s_star``, ``w`` from ``w_left`` to ``w_right``."""
+
+    s_star: float
+    x_star: np.ndarray
+    w_left: float
+    w_right: float
+    sigma: np.ndarray
+    y0: np.ndarray  # (FAN_RAYS, d): ray states, variational part along sigma
+    out: np.ndarray | None = None  # traced states (ray, level, d)
+
+
+def _w_index(n, charpit, o):
+    """Position in z of the quantity that jumps: p_o (Charpit) or u."""
+    return n + 1 + o if charpit else n
+
+
+def _state_at(c, pde, s, p_guess):
+    """The data's ray state at manifold parameter ``s`` (None if it cannot be built)."""
+    y = np.empty((1, c["d"]))
+    ok = np.zeros(1, np.bool_)
+    K.initial_states(c["icode"], c["iconsts"], c["iprog"], c["fcode"], c["fconsts"], c["fprog"],
+                     c["n"], c["charpit"], np.array([[s]]), p_guess[None, :].copy(), y, ok)  # fmt: skip
+    return y[0] if ok[0] and np.isfinite(y[0]).all() else None
+
+
+def _kink_groups(w):
+    """Runs of consecutive sample intervals whose jump stands out from its neighbours'."""
+    dw = np.abs(np.diff(w))
+    dw[~np.isfinite(dw)] = np.inf
+    scale = 1.0 + np.nanmax(np.abs(np.where(np.isfinite(w), w, 0.0)))
+    flagged = np.zeros(len(dw), np.bool_)
+    for k in range(len(dw)):
+        near = np.concatenate([dw[max(0, k - 3) : k], dw[k + 1 : k + 4]])
+        near = near[np.isfinite(near)]
+        ref = float(np.median(near)) if near.size else 0.0
+        flagged[k] = dw[k] > KINK_RATIO * ref + 1e-8 * scale
+    groups, k = [], 0
+    while k < len(dw):
+        if flagged[k]:
+            j = k
+            while j + 1 < len(dw) and flagged[j + 1]:
+                j += 1
+            groups.append((k, j + 1))  # samples k .. j+1 bracket the kink
+            k = j + 1
+        else:
+            k += 1
+    return groups
+
+
+def detect(info, pde, c, e, speed_of):
+    """The fans of a 1-D evolution problem (``e``: the evolution variable's index).
+
+    ``speed_of(z)`` gives dx/dtau at ray states ``z``.  Returns the list of
+    :class:`Fan` (possibly empty) with initial states ready to trace, and the
+    manifold parameters of every kink or jump found (fans or not), where
+    quadratures over the data must be split.
+    """
+    n, nz, charpit = c["n"], c["nz"], c["charpit"]
+    if n != 2:
+        return [], []
+    o = 1 - e
+    S, y0 = c["S"][:, 0], c["y0"]
+    iw = _w_index(n, charpit, o)
+    fans, kinks = [], []
+    for a, b in _kink_groups(y0[:, iw]):
+        if not (np.isfinite(y0[a]).all() and np.isfinite(y0[b]).all()):
+            continue
+        guess_l = y0[a, n + 1 : 2 * n + 1] if charpit else np.zeros(n)
+        guess_r = y0[b, n + 1 : 2 * n + 1] if charpit else np.zeros(n)
+        wa, wb = y0[a, iw], y0[b, iw]
+        lo, hi = S[a], S[b]
+        for _ in range(120):  # bisection to the kink: which side's value does w(mid) keep?
+            mid = 0.5 * (lo + hi)
+            if not lo < mid < hi:
+                break
+            st = _state_at(c, pde, mid, guess_l)
+            if st is None:  # exactly at a jump
+                st = _state_at(c, pde, mid, guess_r)
+            if st is not None and abs(st[iw] - wa) <= abs(st[iw] - wb):
+                lo = mid
+            else:
+                hi = mid
+        # one-sided limits: just off the kink, whose own value is ambiguous (|x| at 0)
+        s_star = 0.5 * (lo + hi)
+        kinks.append(float(s_star))
+        delta = 1e-13 * max(1.0, abs(s_star), abs(S[b] - S[a]))
+        left = _state_at(c, pde, s_star - delta, guess_l)
+        right = _state_at(c, pde, s_star + delta, guess_r)
+        if left is None or right is None:
+            continue
+        zl, zr = left[:nz], right[:nz]
+        al, ar = speed_of(zl[None])[0, o], speed_of(zr[None])[0, o]
+        xs = left[nz + o]  # dx_o/ds on the data: orientation of s along x
+        if not (ar - al) * np.sign(xs if xs != 0 else right[nz + o]) > 0:
+            continue  # the rays converge: a crossing, not a fan
+        at = _state_at(c, pde, s_star, guess_l)  # x (and u at a kink) exactly at s*
+        fans.append(_fan(info, pde, c, e, s_star, zl, zr, at, iw, speed_of))
+    return fans, kinks
+
+
+def _fan(info, pde, c, e, s_star, zl, zr, z_star, iw, speed_of):
+    n, charpit = c["n"], c["charpit"]
+    o = 1 - e
+    sigma = np.linspace(0.0, 1.0, FAN_RAYS)
+    dw = zr[iw] - zl[iw]
+    z = np.tile(zl, (FAN_RAYS, 1))
+    z[:, :n] = 0.5 * (zl[:n] + zr[:n]) if z_star is None else z_star[:n]
+    if charpit:  # u is continuous at a kink
+        z[:, n] = 0.5 * (zl[n] + zr[n]) if z_star is None else z_star[n]
+    z[:, iw] = zl[iw] + sigma * dw
+    zs = np.zeros_like(z)
+    zs[:, iw] = dw
+    if charpit:
+        # p_e from F = 0; F is linear in p_e with slope dx_e/dtau (the constant speed)
+        ie = n + 1 + e
+        for _ in range(3):
+            env = {v: z[:, i] for i, v in enumerate(pde.variables)}
+            env[pde.unknown] = z[:, n]
+            for i, dn in enumerate(pde.derivative_names):
+                env[dn] = z[:, n + 1 + i]
+            F = np.broadcast_to(evaluate_array(pde.F, env), (FAN_RAYS,))
+            a = speed_of(z)
+            z[:, ie] -= F / a[:, e]
+        a = speed_of(z)
+        zs[:, ie] = -a[:, o] / a[:, e] * dw  # F_p . p_sigma = 0 along the fan
+    y0 = np.concatenate([z, zs], axis=1)
+    return Fan(s_star, z[0, :n].copy(), float(zl[iw]), float(zr[iw]), sigma, y0)
+
+
+def trace(c, fan, taus):
+    """Trace the fan's rays through ``taus`` (as the data's rays are)."""
+    out = np.empty((len(fan.y0), len(taus), c["d"]))
+    status = np.empty(len(fan.y0), np.int64)
+    reached = np.empty(len(fan.y0))
+    K.trace(c["code"], c["consts"], c["prog"], c["nz"], fan.y0, taus, c["rtol"], c["atol"],
+            out, status, reached)  # fmt: skip
+    fan.out = out
+
+
+def _hermite(f0, f1, d0, d1, t):
+    """Cubic Hermite on [0, 1] and its derivative (d0, d1 already scaled by the step)."""
+    h00, h10, h01, h11 = (
+        2 * t**3 - 3 * t**2 + 1,
+        t**3 - 2 * t**2 + t,
+        -2 * t**3 + 3 * t**2,
+        t**3 - t**2,
+    )
+    value = h00 * f0 + h10 * d0 + h01 * f1 + h11 * d1
+    dh00, dh10, dh01, dh11 = (
+        6 * t**2 - 6 * t,
+        3 * t**2 - 4 * t + 1,
+        -6 * t**2 + 6 * t,
+        3 * t**2 - 2 * t,
+    )
+    return value, dh00 * f0 + dh10 * d0 + dh01 * f1 + dh11 * d1
+
+
+def branches(info, c, e, fan, level, targets, speed_of, rate_of):
+    """``[(u, grad, s_star, w)]`` per target x: the fan ray through it, if any.
+
+    ``level`` indexes the traced states; ``speed_of``/``rate_of`` give
+    dx/dtau and du/dtau at ray states.
+    """
+    n, nz, charpit = c["n"], c["nz"], c["charpit"]
+    o = 1 - e
+    Y = fan.out[:, level]
+    found = [[] for _ in targets]
+    if not np.isfinite(Y).all():
+        return found
+    x, xs = Y[:, o], Y[:, nz + o]
+    h = fan.sigma[1] - fan.sigma[0]
+    if not (np.diff(x) > 0).all() and not (np.diff(x) < 0).all():
+        return found  # the fan has not opened (tau = 0) or folded: nothing to add
+    order = 1 if x[-1] > x[0] else -1
+    xa = x[::order]
+    slack = 1e-12 * (1.0 + max(abs(xa[0]), abs(xa[-1])))  # the edges, up to rounding
+    for q, xt in enumerate(targets):
+        if not xa[0] - slack <= xt <= xa[-1] + slack:
+            continue
+        k = min(int(np.searchsorted(xa, xt, side="right")) - 1, len(x) - 2)
+        k = k if order == 1 else len(x) - 2 - k
+        f0, f1, d0, d1 = x[k], x[k + 1], xs[k] * h, xs[k + 1] * h
+        t = (xt - f0) / (f1 - f0)
+        for _ in range(50):  # Newton on the monotone cubic, kept inside [0, 1]
+            v, dv = _hermite(f0, f1, d0, d1, t)
+            step = (v - xt) / dv if dv != 0 else 0.0
+            t = min(1.0, max(0.0, t - step))
+            if abs(step) < 1e-16:
+                break
+        u, du = _hermite(Y[k, n], Y[k + 1, n], Y[k, nz + n] * h, Y[k + 1, nz + n] * h, t)
+        _, dx = _hermite(f0, f1, d0, d1, t)
+        grad = np.empty(n)
+        if charpit:
+            for i in range(n):
+                j = n + 1 + i
+                grad[i] = _hermite(Y[k, j], Y[k + 1, j], Y[k, nz + j] * h,
+                                   Y[k + 1, nz + j] * h, t)[0]  # fmt: skip
+        else:  # u_o from the fan, u_e from the equation a . grad u = b
+            z = Y[k].copy()[:nz]
+            z[o], z[n] = xt, u
+            a, b = speed_of(z[None])[0], rate_of(z[None])[0]
+            grad[o] = du / dx
+            grad[e] = (b - a[o] * grad[o]) / a[e]
+        w = fan.w_left + (k + t) * h * (fan.w_right - fan.w_left)
+        found[q].append((float(u), grad, fan.s_star, float(w)))
+    return found

@@ -1,0 +1,70 @@
+"""Rarefaction fans from kinks (Charpit) and jumps (quasilinear) of 1-D data."""
+
+import ast
+
+import numpy as np
+import pytest
+
+from charme.solvers.characteristics.driver import solve_pde
+from charme.spec.loader import parse_spec_text
+from charme.spec.pde import build_pde
+
+
+def pde(text):
+    return build_pde(parse_spec_text("kind: pde\nunknown: u\nvariables: [t, x]\n" + text,
+                                     "p.yaml", ".yaml"))  # fmt: skip
+
+
+HJ_ABS = (
+    'equation: "u_t + u_x^2/2 = 0"\n'
+    "initial: {parameters: {s: [-4, 4, 801]}, t: 0, x: s, u: abs(s)}\n"
+    "grid: {t: [0, 1.5, 4], x: [-2, 2, 81]}\n"
+)
+
+
+@pytest.mark.parametrize("crossing", ["stop", "viscosity", "multivalued"])
+def test_hamilton_jacobi_from_abs_fills_the_fan(crossing):
+    """u_t + u_x^2/2 = 0, g = |x|: |x| - t/2 outside |x| < t, x^2/(2t) inside."""
+    r = solve_pde(pde(HJ_ABS), crossing=crossing)
+    T, X = np.meshgrid(r["t"], r["x"], indexing="ij")
+    T, X, u, ux = T[1:], X[1:], r["u"][1:], r["u_x"][1:]
+    inside = np.abs(X) < T
+    exact = np.where(inside, X**2 / (2 * T), np.abs(X) - T / 2)
+    assert not np.isnan(u).any()
+    assert np.abs(u - exact).max() < 1e-13
+    assert np.abs(ux - np.where(inside, X / T, np.sign(X))).max() < 1e-12
+    assert inside.sum() > 50  # the fan covers a good part of the grid
+
+
+def test_hermite_evaluation_fills_the_fan_too():
+    r = solve_pde(pde(HJ_ABS), evaluation="hermite")
+    T, X = np.meshgrid(r["t"], r["x"], indexing="ij")
+    exact = np.where(np.abs(X[1:]) < T[1:], X[1:] ** 2 / (2 * T[1:]), np.abs(X[1:]) - T[1:] / 2)
+    assert np.abs(r["u"][1:] - exact).max() < 1e-12
+
+
+def test_converging_kink_gives_no_fan():
+    """g = -|x|: the rays converge at once; no fan, crossing at t = 0+."""
+    r = solve_pde(pde(HJ_ABS.replace("u: abs(s)", "u: -abs(s)")), crossing="viscosity")
+    T, X = np.meshgrid(r["t"], r["x"], indexing="ij")
+    assert np.abs(r["u"][1:] - (-np.abs(X[1:]) - T[1:] / 2)).max() < 1e-12
+
+
+def test_burgers_riemann_rarefaction_then_shock():
+    """u0 = 1 on (0, 1), 0 elsewhere: a fan from 0 and a shock from 1 at speed 1/2,
+    which the fan catches at t = 2; then the shock runs at x = sqrt(2t)."""
+    r = solve_pde(pde(
+        'equation: "u_t + u*u_x = 0"\n'
+        'initial: {parameters: {s: [-2, 5, 701]}, t: 0, x: s, u: "(s/abs(s) - (s-1)/abs(s-1))/2"}\n'
+        "grid: {t: [0.5, 3, 6], x: [-1, 4, 101]}\n"
+    ), crossing="shock")  # fmt: skip
+    T, X = np.meshgrid(r["t"], r["x"], indexing="ij")
+    front = np.where(T < 2, 1 + T / 2, np.sqrt(2 * T))
+    exact = np.where((X > 0) & (X < front), np.minimum(X / T, 1.0), 0.0)
+    away = np.abs(X - front) > 1e-9  # grid points on the shock are either value
+    assert np.abs(r["u"] - exact)[away].max() < 1e-12
+    shocks = ast.literal_eval(r.attrs["shock_positions"])
+    for t, x in shocks:
+        expected = 1 + t / 2 if t < 2 else np.sqrt(2 * t)
+        assert x == pytest.approx(expected, abs=1e-9)
+    assert len(shocks) == 6
