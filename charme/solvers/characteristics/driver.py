@@ -344,7 +344,9 @@ def _hermite(info, pde, c, e, speed, tau_levels, taus, out, end):
         g = np.empty((len(xs), n))
         g[:, o], g[:, e] = level_ux, level_ue
         grad[(*sl, slice(None))] = np.where(np.isfinite(level_u)[:, None], g, np.nan)
-        _fan_fill(info, c, e, int(np.searchsorted(taus, tau)), u[tuple(sl)], grad[(*sl, slice(None))])
+        _fan_fill(
+            info, c, e, int(np.searchsorted(taus, tau)), u[tuple(sl)], grad[(*sl, slice(None))]
+        )
     return u, grad
 
 
@@ -427,7 +429,9 @@ def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out)
             if crossing == "viscosity":
                 return min(bs, key=lambda br: br[0])
             t = t0 + speed * tau
-            return min(bs, key=lambda br: _lax_oleinik(pde, flux, br[2], x, t, br[3], c.get("kinks", ())))
+            return min(
+                bs, key=lambda br: _lax_oleinik(pde, flux, br[2], x, t, br[3], c.get("kinks", ()))
+            )
 
         found = branches(xs)
         sl = [slice(None)] * n
