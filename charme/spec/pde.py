@@ -268,7 +268,7 @@ def _shorthand(raw, text, u, variables, grid) -> dict:
             raise raw.error(f"the grid needs a range for {v!r}", ("grid",))
         a, b, n = grid[v]
         span = max(b - a, 1e-12)
-        out["parameters"][v] = [a - span, b + span, min(4 * int(n) * 3 + 1, 20001)]
+        out["parameters"][v] = [a - span, b + span, min(2 * int(n) * 3 + 1, 20001)]
         out[v] = v
     out.update(fixed)
     out[u] = m.group(3).strip()

@@ -29,6 +29,8 @@ from charme.solvers.characteristics.symbolic import classify, manifold_derivativ
 from charme.spec.expressions import evaluate_array
 
 TRACE_STEPS = 400
+#: levels an evolution problem's rays are recorded at to find crossings (then refined)
+EVOLUTION_LEVELS = 64
 
 
 def _programs(exprs, slots):
@@ -165,15 +167,18 @@ def solve_pde(
                 )  # fmt: skip
             # rays are traced to twice the grid's reach, so that a crossing just beyond it is reported
             horizon = 2.0 * tau_levels.max() if tau_levels.max() > 0 else 1.0
-            taus = np.unique(
-                np.concatenate([[0.0], np.linspace(0, horizon, TRACE_STEPS), tau_levels])
-            )
+            coarse = np.linspace(0, horizon, EVOLUTION_LEVELS)
+            # the grid's levels, and coarse levels not within rounding of one of them
+            gap = np.abs(coarse[:, None] - tau_levels[None, :]).min(axis=1)
+            coarse = coarse[gap > 1e-9 * max(horizon, 1e-300)]
+            taus = np.unique(np.concatenate([[0.0], coarse, tau_levels]))
             out = np.empty((len(S), len(taus), d))
             status = np.empty(len(S), np.int64)
             reached = np.empty(len(S))
             K.trace(code, consts, prog, nz, y0, taus, rtol, atol, out, status, reached)
 
             tb_ray, at_ray = _crossings(info, out, taus, det0, n, nz, m)
+            _refine_crossings(info, ctx, out, taus, tb_ray, at_ray)
             # rarefaction fans from kinks (Charpit) or jumps (quasilinear) of 1-D data
             fans, ctx["kinks"] = FANS.detect(info, pde, ctx, e, lambda z: _eval_a(info, z, n))
             for fan in fans:
@@ -545,6 +550,77 @@ def _lax_oleinik(pde, flux, s, x, t, u_ray=None, breaks=()):
         big_u += float((weights * u0 * dx0).sum() * (hi - lo) / 2)
     u_s = evaluate(pde.u0, {name: s}) if u_ray is None else u_ray
     return big_u + u_s * (x - evaluate(pde.x0[o], {name: s})) - t * flux(u_s)
+
+
+REFINED_RAYS = 32
+
+
+def _jacobian_det(info, y, n, nz, m):
+    """det [x_s1 .. x_sm, dx/dtau] at one ray state ``y``."""
+    a = _eval_a(info, y[None, :nz], n)[0]
+    J = np.stack([*(y[nz + k * nz : nz + k * nz + n] for k in range(m)), a])
+    return float(np.linalg.det(J))
+
+
+def _refine_crossings(info, c, out, taus, tb, at):
+    """Crossing times of the earliest-crossing rays to full precision (in place).
+
+    ``_crossings`` interpolates the Jacobian linearly between recorded
+    levels; here the rays whose crossing may be the first are integrated
+    again from the level before, and the zero of the determinant is found
+    by the Illinois (regula falsi) method.
+    """
+    n, nz, m = c["n"], c["nz"], c["m"]
+    finite = np.flatnonzero(np.isfinite(tb))
+    if not finite.size:
+        return
+    step = float(np.max(np.abs(np.diff(taus))))
+    near = finite[tb[finite] <= tb[finite].min() + 2 * step]
+    near = near[np.argsort(tb[near])][:REFINED_RAYS]
+    for r in near:
+        k = int(np.searchsorted(np.abs(taus), tb[r]))
+        k = min(max(k, 1), len(taus) - 1)
+        lo_t, hi_t = float(taus[k - 1]), float(taus[k])
+        y_lo = out[r, k - 1].copy()
+        f_lo = _jacobian_det(info, y_lo, n, nz, m)
+
+        def state(t, y_lo=y_lo, lo_t=lo_t):
+            y = y_lo.copy()
+            st, _, _ = K.integrate(c["code"], c["consts"], c["prog"], nz, y, lo_t, t,
+                                   c["rtol"], c["atol"], 0.0)  # fmt: skip
+            return y if st == K.RAY_OK else None
+
+        y_hi = state(hi_t)
+        if y_hi is None:
+            continue
+        f_hi = _jacobian_det(info, y_hi, n, nz, m)
+        if not f_lo * f_hi <= 0:
+            continue
+        a_t, b_t, fa, fb, side = lo_t, hi_t, f_lo, f_hi, 0
+        best = y_hi
+        for _ in range(100):
+            t_new = (a_t * fb - b_t * fa) / (fb - fa) if fb != fa else 0.5 * (a_t + b_t)
+            if not min(a_t, b_t) < t_new < max(a_t, b_t):
+                t_new = 0.5 * (a_t + b_t)
+            y = state(t_new)
+            if y is None:
+                break
+            f = _jacobian_det(info, y, n, nz, m)
+            best = y
+            if f * fb > 0:
+                b_t, fb = t_new, f
+                if side == -1:
+                    fa *= 0.5
+                side = -1
+            else:
+                a_t, fa = t_new, f
+                if side == 1:
+                    fb *= 0.5
+                side = 1
+            if abs(b_t - a_t) <= 4e-16 * max(1.0, abs(t_new)) or f == 0.0:
+                break
+        tb[r] = abs(t_new)
+        at[r] = best[:n]
 
 
 def _crossings(info, out, taus, det0, n, nz, m):

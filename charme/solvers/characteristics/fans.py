@@ -15,6 +15,7 @@ crossing machinery applies.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,12 +60,14 @@ def _kink_groups(w):
     dw = np.abs(np.diff(w))
     dw[~np.isfinite(dw)] = np.inf
     scale = 1.0 + np.nanmax(np.abs(np.where(np.isfinite(w), w, 0.0)))
-    flagged = np.zeros(len(dw), np.bool_)
-    for k in range(len(dw)):
-        near = np.concatenate([dw[max(0, k - 3) : k], dw[k + 1 : k + 4]])
-        near = near[np.isfinite(near)]
-        ref = float(np.median(near)) if near.size else 0.0
-        flagged[k] = dw[k] > KINK_RATIO * ref + 1e-8 * scale
+    padded = np.concatenate([np.full(3, np.nan), dw, np.full(3, np.nan)])
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 7).copy()
+    windows[:, 3] = np.nan  # the interval itself is not its own neighbour
+    windows[~np.isfinite(windows)] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows
+        ref = np.nan_to_num(np.nanmedian(windows, axis=1), nan=0.0)
+    flagged = dw > KINK_RATIO * ref + 1e-8 * scale
     groups, k = [], 0
     while k < len(dw):
         if flagged[k]:

@@ -72,15 +72,17 @@ def integrate(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0):
     if span == 0.0:
         return RAY_OK, h0, tau1
     direction = 1.0 if span > 0 else -1.0
-    h = min(abs(h0), abs(span)) if h0 != 0.0 else min(abs(span), 1e-2)
+    # h is the step the error control proposes; a step cut short to land on tau1
+    # (hs < h) does not shrink it, so a tiny interval does not slow the next one
+    h = abs(h0) if h0 != 0.0 else min(abs(span), 1e-2)
     tau = tau0
     rhs(code, consts, prog, nz, y, k1, v, stack, coef)
     for _ in range(MAX_STEPS):
         remaining = (tau1 - tau) * direction
         if remaining <= 1e-15 * max(1.0, abs(tau1)):
             return RAY_OK, h, tau1
-        h = min(h, remaining)
-        s = direction * h
+        hs = min(h, remaining)
+        s = direction * hs
         for i in range(d):
             yt[i] = y[i] + s * (1 / 5) * k1[i]
         rhs(code, consts, prog, nz, yt, k2, v, stack, coef)
@@ -119,9 +121,9 @@ def integrate(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0):
                 y[i] = y5[i]
                 k1[i] = k7[i]
             factor = 5.0 if err == 0.0 else min(5.0, max(0.2, 0.9 * err ** (-0.2)))
-            h *= factor
+            h = max(h, hs * factor) if hs < h else h * factor
         else:
-            h *= 0.2 if not finite else max(0.2, 0.9 * err ** (-0.2))
+            h = hs * (0.2 if not finite else max(0.2, 0.9 * err ** (-0.2)))
         if h < 1e-14 * max(1.0, abs(tau)):
             return RAY_BLOW_UP, h, tau
     return RAY_TOO_MANY_STEPS, h, tau
