@@ -226,12 +226,17 @@ def sweep(
 
     from charme.sweeps.executors import run_points
 
-    failures = run_points(
-        todo, lambda i: (solver, problems[i], options_for(i)), finished,
-        executor=executor, workers=workers, scheduler=scheduler,
-        connect_timeout=connect_timeout, progress=progress, total=len(points),
-        already=len(done),
-    )  # fmt: skip
+    try:
+        failures = run_points(
+            todo, lambda i: (solver, problems[i], options_for(i)), finished,
+            executor=executor, workers=workers, scheduler=scheduler,
+            connect_timeout=connect_timeout, progress=progress, total=len(points),
+            already=len(done),
+        )  # fmt: skip
+    except BaseException:
+        if store is not None and not store.done():
+            store.remove()  # nothing finished: leave nothing behind
+        raise
     if failures:
         shown = "; ".join(f"point {i} ({_describe(points[i])}): {msg}" for i, msg in failures[:3])
         more = f" and {len(failures) - 3} more" if len(failures) > 3 else ""

@@ -289,3 +289,12 @@ def test_kill_9_then_resume_gives_the_same_bits(tmp_path):
     assert not shards.exists()
     a, b = charme.open_result(full), charme.open_result(cut)
     assert np.array_equal(a["mean"], b["mean"]) and np.array_equal(a["sd"], b["sd"])
+
+
+def test_bad_input_found_at_the_first_point_leaves_nothing(tmp_path):
+    spec = tmp_path / "no_t_end.yaml"
+    spec.write_text("species: {A: 5}\nparameters: {k: 1}\nreactions:\n  - {eq: A -> 0, rate: k}\n")
+    out = tmp_path / "x.nc"
+    res = CliRunner().invoke(cli, ["sweep", "ssa", str(spec), "--vary", "k=1,2", "-o", str(out)])
+    assert res.exit_code == 2 and "t_end is not set" in res.output
+    assert not out.exists() and not shard_dir_for(out).exists()
