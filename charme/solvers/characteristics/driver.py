@@ -384,15 +384,15 @@ def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out)
     holding by construction).
     """
     n = c["n"]
-    if n != 2:
-        raise SpecError(
-            f"--crossing {crossing} is implemented for one space dimension (n = 2) so far"
-        )
     if crossing == "viscosity" and not info.charpit:
         raise SpecError(
             "--crossing viscosity is for Hamilton-Jacobi equations (fully nonlinear, convex "
             "in the gradient); for a conservation law use --crossing shock"
         )
+    if n != 2:
+        if crossing == "shock":
+            raise SpecError("--crossing shock is for 1-D conservation laws (n = 2 variables)")
+        return _branches_nd(c, crossing, e, tau_levels, taus, out)
     o = 1 - e
     S = c["S"][:, 0]
     flux = _flux(info, pde) if crossing == "shock" else None
@@ -487,6 +487,81 @@ def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out)
     return u, grad, extra
 
 
+BRANCH_SEEDS = 12
+
+
+def _branches_nd(c, crossing, e, tau_levels, taus, out):
+    """Every branch at each grid point of an evolution problem in 2+ space dimensions.
+
+    Per output level, Newton on the manifold parameters from up to
+    ``BRANCH_SEEDS`` rays near the point that lie well apart on the data;
+    the distinct solutions are the branches.  ``viscosity`` takes the
+    smallest u, ``multivalued`` keeps them all (``u`` is the smallest).
+    """
+    from scipy.spatial import cKDTree
+
+    n, m, S, y0 = c["n"], c["m"], c["S"], c["y0"]
+    others = [i for i in range(n) if i != e]
+    spacing = np.maximum((c["s_hi"] - c["s_lo"]) / np.maximum(len(S) ** (1 / m), 1), 1e-300)
+    pts = np.array(list(itertools.product(*(c["grid_axes"][i] for i in others))), float)
+    sub_shape = tuple(len(c["grid_axes"][i]) for i in others)
+    u = np.full(c["shape"], np.nan)
+    grad = np.full((*c["shape"], n), np.nan)
+    per_level = []
+    for lvl, tau in enumerate(tau_levels):
+        pos = out[:, int(np.searchsorted(taus, tau))][:, others]
+        good = np.flatnonzero(np.isfinite(pos).all(axis=1))
+        found = [[] for _ in range(len(pts))]
+        if good.size:
+            tree = cKDTree(pos[good])
+            _, near = tree.query(pts, k=min(good.size, 8 * BRANCH_SEEDS))
+            near = np.asarray(near).reshape(len(pts), -1)
+            owner, rays = [], []
+            for q in range(len(pts)):
+                chosen = []
+                for r in good[near[q]]:
+                    if all(np.max(np.abs(S[r] - S[o_]) / spacing) > 3 for o_ in chosen):
+                        chosen.append(r)
+                        owner.append(q)
+                        rays.append(r)
+                    if len(chosen) == BRANCH_SEEDS:
+                        break
+            owner, rays = np.array(owner), np.array(rays)
+            seed_p = (
+                y0[rays, n + 1 : 2 * n + 1] if c["charpit"] else np.zeros((len(rays), n))
+            ).copy()
+            uq, gq, sq = np.empty(len(rays)), np.empty((len(rays), n)), np.empty((len(rays), m))
+            ok = np.zeros(len(rays), np.bool_)
+            K.locate(c["code"], c["consts"], c["prog"], c["icode"], c["iconsts"], c["iprog"],
+                     c["fcode"], c["fconsts"], c["fprog"], n, c["charpit"], e, pts[owner],
+                     np.full(len(rays), tau), S[rays].copy(), seed_p, c["s_lo"], c["s_hi"],
+                     c["rtol"], c["atol"], uq, gq, sq, ok)  # fmt: skip
+            for j in np.flatnonzero(ok):
+                q = owner[j]
+                if all(np.max(np.abs(sq[j] - b[2]) / spacing) > 1e-6 for b in found[q]):
+                    found[q].append((uq[j], gq[j], sq[j].copy()))
+        found = [sorted(f, key=lambda b: b[0]) for f in found]
+        per_level.append(found)
+        sl = [slice(None)] * n
+        sl[e] = lvl
+        lu = np.array([f[0][0] if f else np.nan for f in found])
+        lg = np.array([f[0][1] if f else np.full(n, np.nan) for f in found])
+        u[tuple(sl)] = lu.reshape(sub_shape)
+        grad[(*sl, slice(None))] = lg.reshape((*sub_shape, n))
+    extra = {"crossing_method": crossing}
+    if crossing == "multivalued":
+        width = max((len(f) for lvl in per_level for f in lvl), default=1)
+        br = np.full((*c["shape"], max(width, 1)), np.nan)
+        for lvl, found in enumerate(per_level):
+            for q, idx in enumerate(itertools.product(*(range(k) for k in sub_shape))):
+                full = list(idx)
+                full.insert(e, lvl)
+                for j, b in enumerate(found[q]):
+                    br[(*full, j)] = b[0]
+        extra["branches"] = br
+    return u, grad, extra
+
+
 def _locate_branches(c, e, n, tau, S, targets, pairs, found):
     """Newton onto the data's rays through each target x, from the bracketing pairs."""
     qs = np.array([p[0] for p in pairs])
@@ -553,6 +628,8 @@ def _lax_oleinik(pde, flux, s, x, t, u_ray=None, breaks=()):
 
 
 REFINED_RAYS = 32
+MAX_REFINED = 4096
+SUBDIVISIONS = 16
 
 
 def _jacobian_det(info, y, n, nz, m):
@@ -570,14 +647,27 @@ def _refine_crossings(info, c, out, taus, tb, at):
     again from the level before, and the zero of the determinant is found
     by the Illinois (regula falsi) method.
     """
-    n, nz, m = c["n"], c["nz"], c["m"]
     finite = np.flatnonzero(np.isfinite(tb))
     if not finite.size:
         return
     step = float(np.max(np.abs(np.diff(taus))))
-    near = finite[tb[finite] <= tb[finite].min() + 2 * step]
-    near = near[np.argsort(tb[near])][:REFINED_RAYS]
-    for r in near:
+    window = tb[finite].min() + 2 * step
+    refined = np.zeros(len(tb), np.bool_)
+    for _ in range(MAX_REFINED // REFINED_RAYS):
+        # refine the earliest estimates until none left unrefined is earlier than a refined one
+        open_ = np.flatnonzero(np.isfinite(tb) & ~refined & (tb <= window))
+        best = tb[refined & np.isfinite(tb)].min() if (refined & np.isfinite(tb)).any() else np.inf
+        open_ = open_[tb[open_] < best]
+        if not open_.size:
+            break
+        batch = open_[np.argsort(tb[open_])][:REFINED_RAYS]
+        refined[batch] = True
+        _refine_rays(info, c, out, taus, tb, at, batch)
+
+
+def _refine_rays(info, c, out, taus, tb, at, rays):
+    n, nz, m = c["n"], c["nz"], c["m"]
+    for r in rays:
         k = int(np.searchsorted(np.abs(taus), tb[r]))
         k = min(max(k, 1), len(taus) - 1)
         lo_t, hi_t = float(taus[k - 1]), float(taus[k])
@@ -590,14 +680,30 @@ def _refine_crossings(info, c, out, taus, tb, at):
                                    c["rtol"], c["atol"], 0.0)  # fmt: skip
             return y if st == K.RAY_OK else None
 
-        y_hi = state(hi_t)
-        if y_hi is None:
+        # the sign change seen between the levels, found again on a finer subdivision
+        # (two close roots can hide inside one interval; a tangency has no sign change)
+        sub = np.linspace(lo_t, hi_t, SUBDIVISIONS + 1)
+        dets, bracket = [f_lo], None
+        for j in range(1, len(sub)):
+            y_j = state(sub[j])
+            if y_j is None:
+                break
+            dets.append(_jacobian_det(info, y_j, n, nz, m))
+            if dets[-2] * dets[-1] <= 0:
+                bracket = j
+                break
+        if bracket is None:
+            j = int(np.argmin(np.abs(dets)))
+            if abs(dets[j]) <= 1e-8 * abs(f_lo):  # touches zero: a focus, at a level's precision
+                tb[r] = abs(sub[j])
+                at[r] = state(sub[j])[:n]
+            else:
+                tb[r], at[r] = np.inf, np.nan  # rounding noise, not a crossing
             continue
-        f_hi = _jacobian_det(info, y_hi, n, nz, m)
-        if not f_lo * f_hi <= 0:
-            continue
+        lo_t, hi_t = float(sub[bracket - 1]), float(sub[bracket])
+        f_lo, f_hi = dets[bracket - 1], dets[bracket]
+        best, t_best = state(hi_t), hi_t
         a_t, b_t, fa, fb, side = lo_t, hi_t, f_lo, f_hi, 0
-        best = y_hi
         for _ in range(100):
             t_new = (a_t * fb - b_t * fa) / (fb - fa) if fb != fa else 0.5 * (a_t + b_t)
             if not min(a_t, b_t) < t_new < max(a_t, b_t):
@@ -606,7 +712,7 @@ def _refine_crossings(info, c, out, taus, tb, at):
             if y is None:
                 break
             f = _jacobian_det(info, y, n, nz, m)
-            best = y
+            best, t_best = y, t_new
             if f * fb > 0:
                 b_t, fb = t_new, f
                 if side == -1:
@@ -619,8 +725,8 @@ def _refine_crossings(info, c, out, taus, tb, at):
                 side = 1
             if abs(b_t - a_t) <= 4e-16 * max(1.0, abs(t_new)) or f == 0.0:
                 break
-        tb[r] = abs(t_new)
-        at[r] = best[:n]
+        if best is not None:
+            tb[r], at[r] = abs(t_best), best[:n]
 
 
 def _crossings(info, out, taus, det0, n, nz, m):
