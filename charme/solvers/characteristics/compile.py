@@ -1,0 +1,193 @@
+"""Compile a :class:`~charme.spec.pde.FirstOrderPDE` into the arrays the ray kernels take.
+
+The public builder behind :mod:`charme.kernels` for characteristics: it runs
+the same steps as :func:`charme.solvers.characteristics.driver.solve_pde`
+(classification and differentiation by SymPy on safe trees, then postfix
+programs), so the arrays are exactly those the solver traces.  The driver
+itself is not changed by this module.
+
+Layout of a ray state ``y`` (float64[d], ``d = nz * n``, ``m = n - 1``
+manifold parameters): ``y[:nz]`` is ``z`` (``(x_1..x_n, u)`` for a
+quasilinear equation, ``(x_1..x_n, u, p_1..p_n)`` for Charpit strips), then
+for each manifold parameter ``s_k`` the block ``y[nz*(k+1) : nz*(k+2)]`` holds
+``dz/ds_k`` (the variational equations).
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import NamedTuple
+
+import numpy as np
+
+from charme.errors import SpecError
+from charme.solvers.characteristics.kernels import STACK_SIZE
+from charme.spec.expressions import evaluate_array
+
+#: entries of the work stacks the ray kernels allocate for themselves
+KERNEL_STACK = STACK_SIZE
+
+
+class CompiledPDE(NamedTuple):
+    """A first-order PDE as arrays for :func:`~charme.kernels.integrate` and friends.
+
+    Attributes
+    ----------
+    code, consts, prog
+        The ray system ``dz/dtau = g(z)`` and its Jacobian ``G`` as postfix
+        programs: ``prog`` rows ``g_0..g_{nz-1}`` then ``G`` row-major
+        (``code`` int64[L, 2], ``consts`` float64[C], ``prog`` int64[nz + nz*nz, 2]).
+    icode, iconsts, iprog
+        The Cauchy data over the manifold parameters: ``x0_i`` (n rows),
+        ``u0``, ``dx0_i/ds_k`` (i-major), ``du0/ds_k``, and for Charpit the
+        second derivatives (see :func:`~charme.kernels.initial_state`).
+    fcode, fconsts, fprog
+        Charpit only: ``F, F_x (n), F_u, F_p (n)`` over ``z``; empty programs
+        for quasilinear equations.
+    n
+        Number of independent variables.
+    nz
+        Size of ``z``: ``n + 1`` (quasilinear) or ``2 n + 1`` (Charpit).
+    d
+        Size of a ray state ``y``: ``nz * n`` (``z`` and its ``n - 1``
+        derivatives along the manifold).
+    charpit
+        True for a fully nonlinear equation (characteristic strips).
+    evolution
+        Index of the evolution variable (advanced at a constant rate by every
+        ray, constant on the data), or -1 if there is none.
+    speed, t0
+        For an evolution problem: that variable equals ``t0 + speed * tau``
+        along every ray (NaN otherwise).
+    s_lo, s_hi
+        float64[m]: the manifold parameters' ranges from the spec.
+    z_names
+        Names of the components of ``z``, e.g. ``("t", "x", "u")``.
+    manifold
+        Names of the manifold parameters, e.g. ``("s",)``.
+    kind
+        ``"linear"``, ``"semilinear"``, ``"quasilinear"`` or ``"fully nonlinear"``.
+    stack_size
+        Stack depth the deepest program needs; the kernels evaluate with
+        work stacks of :data:`KERNEL_STACK` entries (``compile_pde`` refuses
+        deeper programs), and a caller's ``stack`` for
+        :func:`~charme.kernels.initial_state` or :func:`~charme.kernels.gradient`
+        must have at least this many.
+    """
+
+    code: np.ndarray
+    consts: np.ndarray
+    prog: np.ndarray
+    icode: np.ndarray
+    iconsts: np.ndarray
+    iprog: np.ndarray
+    fcode: np.ndarray
+    fconsts: np.ndarray
+    fprog: np.ndarray
+    n: int
+    nz: int
+    d: int
+    charpit: bool
+    evolution: int
+    speed: float
+    t0: float
+    s_lo: np.ndarray
+    s_hi: np.ndarray
+    z_names: tuple
+    manifold: tuple
+    kind: str
+    stack_size: int
+
+
+def compile_pde(pde) -> CompiledPDE:
+    """The arrays of ``pde`` for the ray kernels (the same as :func:`solve_pde` builds).
+
+    Parameters
+    ----------
+    pde : FirstOrderPDE
+        From :func:`charme.load` / :func:`charme.loads` of a ``kind: pde`` spec.
+
+    Raises
+    ------
+    charme.errors.SpecError
+        If the equation cannot be compiled (e.g. conditions in a PDE), or a
+        program needs a deeper stack than the kernels' :data:`KERNEL_STACK`.
+    """
+    from charme.solvers.characteristics.driver import _programs
+    from charme.solvers.characteristics.symbolic import classify, manifold_derivatives
+
+    info = classify(pde)
+    charpit = info.charpit
+    n = len(pde.variables)
+    nz = len(info.g)
+    slots = {name: i for i, name in enumerate(info.z_names)}
+    code, consts, prog = _programs([*info.g, *(x for row in info.G for x in row)], slots)
+    if charpit:
+        fcode, fconsts, fprog = _programs(info.strip, slots)
+        dx0, du0, dxx, duu = manifold_derivatives(pde, second=True)
+        second = [*(x for row in dxx for r2 in row for x in r2), *(x for row in duu for x in row)]
+    else:
+        fcode, fconsts, fprog = _programs([], slots)
+        dx0, du0 = manifold_derivatives(pde)
+        second = []
+    islots = {s: k for k, s in enumerate(pde.manifold)}
+    init_exprs = [*pde.x0, pde.u0, *(x for row in dx0 for x in row), *du0, *second]
+    icode, iconsts, iprog = _programs(init_exprs, islots)
+    depth = max(
+        _depth([*info.g, *(x for row in info.G for x in row), *info.strip], slots),
+        _depth(init_exprs, islots),
+    )
+    if depth > KERNEL_STACK:
+        raise SpecError(
+            f"an expression of this PDE needs an evaluation stack of {depth} entries; "
+            f"the ray kernels have {KERNEL_STACK}: simplify the equation or the data"
+        )
+    evo = [
+        i
+        for i in range(n)
+        if info.g[i][0] == "num" and info.g[i][1] != 0.0 and pde.x0[i][0] == "num"
+    ]
+    e = evo[0] if evo else -1
+    speed, t0 = (float(info.g[e][1]), float(pde.x0[e][1])) if evo else (np.nan, np.nan)
+    return CompiledPDE(
+        code=code, consts=consts, prog=prog, icode=icode, iconsts=iconsts, iprog=iprog,
+        fcode=fcode, fconsts=fconsts, fprog=fprog, n=n, nz=nz, d=nz * n, charpit=bool(charpit),
+        evolution=e, speed=speed, t0=t0,
+        s_lo=np.array([a for a, _, _ in pde.manifold_ranges], np.float64),
+        s_hi=np.array([b for _, b, _ in pde.manifold_ranges], np.float64),
+        z_names=tuple(info.z_names), manifold=tuple(pde.manifold), kind=info.kind,
+        stack_size=depth,
+    )  # fmt: skip
+
+
+def _depth(exprs, slots) -> int:
+    """Largest postfix stack depth of ``exprs`` (as compiled by the driver)."""
+    from charme.solvers.gillespie.compile import to_postfix
+
+    return max((to_postfix(e, slots, [], []) for e in exprs), default=1)
+
+
+def manifold_samples(pde) -> np.ndarray:
+    """The spec's samples of the manifold parameters: float64[R, m] (C order over the axes)."""
+    axes = [np.linspace(a, b, k) for a, b, k in pde.manifold_ranges]
+    m = len(pde.manifold)
+    return np.array(list(itertools.product(*axes)), np.float64).reshape(-1, m)
+
+
+def initial_guesses(pde, S) -> np.ndarray:
+    """Starting gradients for the Charpit completion at the samples ``S`` (float64[R, n]).
+
+    From the spec's ``initial.guess`` (zero where none is given); quasilinear
+    equations ignore them.
+    """
+    S = np.asarray(S, np.float64).reshape(-1, len(pde.manifold))
+    env = {s: S[:, k] for k, s in enumerate(pde.manifold)}
+    out = np.zeros((len(S), len(pde.variables)))
+    for name, expr in pde.guess:
+        out[:, pde.derivative_names.index(name)] = np.broadcast_to(
+            evaluate_array(expr, env), len(S)
+        )
+    return out
+
+
+__all__ = ["KERNEL_STACK", "CompiledPDE", "compile_pde", "initial_guesses", "manifold_samples"]

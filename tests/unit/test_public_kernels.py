@@ -1,0 +1,100 @@
+"""charme.kernels as an embedding API: the builders give the solvers' own arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import charme
+import charme.kernels as K
+from charme.errors import SpecError
+
+
+def test_every_public_name_exists():
+    for name in K.__all__:
+        assert hasattr(K, name), name
+    assert K.STATUS_OK == K.FSP_OK == K.RAY_OK == 0
+
+
+@pytest.mark.parametrize("spec", ["burgers", "hamilton_jacobi"])
+def test_compile_pde_traces_the_solvers_rays(spec):
+    """Rays traced from compile_pde's arrays are the rays solve_pde saves."""
+    pde = charme.load(f"examples/{spec}.yaml")
+    res = charme.solve_pde(pde, save_rays=True)
+    c = K.compile_pde(pde)
+    assert c.kind == res.attrs["equation_class"]
+    assert c.z_names[: c.n] == pde.variables and c.nz in (c.n + 1, 2 * c.n + 1)
+    S = K.manifold_samples(pde)
+    y0 = np.empty((len(S), c.d))
+    ok = np.zeros(len(S), np.bool_)
+    K.initial_states(c.icode, c.iconsts, c.iprog, c.fcode, c.fconsts, c.fprog, c.n, c.charpit,
+                     S, K.initial_guesses(pde, S), y0, ok)  # fmt: skip
+    assert ok.all()
+    taus = res["ray_tau"]
+    keep = slice(None, None, max(1, len(S) // 50))  # a subset of the rays is enough
+    out = np.empty((len(S[keep]), len(taus), c.d))
+    status = np.empty(len(S[keep]), np.int64)
+    reached = np.empty(len(S[keep]))
+    K.trace(c.code, c.consts, c.prog, c.nz, y0[keep].copy(), taus, res.attrs["rtol"],
+            res.attrs["atol"], out, status, reached)  # fmt: skip
+    np.testing.assert_allclose(out[:, :, : c.n], res["ray"][keep], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(out[:, :, c.n], res["ray_u"][keep], rtol=0, atol=1e-12)
+
+
+def test_compile_pde_refuses_programs_deeper_than_the_kernel_stacks():
+    data = "s"
+    for i in range(40):
+        data = f"(1+s*{data})" if i % 2 else f"sin(1+s*{data})"
+    pde = charme.loads(
+        "kind: pde\nvariables: [t, x]\nequation: u_t + u_x = 0\n"
+        f'initial: {{parameters: {{s: [0, 1, 11]}}, t: 0, x: s, u: "{data}"}}\n'
+        "grid: {t: [0, 0.5, 3], x: [0, 1, 5]}\n"
+    )
+    with pytest.raises(SpecError, match="evaluation stack"):
+        K.compile_pde(pde)
+
+
+def test_fsp_kernels_build_the_solvers_generator():
+    """enumerate_states -> transitions -> assemble_csr gives project()'s generator."""
+    from charme.solvers.master_equation.statespace import project
+
+    net = charme.load("examples/isomerisation.json")  # A <-> B, 100 molecules
+    lo, hi = np.array([0, 0]), np.array([100, 100])
+    proj = project(net, lo, hi, 10_000)
+    compiled, x0 = K.compile_network(net)
+    cap = 200
+    states = np.empty((cap, 2), np.int64)
+    leak = np.empty(net.n_reactions, np.int64)
+    level = np.empty(cap, np.int64)
+    status, n = K.enumerate_states(compiled, x0, lo, hi, cap, states, leak, level)
+    assert status == K.FSP_OK and n == 101  # A + B = 100
+    np.testing.assert_array_equal(states[:n], proj.states)
+    target = np.empty((n, net.n_reactions), np.int64)
+    rate = np.empty((n, net.n_reactions))
+    assert K.transitions(compiled, states[:n], lo, hi, target, rate) == K.FSP_OK
+    size = n + int((target >= 0).sum())
+    indptr, indices, data = np.empty(n + 1, np.int64), np.empty(size, np.int32), np.empty(size)
+    outflow = np.empty(n)
+    nnz = K.assemble_csr(target, rate, False, indptr, indices, data, outflow)
+    gen = proj.generator
+    np.testing.assert_array_equal(indptr, gen.indptr)
+    np.testing.assert_array_equal(indices[:nnz], gen.indices)
+    np.testing.assert_array_equal(data[:nnz], gen.data)
+    # one uniformization term and a product agree with SciPy
+    x = np.random.default_rng(1).random(n)
+    lam = float(-data[indptr[:-1]].min())
+    out, acc = np.empty(n), np.zeros(n)
+    K.uniformized_accumulate_serial(indptr, indices, data, 1 / lam, x, out, acc, 0.5, n)
+    A = gen.to_scipy()
+    np.testing.assert_allclose(out, x + A @ x / lam, rtol=1e-14)
+    np.testing.assert_allclose(acc, 0.5 * out, rtol=1e-14)
+    y = np.empty(n)
+    K.csr_matvec(indptr, indices, data, x, y)
+    np.testing.assert_allclose(y, A @ x, rtol=1e-13, atol=1e-13)
+    # marginals: raw moments and the law of each species
+    p = np.full(n, 1 / n)
+    mean, second, marg = np.empty(2), np.empty(2), np.empty((2, 101))
+    K.marginals(states[:n], p, lo, 101, mean, second, marg)
+    np.testing.assert_allclose(mean, [50, 50])
+    np.testing.assert_allclose(second, [np.mean(np.arange(101.0) ** 2)] * 2)
+    np.testing.assert_allclose(marg, 1 / n)
