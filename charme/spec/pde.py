@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, field_validator
 
 from charme.errors import SpecError
 from charme.models.pickling import picklable
@@ -41,7 +41,7 @@ class PDESpec(_Strict):
     unknown: Identifier = "u"
     variables: list[Identifier] = Field(min_length=2)
     equation: str
-    parameters: dict[Identifier, float] = Field(default_factory=dict)
+    parameters: dict[Identifier, StrictInt | StrictFloat] = Field(default_factory=dict)
     initial: dict[str, object] | str
     grid: dict[Identifier, Range]
     characteristics: CharacteristicsSettings = Field(default_factory=CharacteristicsSettings)
@@ -237,8 +237,8 @@ def _shorthand(raw, text, u, variables, grid) -> dict:
     """``"u(x, t=0) = sin(x)"`` -> the full form, on the free variables' grid ranges.
 
     The data are sampled on each free variable's grid range widened by its
-    length on both sides (characteristics may come in from outside), with
-    four times the grid's points; give the full form for other choices.
+    length on both sides (characteristics may come in from outside), with two
+    samples per grid spacing; give the full form for other choices.
     """
     import re
 

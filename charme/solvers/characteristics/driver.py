@@ -39,7 +39,12 @@ def _programs(exprs, slots):
     code, consts, prog = [], [], []
     for e in exprs:
         start = len(code)
-        to_postfix(e, slots, code, consts)
+        depth = to_postfix(e, slots, code, consts)
+        if depth > K.STACK_SIZE:
+            raise SpecError(
+                f"an expression is nested too deeply for the ray kernels (evaluation stack "
+                f"{depth} > {K.STACK_SIZE}): simplify it or split it with parameters"
+            )
         prog.append((start, len(code)))
     return (np.array(code, np.int64).reshape(-1, 2), np.array(consts, np.float64),
             np.array(prog, np.int64).reshape(-1, 2))  # fmt: skip
@@ -195,7 +200,9 @@ def solve_pde(
                 ]
                 lo_g = np.array([a for a, _, _ in pde.grid])
                 hi_g = np.array([b for _, b, _ in pde.grid])
-                inside = [c for c in first if ((c[1] >= lo_g - 1e-9) & (c[1] <= hi_g + 1e-9)).all()]
+                space = [i for i in range(n) if i != e]  # inside the grid's space range
+                inside = [c for c in first
+                          if ((c[1][space] >= lo_g[space] - 1e-9) & (c[1][space] <= hi_g[space] + 1e-9)).all()]  # fmt: skip
                 breaking_at = (inside or first)[0][1]  # prefer a crossing inside the grid
             blow = np.flatnonzero(status == K.RAY_BLOW_UP)
             blow_tau = float(reached[blow].min()) if blow.size else np.inf

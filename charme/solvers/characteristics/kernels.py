@@ -27,6 +27,8 @@ RAY_BLOW_UP = 1  # the step size collapsed (u or the ray left every bound)
 RAY_TOO_MANY_STEPS = 2
 
 MAX_STEPS = 1_000_000
+#: depth of the postfix evaluation stack every kernel allocates
+STACK_SIZE = 64
 
 
 @njit(cache=True)
@@ -57,7 +59,7 @@ def integrate(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0):
     """
     d = y.shape[0]
     v = np.empty(nz)
-    stack = np.empty(64)
+    stack = np.empty(STACK_SIZE)
     coef = np.empty(prog.shape[0])
     k1 = np.empty(d)
     k2 = np.empty(d)
@@ -275,7 +277,7 @@ def initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, s, p
 def initial_states(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, S, guesses, y0, ok):
     """:func:`initial_state` for every manifold sample ``S[r]``, in parallel."""
     for r in prange(S.shape[0]):
-        stack = np.empty(64)
+        stack = np.empty(STACK_SIZE)
         ok[r] = initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit,
                               S[r], guesses[r], y0[r], stack)  # fmt: skip
 
@@ -297,7 +299,7 @@ def locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, 
     for q in prange(targets.shape[0]):
         s = seeds[q].copy()
         y = np.empty(d)
-        stack = np.empty(64)
+        stack = np.empty(STACK_SIZE)
         v = np.empty(nz)
         jac = np.empty((m, m))
         res = np.empty(m)
@@ -391,7 +393,7 @@ def locate_general(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fp
         s = seeds[q].copy()
         tau = seed_tau[q]
         y = np.empty(d)
-        stack = np.empty(64)
+        stack = np.empty(STACK_SIZE)
         v = np.empty(nz)
         jac = np.empty((n, n))
         res = np.empty(n)

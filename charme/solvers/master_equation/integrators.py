@@ -129,7 +129,8 @@ def uniformization(gen: Generator, p0, times, tol):
             w[:] = 0.0
             j = 0
             level = support
-            while 1.0 - cum > 0.5 * eps and j < 10_000_000:
+            tail = 1.0 - cum
+            while tail > 0.5 * eps:
                 j += 1
                 weight *= q / j
                 level = min(level + 1, top)
@@ -137,7 +138,10 @@ def uniformization(gen: Generator, p0, times, tol):
                 gen.uniformized_accumulate(inv_lam, v, w, acc, weight, rows)
                 v, w = w, v
                 cum += weight
-            bound += max(0.0, 1.0 - cum)
+                tail = 1.0 - cum
+                if j + 2 > q:  # rigorous Poisson tail past the mode, immune to rounding in cum
+                    tail = min(tail, weight * q / (j + 1) / (1.0 - q / (j + 2)))
+            bound += max(0.0, tail)
             p = acc
             support = level
             # drop the far levels holding less than half this sub-step's share
