@@ -39,11 +39,18 @@ def validate(spec, sets):
 
 
 @click.command()
-def schema():
-    """Print the JSON Schema of reaction-network spec files (for editors)."""
-    from charme.spec.schema import NetworkSpec
+@click.option("--kind", type=click.Choice(["network", "markov-chain", "pde"]), default="network",
+              show_default=True, help="Which kind of spec file.")  # fmt: skip
+def schema(kind):
+    """Print the JSON Schema of spec files of one kind (for editors)."""
+    if kind == "network":
+        from charme.spec.schema import NetworkSpec as model
+    elif kind == "markov-chain":
+        from charme.spec.chain import ChainSpec as model
+    else:
+        from charme.spec.pde import PDESpec as model
 
-    doc = NetworkSpec.model_json_schema()
+    doc = model.model_json_schema()
     doc["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    doc["title"] = "charme reaction network spec"
+    doc["title"] = f"charme {kind} spec"
     click.echo(json.dumps(doc, indent=2))
