@@ -240,7 +240,8 @@ def solve_pde(
                     list(itertools.product(*(grid_axes[i] for i in others))), float
                 ).reshape(-1, m)
                 _, near = tree.query(pts)
-                seeds = S[idx_good[near]]
+                seeds = _linear_seeds(out[idx_good[near], kk], S[idx_good[near]], pts, others,
+                                      nz, m, ctx["s_lo"], ctx["s_hi"])  # fmt: skip
                 seed_p = (
                     y0[idx_good[near], n + 1 : 2 * n + 1] if charpit else np.zeros((len(pts), n))
                 ).copy()
@@ -309,6 +310,21 @@ def solve_pde(
             data_vars["ray_p"] = (("ray", "step", "dim"), out[:, :, n + 1 : 2 * n + 1])
         data_vars["ray_tau"] = (("step",), taus)
     return Result("characteristics", coords, data_vars, attrs, var_attrs)
+
+
+def _linear_seeds(y, s, pts, others, nz, m, s_lo, s_hi):
+    """Newton's start on the manifold: one linear step from the nearest ray, using its x_s."""
+    J = np.stack([y[:, nz + k * nz + np.array(others)] for k in range(m)], axis=2)  # dx/ds_k
+    dx = pts - y[:, others]
+    with np.errstate(all="ignore"):
+        ok = np.abs(np.linalg.det(J)) > 1e-12
+        step = np.zeros_like(s)
+        if ok.any():
+            step[ok] = np.linalg.solve(J[ok], dx[ok][..., None])[..., 0]
+    seeds = s + step
+    bad = ~np.isfinite(seeds).all(axis=1) | (np.abs(step) > (s_hi - s_lo)).any(axis=1)
+    seeds[bad] = s[bad]
+    return np.clip(seeds, s_lo, s_hi)
 
 
 def _hermite(info, pde, c, e, speed, tau_levels, taus, out, end):
@@ -441,19 +457,30 @@ def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out)
             if crossing == "viscosity":
                 return min(bs, key=lambda br: br[0])
             t = t0 + speed * tau
-            return min(
-                bs, key=lambda br: _lax_oleinik(pde, flux, br[2], x, t, br[3], c.get("kinks", ()))
-            )
+            values = _lax_oleinik(pde, flux, [br[2] for br in bs], np.full(len(bs), x), t,
+                                  [br[3] for br in bs], c.get("kinks", ()))  # fmt: skip
+            return bs[int(np.argmin(values))]
 
         found = branches(xs)
         sl = [slice(None)] * n
         sl[e] = lvl
         level_u = np.full(len(xs), np.nan)
         level_g = np.full((len(xs), n), np.nan)
-        picks = []
-        for q, bs in enumerate(found):
-            b = choose(bs, xs[q])
-            picks.append(b)
+        if crossing == "shock":  # every branch of the level in one vectorised evaluation
+            flat = [(q, br) for q, bs in enumerate(found) for br in bs]
+            best = [None] * len(xs)
+            if flat:
+                values = _lax_oleinik(pde, flux, [br[2] for _, br in flat],
+                                      xs[[q for q, _ in flat]], t0 + speed * tau,
+                                      [br[3] for _, br in flat], c.get("kinks", ()))  # fmt: skip
+                low = np.full(len(xs), np.inf)
+                for (q, br), v in zip(flat, values):
+                    if v < low[q]:
+                        low[q], best[q] = v, br
+            picks = best
+        else:
+            picks = [choose(bs, xs[q]) for q, bs in enumerate(found)]
+        for q, b in enumerate(picks):
             if b is not None:
                 level_u[q], level_g[q] = b[0], b[1]
         u[tuple(sl)] = level_u
@@ -605,33 +632,52 @@ def _flux(info, pde):
         raise SpecError("--crossing shock needs a scalar conservation law u_t + f(u)_x = 0")
     w = sp.Symbol("w", real=True)
     f = sp.integrate(other[0].subs(U, w), (w, 0, U)) / speeds[evo[0]]
-    return sp.lambdify(U, f, "math")
+    return sp.lambdify(U, f, "numpy")
+
+
+_GAUSS = np.polynomial.legendre.leggauss(32)
 
 
 def _lax_oleinik(pde, flux, s, x, t, u_ray=None, breaks=()):
-    """U0(s) + u0(s) (x - x0(s)) - t f(u0(s)): minimal on the entropy solution's ray.
+    """U0(s) + u0(s) (x - x0(s)) - t f(u0(s)) for arrays of rays: minimal on the entropy
+    solution's ray.
 
     A ray of a rarefaction fan starts at the kink x0(s) with its own value
-    ``u_ray``.  U0(s) = integral of u0 dx0 from the data's start, by
-    Gauss-Legendre on each piece between the ``breaks`` (kinks and jumps).
+    ``u_ray`` (None for rays of the data).  U0(s) = integral of u0 dx0 from
+    the data's start: Gauss-Legendre on the pieces between the ``breaks``
+    (kinks and jumps), each piece in 16 panels.
     """
-    from charme.spec.expressions import evaluate
-
     o = [i for i, e in enumerate(pde.x0) if e[0] != "num"][0]
     name = pde.manifold[0]
     a = pde.manifold_ranges[0][0]
-    nodes, weights = np.polynomial.legendre.leggauss(96)
-    edges = [a, *sorted(b for b in breaks if a < b < s), s]
-    big_u = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        sig = lo + (hi - lo) * (nodes + 1) / 2
-        u0 = np.broadcast_to(evaluate_array(pde.u0, {name: sig}), sig.shape)
-        h = 1e-6 * max(1.0, abs(hi))
-        dx0 = (np.broadcast_to(evaluate_array(pde.x0[o], {name: sig + h}), sig.shape)
-               - np.broadcast_to(evaluate_array(pde.x0[o], {name: sig - h}), sig.shape)) / (2 * h)  # fmt: skip
-        big_u += float((weights * u0 * dx0).sum() * (hi - lo) / 2)
-    u_s = evaluate(pde.u0, {name: s}) if u_ray is None else u_ray
-    return big_u + u_s * (x - evaluate(pde.x0[o], {name: s})) - t * flux(u_s)
+    s = np.asarray(s, float)
+    edges = sorted(b for b in breaks if b > a)
+    pieces = [a, *edges]
+    cum = [0.0]
+    for lo, hi in zip(pieces[:-1], pieces[1:]):
+        cum.append(cum[-1] + float(_u_dx_integral(pde, o, name, np.array([lo]), np.array([hi]))[0]))
+    j = np.searchsorted(np.asarray(edges), s) if edges else np.zeros(len(s), int)
+    lower = np.asarray(pieces)[j]
+    big_u = np.asarray(cum)[j] + _u_dx_integral(pde, o, name, lower, s)
+    u_s = np.broadcast_to(evaluate_array(pde.u0, {name: s}), s.shape).astype(float)
+    if u_ray is not None:
+        given = np.array([np.nan if v is None else v for v in u_ray], float)
+        u_s = np.where(np.isnan(given), u_s, given)
+    x0 = np.broadcast_to(evaluate_array(pde.x0[o], {name: s}), s.shape)
+    return big_u + u_s * (np.asarray(x) - x0) - t * np.broadcast_to(flux(u_s), s.shape)
+
+
+def _u_dx_integral(pde, o, name, lo, hi, panels=16):
+    """Integral of u0 dx0/ds over [lo, hi] (arrays), composite Gauss-Legendre."""
+    nodes, weights = _GAUSS
+    width = (hi - lo) / panels
+    starts = lo[:, None] + width[:, None] * np.arange(panels)[None, :]
+    sig = starts[..., None] + width[:, None, None] * (nodes + 1) / 2
+    u0 = np.broadcast_to(evaluate_array(pde.u0, {name: sig}), sig.shape)
+    h = 1e-6 * np.maximum(1.0, np.abs(sig))
+    dx0 = (np.broadcast_to(evaluate_array(pde.x0[o], {name: sig + h}), sig.shape)
+           - np.broadcast_to(evaluate_array(pde.x0[o], {name: sig - h}), sig.shape)) / (2 * h)  # fmt: skip
+    return (u0 * dx0 * weights).sum(axis=(1, 2)) * width / 2
 
 
 REFINED_RAYS = 32
@@ -660,14 +706,16 @@ def _refine_crossings(info, c, out, taus, tb, at):
     step = float(np.max(np.abs(np.diff(taus))))
     window = tb[finite].min() + 2 * step
     refined = np.zeros(len(tb), np.bool_)
-    for _ in range(MAX_REFINED // REFINED_RAYS):
+    batch_size = 2
+    while refined.sum() < MAX_REFINED:
         # refine the earliest estimates until none left unrefined is earlier than a refined one
         open_ = np.flatnonzero(np.isfinite(tb) & ~refined & (tb <= window))
         best = tb[refined & np.isfinite(tb)].min() if (refined & np.isfinite(tb)).any() else np.inf
         open_ = open_[tb[open_] < best]
         if not open_.size:
             break
-        batch = open_[np.argsort(tb[open_])][:REFINED_RAYS]
+        batch = open_[np.argsort(tb[open_])][:batch_size]
+        batch_size = min(2 * batch_size, REFINED_RAYS)
         refined[batch] = True
         _refine_rays(info, c, out, taus, tb, at, batch)
 
@@ -689,7 +737,11 @@ def _refine_rays(info, c, out, taus, tb, at, rays):
 
         # the sign change seen between the levels, found again on a finer subdivision
         # (two close roots can hide inside one interval; a tangency has no sign change)
-        sub = np.linspace(lo_t, hi_t, SUBDIVISIONS + 1)
+        y_end = state(hi_t)
+        if y_end is not None and f_lo * _jacobian_det(info, y_end, n, nz, m) <= 0:
+            sub = np.array([lo_t, hi_t])  # the usual case: one simple root between the levels
+        else:
+            sub = np.linspace(lo_t, hi_t, SUBDIVISIONS + 1)
         dets, bracket = [f_lo], None
         for j in range(1, len(sub)):
             y_j = state(sub[j])

@@ -20,7 +20,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from charme.solvers.gillespie.kernels import eval_program
+from charme.solvers.gillespie.kernels import OP_CONST, eval_program
 
 RAY_OK = 0
 RAY_BLOW_UP = 1  # the step size collapsed (u or the ray left every bound)
@@ -38,7 +38,11 @@ def rhs(code, consts, prog, nz, y, dy, v, stack, coef):
     for i in range(nz):
         v[i] = y[i]
     for k in range(prog.shape[0]):
-        coef[k] = eval_program(code, consts, prog[k, 0], prog[k, 1], v, stack, 0.0)
+        start = prog[k, 0]
+        if prog[k, 1] - start == 1 and code[start, 0] == OP_CONST:
+            coef[k] = consts[code[start, 1]]  # a constant (most Jacobian entries): no interpreter
+        else:
+            coef[k] = eval_program(code, consts, start, prog[k, 1], v, stack, 0.0)
     for i in range(nz):
         dy[i] = coef[i]
     for k in range(m):
@@ -46,7 +50,9 @@ def rhs(code, consts, prog, nz, y, dy, v, stack, coef):
         for i in range(nz):
             acc = 0.0
             for j in range(nz):
-                acc += coef[nz + i * nz + j] * y[base + j]
+                c = coef[nz + i * nz + j]
+                if c != 0.0:
+                    acc += c * y[base + j]
             dy[base + i] = acc
 
 
@@ -57,19 +63,22 @@ def integrate(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0):
     Returns ``(status, h, tau)``: the last step size (a good first guess for
     the next call) and the time reached (``tau1`` unless it failed).
     """
+    work, v, stack, coef = workspace(prog, nz, y.shape[0])
+    return integrate_ws(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0, work, v, stack, coef)
+
+
+@njit(cache=True)
+def workspace(prog, nz, d):
+    """Scratch arrays for :func:`integrate_ws` (allocate once per ray, not per call)."""
+    return np.empty((9, d)), np.empty(nz), np.empty(STACK_SIZE), np.empty(prog.shape[0])
+
+
+@njit(cache=True)
+def integrate_ws(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0, work, v, stack, coef):
+    """:func:`integrate` with caller-owned scratch arrays (from :func:`workspace`)."""
     d = y.shape[0]
-    v = np.empty(nz)
-    stack = np.empty(STACK_SIZE)
-    coef = np.empty(prog.shape[0])
-    k1 = np.empty(d)
-    k2 = np.empty(d)
-    k3 = np.empty(d)
-    k4 = np.empty(d)
-    k5 = np.empty(d)
-    k6 = np.empty(d)
-    k7 = np.empty(d)
-    yt = np.empty(d)
-    y5 = np.empty(d)
+    k1, k2, k3, k4, k5 = work[0], work[1], work[2], work[3], work[4]
+    k6, k7, yt, y5 = work[5], work[6], work[7], work[8]
     span = tau1 - tau0
     if span == 0.0:
         return RAY_OK, h0, tau1
@@ -141,15 +150,15 @@ def trace(code, consts, prog, nz, y0, taus, rtol, atol, out, status, reached):
     n_rays = y0.shape[0]
     for r in prange(n_rays):
         y = y0[r].copy()
+        work, v, stack, coef = workspace(prog, nz, y.shape[0])
         h = 0.0
         status[r] = RAY_OK
         reached[r] = taus[0]
         out[r, 0] = y
         for k in range(1, taus.shape[0]):
             if status[r] == RAY_OK:
-                st, h, tau = integrate(
-                    code, consts, prog, nz, y, taus[k - 1], taus[k], rtol, atol, h
-                )
+                st, h, tau = integrate_ws(code, consts, prog, nz, y, taus[k - 1], taus[k], rtol,
+                                          atol, h, work, v, stack, coef)  # fmt: skip
                 reached[r] = tau
                 if st != RAY_OK:
                     status[r] = st
@@ -299,8 +308,8 @@ def locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, 
     for q in prange(targets.shape[0]):
         s = seeds[q].copy()
         y = np.empty(d)
-        stack = np.empty(STACK_SIZE)
-        v = np.empty(nz)
+        work, v, stack, coef = workspace(prog, nz, d)
+        h_guess = 0.0  # first integration: let DOPRI5 find its step; then reuse it
         jac = np.empty((m, m))
         res = np.empty(m)
         ok[q] = False
@@ -311,9 +320,11 @@ def locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, 
             if not initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, s,
                                  seed_p[q], y, stack):  # fmt: skip
                 break
-            st, h, tau = integrate(code, consts, prog, nz, y, 0.0, taus[q], rtol, atol, 0.0)
+            st, h, tau = integrate_ws(code, consts, prog, nz, y, 0.0, taus[q], rtol, atol, h_guess,
+                                      work, v, stack, coef)  # fmt: skip
             if st != RAY_OK:
                 break
+            h_guess = h
             row = 0
             for i in range(n):
                 if i == e:
@@ -324,7 +335,10 @@ def locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, 
                 row += 1
             if not (_finite(jac) and _finite(res)) or not abs(np.linalg.det(jac)) > 1e-300:
                 break  # characteristics cross here (or left every bound): no unique ray
-            step = np.linalg.solve(jac, res)
+            if m == 1:
+                step = res / jac[0, 0]
+            else:
+                step = np.linalg.solve(jac, res)
             size = 0.0
             for k in range(m):
                 s[k] -= step[k]
@@ -334,7 +348,8 @@ def locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, 
             if not initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, s,
                                  seed_p[q], y, stack):  # fmt: skip
                 break
-            st, h, tau = integrate(code, consts, prog, nz, y, 0.0, taus[q], rtol, atol, 0.0)
+            st, h, tau = integrate_ws(code, consts, prog, nz, y, 0.0, taus[q], rtol, atol, h_guess,
+                                      work, v, stack, coef)  # fmt: skip
             inside = st == RAY_OK
             for k in range(m):
                 if s[k] < s_lo[k] - 1e-12 * (1.0 + abs(s_lo[k])) or s[k] > s_hi[k] + 1e-12 * (
