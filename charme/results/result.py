@@ -69,13 +69,13 @@ class Result:
         return write_result(self, path, overwrite=overwrite)
 
 
-def check_output_path(path, overwrite: bool = False) -> Path:
+def check_output_path(path, overwrite: bool = False, suffixes=WRITABLE_SUFFIXES) -> Path:
     """Refuse an output path before any work is done (suffix, dir, existence)."""
     p = Path(path)
-    if p.suffix.lower() not in WRITABLE_SUFFIXES:
+    if p.suffix.lower() not in suffixes:
         raise SpecError(
             f"cannot write {p.suffix or 'a file without suffix'!r}: use one of "
-            + ", ".join(WRITABLE_SUFFIXES),
+            + ", ".join(suffixes),
             file=str(p),
         )
     if not p.parent.exists():
