@@ -379,3 +379,19 @@ def test_hamilton_jacobi_in_two_dimensions(crossing):
                     assert np.nanmin(np.abs(br - exact)) < 1e-12
     if crossing == "multivalued":
         assert np.isfinite(r["u_branches"][-1]).sum(axis=-1).max() >= 3
+
+
+def test_eikonal_near_the_focus_takes_the_direct_ray():
+    """Fronts moving in from r = 1/2: close to the centre the ray that has passed through
+    the focus (u = 1/2 + r) must lose to the direct one (u = 1/2 - r)."""
+    r = solve_pde(pde(
+        "variables: [x, y]\nequation: u_x^2 + u_y^2 = 1\n"
+        "initial: {parameters: {s: [0, 6.283185307179586, 721]}, x: 0.5*cos(s), y: 0.5*sin(s), "
+        "u: 0, guess: {u_x: -cos(s), u_y: -sin(s)}}\n"
+        "grid: {x: [-0.2, 0.2, 11], y: [-0.2, 0.2, 11]}\n"
+    ), crossing="viscosity")  # fmt: skip
+    X, Y = np.meshgrid(r.coords["x"], r.coords["y"], indexing="ij")
+    exact = 0.5 - np.hypot(X, Y)
+    reached = np.isfinite(r["u"])
+    assert reached.sum() >= 120
+    assert np.abs(r["u"][reached] - exact[reached]).max() < 1e-12

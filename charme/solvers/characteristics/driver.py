@@ -884,7 +884,10 @@ def _multi_seed(pde, c, runs, crossing):
     owner, seed_idx = [], []
     for q in range(len(pts)):
         seen = []
-        for j in good[near[q]]:
+        cands = good[near[q]]
+        if crossing == "viscosity":  # earliest samples first: near a focus, the direct rays
+            cands = cands[np.argsort(np.abs(tau_of[cands]), kind="stable")]
+        for j in cands:
             key = (ray_of[j], tau_of[j] >= 0)
             if all(abs(key[0] - x[0]) > 2 or key[1] != x[1] for x in seen):
                 seen.append(key)  # distinct rays (not neighbours of one), per direction
