@@ -201,7 +201,8 @@ def sweep(
         return {**options, "seed": point_seed(seed, i)} if solver == "ssa" else dict(options)
 
     text = getattr(base, "source_text", "") or ""
-    fingerprint = _fingerprint(text, solver, options, design, seed, overrides or {})
+    fingerprint = _fingerprint(text, solver, {**options, "record": record}, design, seed,
+                               overrides or {})  # fmt: skip
     store = None
     if output is not None:
         from charme.results.result import check_output_path
