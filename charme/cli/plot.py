@@ -16,21 +16,30 @@ FORMATS = (".png", ".pdf", ".svg")
 @click.argument("result", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False),
               help="Figure file (.png, .pdf, .svg). Default: RESULT's name with .png.")  # fmt: skip
-@click.option("--var", help="Variable to plot (characteristics, sweeps).")
+@click.option("--var", metavar="NAME",
+              help="Variable to plot: e.g. trajectories, marginal, fsp_error (ssa, cme); "
+                   "u_x (characteristics); sd, breaking_time, wall_time_s (sweeps).")  # fmt: skip
 @click.option("--species", metavar="NAMES", help="Comma-separated species (ssa, cme, sweeps).")
-@click.option("--time", type=float, help="Show the output time nearest this (2-D PDE grids).")
-@click.option("--dpi", type=click.IntRange(min=20, max=1200), default=110, show_default=True)
+@click.option("--time", type=float,
+              help="The output time nearest this: the law at that time (ssa, cme), u at that "
+                   "level (characteristics), where a sweep's summary is taken (default: the end).")  # fmt: skip
+@click.option("--log", is_flag=True, help="Logarithmic colour scale for heat maps and images.")
+@click.option("--dpi", type=click.IntRange(min=20, max=1200), default=110, show_default=True,
+              help="Dots per inch of PNG output.")  # fmt: skip
 @click.option("--title", help="Figure title (default: the result's title).")
 @overwrite_option
 @handle_errors
-def plot(result, out, var, species, time, dpi, title, overwrite):
+def plot(result, out, var, species, time, log, dpi, title, overwrite):
     """Plot RESULT, a NetCDF file written by charme.
 
-    SSA and CME: mean ± sd bands per species over time (and a few saved
-    trajectories; CME marginals as a time × count heat map).  Characteristics:
-    u(x) at the output times with shocks and the breaking time marked (1-D),
-    images for 2-D grids.  Sweeps: a response curve or heat map over the
-    varied parameters.
+    SSA and CME: mean ± sd bands per species over time (a panel each when
+    their scales differ), a few saved trajectories, CME marginals as time ×
+    count heat maps; explicit chains: p(state) over time.  Characteristics:
+    u(x) at the output times with shocks and the breaking time marked, rays
+    in the (x, t) plane (1-D); images with contours, per time with an
+    evolution variable, rays projected (2-D and more: a plane through the
+    middle).  Sweeps: the mean at the final time (or --var) against one
+    varied parameter, a heat map over two, or a curve over zipped points.
     """
     from charme.errors import SpecError
     from charme.results import check_output_path
@@ -45,7 +54,7 @@ def plot(result, out, var, species, time, dpi, title, overwrite):
     data = open_result(result)
     from charme.plotting import figure_for
 
-    fig = figure_for(data, var=var, species=species, time=time, title=title)
+    fig = figure_for(data, var=var, species=species, time=time, title=title, log=log)
     partial = out.with_name(out.name + ".partial")
     try:
         fig.savefig(partial, dpi=dpi, format=out.suffix.lower().lstrip("."))

@@ -108,9 +108,16 @@ def _varying_stats(results, taken) -> dict[str, np.ndarray]:
                 vals = [int(v) for v in vals]
             except (TypeError, ValueError):
                 continue
-        if not all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
-                   for v in vals):  # fmt: skip
+
+        def numeric(v):
+            return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+
+        if not any(numeric(v) for v in vals):
             continue
+        if not all(numeric(v) or v == "none" for v in vals):
+            continue
+        if any(v == "none" for v in vals):  # e.g. a breaking time at some points only
+            vals = [np.nan if v == "none" else float(v) for v in vals]
         if all(v == vals[0] for v in vals):
             continue
         kind = np.int64 if all(isinstance(v, (int, np.integer)) for v in vals) else np.float64

@@ -15,5 +15,5 @@ charme ssa "$ex/gene_bursts.yaml" -o bursts.nc --runs 200 --save-trajectories -q
 charme plot bursts.nc -o "$out/gene_bursts.png" --species M,P --dpi 90 --overwrite
 charme moc "$ex/burgers_shock.yaml" --save-rays -o burgers.nc -q
 charme plot burgers.nc -o "$out/burgers_shock.png" --dpi 90 --overwrite
-charme moc "$ex/eikonal_circle.yaml" -o eikonal.nc -q
-charme plot eikonal.nc -o "$out/eikonal.png" --dpi 90 --overwrite
+charme moc "$ex/eikonal_circle.yaml" --save-rays -o eikonal.nc -q
+charme plot eikonal.nc -o "$out/eikonal.png" --dpi 80 --overwrite
