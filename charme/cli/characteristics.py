@@ -23,9 +23,10 @@ from charme.cli.common import handle_errors, overwrite_option, parse_sets, set_o
 @click.option("--crossing", type=click.Choice(["stop", "multivalued", "viscosity", "shock"]),
               help="After characteristics cross: stop (default), multivalued, viscosity "
                    "(Hamilton-Jacobi), shock (conservation laws); the last three in 1-D.")  # fmt: skip
-@click.option("--evaluation", type=click.Choice(["newton", "hermite"]), default="newton",
+@click.option("--evaluation", type=click.Choice(["newton", "hermite", "raster"]), default="newton",
               show_default=True,
-              help="Per grid point: Newton onto the exact ray, or cubic Hermite between rays (1-D).")  # fmt: skip
+              help="Per grid point: Newton onto the exact ray; cubic Hermite between rays (1-D); "
+                   "raster: bicubic ray cells, first arrival on big 2-D grids.")  # fmt: skip
 @click.option("--save-rays", is_flag=True, help="Also store the traced characteristics.")
 @set_option
 @overwrite_option

@@ -68,8 +68,8 @@ def solve_pde(
     rtol = float(rtol or settings.get("rtol", 1e-13))
     atol = float(atol or settings.get("atol", 1e-15))
     crossing = crossing or settings.get("crossing", "stop")
-    if evaluation not in ("newton", "hermite"):
-        raise SpecError(f"unknown evaluation {evaluation!r} (newton, hermite)")
+    if evaluation not in ("newton", "hermite", "raster"):
+        raise SpecError(f"unknown evaluation {evaluation!r} (newton, hermite, raster)")
     if evaluation == "hermite" and (crossing or "stop") != "stop":
         raise SpecError("hermite evaluation goes with --crossing stop")
     if crossing not in ("stop", "multivalued", "viscosity", "shock"):
@@ -157,7 +157,14 @@ def solve_pde(
             raise SpecError(
                 "--crossing viscosity is for Hamilton-Jacobi (fully nonlinear) equations"
             )
-        u, grad, taus, out, breaking_tau, breaking_at, blow_tau = _general(info, pde, ctx, crossing)
+        if evaluation == "raster" and (n != 2 or crossing != "viscosity"):
+            raise SpecError(
+                "raster evaluation is for 2-D data without an evolution variable, with "
+                "--crossing viscosity (first arrival)"
+            )
+        u, grad, taus, out, breaking_tau, breaking_at, blow_tau = _general(
+            info, pde, ctx, crossing, evaluation
+        )
         extra_attrs = {}
     else:
 
@@ -810,7 +817,7 @@ def _crossings(info, out, taus, det0, n, nz, m):
     return tb, at
 
 
-def _general(info, pde, c, crossing="stop"):
+def _general(info, pde, c, crossing="stop", evaluation="newton"):
     """No evolution variable: rays traced both ways, Newton on (s, tau) per grid point.
 
     With ``--crossing stop`` a point counts only if it lies before the first
@@ -828,7 +835,8 @@ def _general(info, pde, c, crossing="stop"):
     speed = float(np.median(np.linalg.norm(_eval_a(info, y0[:, :nz], n), axis=1)))
     horizon = 2.0 * extent / max(speed, 1e-300)
     runs = []
-    for sign in (1.0, -1.0):
+    # raster (first arrival) uses the forward rays only
+    for sign in (1.0,) if evaluation == "raster" else (1.0, -1.0):
         taus = np.linspace(0.0, sign * horizon, TRACE_STEPS)
         out = np.empty((len(S), len(taus), d))
         status = np.empty(len(S), np.int64)
@@ -848,16 +856,44 @@ def _general(info, pde, c, crossing="stop"):
         )
         tb, at = _crossings(info, out, taus, c["det0"], n, nz, m)
         runs.append((taus, out, tb, at, status, reached))
-    u, grad = _multi_seed(pde, c, runs, crossing)
-    tb_all = np.concatenate([runs[0][2], runs[1][2]])
-    at_all = np.concatenate([runs[0][3], runs[1][3]])
+    if evaluation == "raster":
+        u, grad = _raster(c, runs[0])
+    else:
+        u, grad = _multi_seed(pde, c, runs, crossing)
+    tb_all = np.concatenate([r[2] for r in runs])
+    at_all = np.concatenate([r[3] for r in runs])
     first = int(np.argmin(tb_all)) if np.isfinite(tb_all).any() else None
     breaking_at = at_all[first] if first is not None else None
     blow = [r[5][r[4] == K.RAY_BLOW_UP] for r in runs]
     blow_tau = min((float(np.abs(b).min()) for b in blow if b.size), default=np.inf)
+    if len(runs) == 1:
+        return u, grad, runs[0][0], runs[0][1], np.inf, breaking_at, blow_tau
     taus = np.concatenate([runs[1][0][::-1], runs[0][0][1:]])
     out = np.concatenate([runs[1][1][:, ::-1], runs[0][1][:, 1:]], axis=1)
     return u, grad, taus, out, np.inf, breaking_at, blow_tau
+
+
+def _raster(c, run):
+    """First arrival on a 2-D grid from the bicubic ray cells (see :mod:`.cells`)."""
+    import numba
+
+    from charme.solvers.characteristics import cells as RA
+
+    taus, out = run[0], run[1]
+    dout = RA.derivatives(c["code"], c["consts"], c["prog"], c["nz"], out)
+    xs, ys = c["grid_axes"]
+    chunks = max(1, numba.get_num_threads())
+    best_u = np.full((chunks, len(xs), len(ys)), np.inf)
+    best_g = np.full((chunks, len(xs), len(ys), 2), np.nan)
+    RA.rasterise(out, dout, c["S"][:, 0].copy(), taus, c["nz"], c["charpit"], xs, ys, chunks,
+                 best_u, best_g)  # fmt: skip
+    pick = np.argmin(best_u, axis=0)
+    u = np.take_along_axis(best_u, pick[None], axis=0)[0]
+    grad = np.take_along_axis(best_g, pick[None, ..., None], axis=0)[0]
+    missing = ~np.isfinite(u)
+    u[missing] = np.nan
+    grad[missing] = np.nan
+    return u, grad
 
 
 VISCOSITY_SEEDS = 12
