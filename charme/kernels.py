@@ -47,7 +47,9 @@ from charme.solvers.characteristics.kernels import (
     initial_state,
     initial_states,
     integrate,
+    jacobian_dets,
     trace,
+    trace_sampled,
 )
 from charme.solvers.characteristics.kernels import rhs as ray_rhs
 from charme.solvers.gillespie.compile import compile_network
@@ -129,7 +131,9 @@ __all__ = [
     "initial_state",
     "initial_states",
     "integrate",
+    "jacobian_dets",
     "manifold_samples",
     "ray_rhs",
     "trace",
+    "trace_sampled",
 ]

@@ -98,3 +98,61 @@ def test_fsp_kernels_build_the_solvers_generator():
     np.testing.assert_allclose(mean, [50, 50])
     np.testing.assert_allclose(second, [np.mean(np.arange(101.0) ** 2)] * 2)
     np.testing.assert_allclose(marg, 1 / n)
+
+
+def _rotating_rays():
+    pde = charme.loads(
+        "kind: pde\nvariables: [t, x, y]\nequation: u_t - y*u_x + x*u_y = u*x\n"
+        "initial: {parameters: {a: [-1, 1, 5], b: [-1, 1, 5]}, t: 0, x: a, y: b, u: exp(a)}\n"
+        "grid: {t: [0, 1, 3], x: [0, 1, 3], y: [0, 1, 3]}\n"
+    )
+    c = K.compile_pde(pde)
+    S = K.manifold_samples(pde)
+    y0 = np.empty((len(S), c.d))
+    ok = np.zeros(len(S), np.bool_)
+    K.initial_states(c.icode, c.iconsts, c.iprog, c.fcode, c.fconsts, c.fprog, c.n, c.charpit,
+                     S, K.initial_guesses(pde, S), y0, ok)  # fmt: skip
+    assert ok.all()
+    return c, y0
+
+
+@pytest.mark.parametrize("rtol", [1e-7, 1e-10, 1e-13])
+def test_trace_sampled_dense_output_is_as_accurate_as_the_tolerance(rtol):
+    """Curved rays (circles, u growing along them): the dense-output samples agree with
+    rays landed on every time to about rtol, and the landed times to rounding of it."""
+    c, y0 = _rotating_rays()
+    taus = np.linspace(0, 6, 64)
+    exact_all = np.empty((len(y0), len(taus), c.d))
+    sampled = np.empty_like(exact_all)
+    status, reached = np.empty(len(y0), np.int64), np.empty(len(y0))
+    K.trace(c.code, c.consts, c.prog, c.nz, y0, taus, rtol, 1e-15, exact_all, status, reached)
+    exact = np.zeros(len(taus), np.bool_)
+    exact[[0, 20, 41]] = True
+    K.trace_sampled(c.code, c.consts, c.prog, c.nz, y0, taus, exact, rtol, 1e-15, sampled,
+                    status, reached)  # fmt: skip
+    assert (status == K.RAY_OK).all()
+    scale = np.abs(exact_all).max()
+    dense_err = np.abs(sampled - exact_all).max() / scale
+    assert 0 < dense_err < 30 * rtol  # not the same numbers, but as accurate
+    landed = exact.copy()
+    landed[-1] = True
+    assert np.abs(sampled[:, landed] - exact_all[:, landed]).max() / scale < 30 * rtol
+
+
+def test_jacobian_dets_are_the_ray_jacobians_determinants():
+    c, y0 = _rotating_rays()
+    taus = np.linspace(0, 2, 5)
+    out = np.empty((len(y0), len(taus), c.d))
+    status, reached = np.empty(len(y0), np.int64), np.empty(len(y0))
+    K.trace(c.code, c.consts, c.prog, c.nz, y0, taus, 1e-12, 1e-15, out, status, reached)
+    Y = out.reshape(-1, c.d).copy()
+    Y[3, 0] = np.nan
+    dets = np.empty(len(Y))
+    K.jacobian_dets(c.code, c.consts, c.prog, c.nz, c.n, Y, dets)
+    # [x_a, x_b, dx/dtau] with dx/dtau = (1, -y, x) for the rotation
+    J = np.stack([Y[:, c.nz : c.nz + 3], Y[:, 2 * c.nz : 2 * c.nz + 3],
+                  np.stack([np.ones(len(Y)), -Y[:, 2], Y[:, 1]], axis=1)], axis=1)  # fmt: skip
+    expected = np.linalg.det(J)
+    assert np.isnan(dets[3])
+    keep = np.arange(len(Y)) != 3
+    np.testing.assert_allclose(dets[keep], expected[keep], rtol=1e-12, atol=1e-14)

@@ -124,7 +124,7 @@ def solve_pde(
             f"at {where}: give a starting point under initial.guess", field="initial",
         )  # fmt: skip
     # transversality: [x_s1 .. x_sm, dx/dtau] must be invertible on the data
-    a0 = _eval_a(info, y0[:, :nz], n)
+    a0 = _eval_a({"code": code, "consts": consts, "prog": prog, "n": n}, y0[:, :nz])
     J0 = np.stack([*(y0[:, nz + k * nz : nz + k * nz + n] for k in range(m)), a0], axis=1)
     with np.errstate(invalid="ignore"):
         det0 = np.linalg.det(J0)
@@ -187,12 +187,17 @@ def solve_pde(
             out = np.empty((len(S), len(taus), d))
             status = np.empty(len(S), np.int64)
             reached = np.empty(len(S))
-            K.trace(code, consts, prog, nz, y0, taus, rtol, atol, out, status, reached)
+            # the grid's levels are landed on; the coarse ones (for crossings) are sampled by
+            # the dense output unless the rays are saved
+            exact = np.isin(taus, tau_levels) | (taus == 0.0) | save_rays
+            ctx["exact"] = exact
+            K.trace_sampled(code, consts, prog, nz, y0, taus, exact, rtol, atol, out, status,
+                            reached)  # fmt: skip
 
-            tb_ray, at_ray = _crossings(info, out, taus, det0, n, nz, m)
+            tb_ray, at_ray = _crossings(ctx, out, taus, det0, n, nz, m)
             _refine_crossings(info, ctx, out, taus, tb_ray, at_ray)
             # rarefaction fans from kinks (Charpit) or jumps (quasilinear) of 1-D data
-            fans, ctx["kinks"] = FANS.detect(info, pde, ctx, e, lambda z: _eval_a(info, z, n))
+            fans, ctx["kinks"] = FANS.detect(info, pde, ctx, e, lambda z: _eval_a(ctx, z))
             for fan in fans:
                 FANS.trace(ctx, fan, taus)
             ctx["fans"] = fans
@@ -353,8 +358,8 @@ def _hermite(info, pde, c, e, speed, tau_levels, taus, out, end):
         if c["charpit"]:
             ux = y[:, n + 1 + o]
         else:  # u_x from [x_s, a]^T p = [u_s, b] on each ray
-            a = _eval_a(info, y[:, :nz], n)
-            b = _eval_b(info, y[:, :nz])
+            a = _eval_a(c, y[:, :nz])
+            b = _eval_b(c, y[:, :nz])
             J = np.stack([y[:, nz : nz + n], a], axis=1)
             rhs = np.stack([y[:, nz + n], b], axis=1)
             ux = np.linalg.solve(J, rhs[..., None])[:, o, 0]
@@ -389,17 +394,19 @@ def _fan_fill(info, c, e, level, u, grad):
     """Points inside a rarefaction fan take the fan's value (in place, one level)."""
     xs = c["grid_axes"][1 - e]
     for fan in c.get("fans", ()):
-        found = FANS.branches(info, c, e, fan, level, xs, lambda z: _eval_a(info, z, c["n"]),
-                              lambda z: _eval_b(info, z))  # fmt: skip
+        found = FANS.branches(info, c, e, fan, level, xs, lambda z: _eval_a(c, z),
+                              lambda z: _eval_b(c, z))  # fmt: skip
         for q, bs in enumerate(found):
             if bs:
                 u[q], grad[q] = bs[0][0], bs[0][1]
 
 
-def _eval_b(info, z):
-    """du/dtau (component n of g) at the ray states ``z``."""
-    env = {name: z[:, i] for i, name in enumerate(info.z_names)}
-    return np.broadcast_to(evaluate_array(info.g[len(info.variables)], env), (len(z),))
+def _eval_b(c, z):
+    """du/dtau (component n of g) at the ray states ``z`` (compiled)."""
+    out = np.empty((len(z), 1))
+    K.eval_rows(c["code"], c["consts"], c["prog"], np.array([c["n"]]), np.ascontiguousarray(z),
+                out)  # fmt: skip
+    return out[:, 0]
 
 
 def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out):
@@ -435,20 +442,15 @@ def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out)
         pos = out[:, kk, o]
 
         def branches(targets, pos=pos, tau=tau, kk=kk):
-            """(point index, u, grad, s) of every ray through each target x."""
-            pairs = []
-            for q, x in enumerate(targets):
-                dif = pos - x
-                hit = np.flatnonzero(
-                    np.isfinite(dif[:-1]) & np.isfinite(dif[1:]) & (dif[:-1] * dif[1:] <= 0)
-                )
-                pairs += [(q, 0.5 * (S[k] + S[k + 1])) for k in hit]
+            """(u, grad, s, fan value) of every ray through each target x, sorted by s."""
+            targets = np.asarray(targets, float)
+            qs, seeds = _brackets(pos, S, targets)
             found = [[] for _ in targets]
-            if pairs:
-                found = _locate_branches(c, e, n, tau, S, targets, pairs, found)
+            if qs.size:
+                found = _locate_branches(c, e, n, tau, S, targets, qs, seeds, found)
             for fan in c.get("fans", ()):
-                fb = FANS.branches(info, c, e, fan, kk, targets, lambda z: _eval_a(info, z, n),
-                                   lambda z: _eval_b(info, z))  # fmt: skip
+                fb = FANS.branches(info, c, e, fan, kk, targets, lambda z: _eval_a(c, z),
+                                   lambda z: _eval_b(c, z))  # fmt: skip
                 for q, bs in enumerate(fb):
                     for b in bs:  # one ray per point in a fan; skip its edges' duplicates
                         if all(abs(b[0] - o_[0]) > 1e-12 * (1 + abs(b[0])) or abs(b[2] - o_[2]) > 1e-9
@@ -465,7 +467,7 @@ def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out)
                 return min(bs, key=lambda br: br[0])
             t = t0 + speed * tau
             values = _lax_oleinik(pde, flux, [br[2] for br in bs], np.full(len(bs), x), t,
-                                  [br[3] for br in bs], c.get("kinks", ()))  # fmt: skip
+                                  [br[3] for br in bs], c.get("kinks", ()), c)  # fmt: skip
             return bs[int(np.argmin(values))]
 
         found = branches(xs)
@@ -474,12 +476,13 @@ def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out)
         level_u = np.full(len(xs), np.nan)
         level_g = np.full((len(xs), n), np.nan)
         if crossing == "shock":  # every branch of the level in one vectorised evaluation
-            flat = [(q, br) for q, bs in enumerate(found) for br in bs]
-            best = [None] * len(xs)
+            # a point reached by one ray has nothing to choose
+            best = [bs[0] if len(bs) == 1 else None for bs in found]
+            flat = [(q, br) for q, bs in enumerate(found) if len(bs) > 1 for br in bs]
             if flat:
                 values = _lax_oleinik(pde, flux, [br[2] for _, br in flat],
                                       xs[[q for q, _ in flat]], t0 + speed * tau,
-                                      [br[3] for _, br in flat], c.get("kinks", ()))  # fmt: skip
+                                      [br[3] for _, br in flat], c.get("kinks", ()), c)  # fmt: skip
                 low = np.full(len(xs), np.inf)
                 for (q, br), v in zip(flat, values):
                     if v < low[q]:
@@ -502,17 +505,13 @@ def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out)
                 cont = min(found[q + 1], key=lambda br, a=a: abs(br[2] - a[2]))
                 if cont is b:
                     continue
-                lo, hi = xs[q], xs[q + 1]  # bisection on which branch wins
-                for _ in range(60):
-                    mid = 0.5 * (lo + hi)
-                    pick = choose(branches([mid])[0], mid)
-                    if pick is None:
-                        break
-                    if abs(pick[2] - a[2]) < abs(pick[2] - b[2]):
-                        lo = mid
-                    else:
-                        hi = mid
-                shocks.append((float(t0 + speed * tau), float(0.5 * (lo + hi))))
+                x_shock = _shock_between(
+                    xs[q], xs[q + 1], a, b, branches,
+                    lambda bs, x, t=t0 + speed * tau: _lax_oleinik(
+                        pde, flux, [br[2] for br in bs], np.full(len(bs), x), t,
+                        [br[3] for br in bs], c.get("kinks", ()), c),
+                )  # fmt: skip
+                shocks.append((float(t0 + speed * tau), x_shock))
     extra = {"crossing_method": crossing}
     if crossing == "shock":
         extra["shock_positions"] = repr([(round(t, 15), x) for t, x in shocks])
@@ -603,10 +602,32 @@ def _branches_nd(c, crossing, e, tau_levels, taus, out):
     return u, grad, extra
 
 
-def _locate_branches(c, e, n, tau, S, targets, pairs, found):
+def _brackets(pos, S, targets):
+    """(target index, seed s) for every pair of neighbouring rays whose positions
+    ``pos`` bracket a target x (the rays through it lie between them)."""
+    ok = np.isfinite(pos[:-1]) & np.isfinite(pos[1:])
+    k = np.flatnonzero(ok)
+    lo = np.minimum(pos[k], pos[k + 1])
+    hi = np.maximum(pos[k], pos[k + 1])
+    order = np.argsort(targets, kind="stable")
+    sorted_t = targets[order]
+    first = np.searchsorted(sorted_t, lo, side="left")
+    last = np.searchsorted(sorted_t, hi, side="right")
+    count = np.maximum(last - first, 0)
+    which = np.repeat(np.arange(len(k)), count)
+    offset = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    qs = order[first[which] + offset]
+    kw = k[which]
+    with np.errstate(all="ignore"):  # linear interpolation between the two rays
+        w = np.clip((targets[qs] - pos[kw]) / (pos[kw + 1] - pos[kw]), 0.0, 1.0)
+    w = np.where(np.isfinite(w), w, 0.5)
+    seeds = S[kw] + w * (S[kw + 1] - S[kw])
+    return qs, seeds
+
+
+def _locate_branches(c, e, n, tau, S, targets, qs, seeds, found):
     """Newton onto the data's rays through each target x, from the bracketing pairs."""
-    qs = np.array([p[0] for p in pairs])
-    seeds = np.array([[p[1]] for p in pairs])
+    seeds = seeds[:, None].copy()
     pts = np.asarray(targets, float)[qs][:, None]
     seed_p = (c["y0"][np.searchsorted(S, seeds[:, 0]).clip(0, len(S) - 1), n + 1 : 2 * n + 1]
               if c["charpit"] else np.zeros((len(qs), n))).copy()  # fmt: skip
@@ -620,6 +641,55 @@ def _locate_branches(c, e, n, tau, S, targets, pairs, found):
         if all(abs(sq[j, 0] - b[2]) > 1e-9 * (1 + abs(b[2])) for b in found[qs[j]]):
             found[qs[j]].append((uq[j], gq[j], sq[j, 0], None))
     return found
+
+
+def _shock_between(lo, hi, a, b, branches, values):
+    """Where branch ``a`` (chosen at ``lo``) hands over to ``b`` (chosen at ``hi``).
+
+    The shock is the zero of G(x) = L_a(x) - L_b(x), the difference of the
+    Lax-Oleinik values of the two branches continued to x, with G'(x) =
+    u_a - u_b (the functional is stationary along a ray, so dL/dx = u):
+    Newton kept inside the bracket [lo, hi], bisection on which branch wins
+    where a step leaves it or a branch cannot be continued.
+    """
+
+    def diff(x):
+        bs = branches([x])[0]
+        if len(bs) < 2:
+            return None
+        ia = min(range(len(bs)), key=lambda i: abs(bs[i][2] - a[2]))
+        ib = min(range(len(bs)), key=lambda i: abs(bs[i][2] - b[2]))
+        if ia == ib:
+            return None
+        v = values(bs, x)
+        return v[ia] - v[ib], bs[ia][0] - bs[ib][0], v[ia] <= v.min()
+
+    # start from the secant of G through the bracket's ends
+    ends = [diff(lo), diff(hi)]
+    x = 0.5 * (lo + hi)
+    if None not in ends and ends[0][0] != ends[1][0]:
+        guess = lo + ends[0][0] / (ends[0][0] - ends[1][0]) * (hi - lo)
+        if lo < guess < hi:
+            x = guess
+    for _ in range(100):
+        got = diff(x)
+        if got is None:
+            break
+        g, slope, a_wins = got
+        if a_wins:
+            lo = x
+        else:
+            hi = x
+        step = g / slope if slope != 0 else np.inf
+        if abs(step) <= 4e-16 * max(1.0, abs(x)):
+            return float(x - step)  # converged to rounding
+        new = x - step
+        if not lo <= new <= hi:  # outside the bracket: bisect
+            new = 0.5 * (lo + hi)
+        if hi - lo <= 4e-16 * max(1.0, abs(x)):
+            return float(new)
+        x = new
+    return float(0.5 * (lo + hi))
 
 
 def _flux(info, pde):
@@ -642,49 +712,58 @@ def _flux(info, pde):
     return sp.lambdify(U, f, "numpy")
 
 
-_GAUSS = np.polynomial.legendre.leggauss(32)
+_GAUSS = np.polynomial.legendre.leggauss(20)
 
 
-def _lax_oleinik(pde, flux, s, x, t, u_ray=None, breaks=()):
+def _lax_oleinik(pde, flux, s, x, t, u_ray=None, breaks=(), c=None):
     """U0(s) + u0(s) (x - x0(s)) - t f(u0(s)) for arrays of rays: minimal on the entropy
     solution's ray.
 
     A ray of a rarefaction fan starts at the kink x0(s) with its own value
     ``u_ray`` (None for rays of the data).  U0(s) = integral of u0 dx0 from
-    the data's start: Gauss-Legendre on the pieces between the ``breaks``
-    (kinks and jumps), each piece in 16 panels.
+    the data's start, from a table of its values at the rays' samples and
+    the ``breaks`` (kinks and jumps, cached in ``c``) plus Gauss-Legendre from
+    the table's last node below s.  The data (u0, x0, dx0/ds) are evaluated
+    by the compiled programs of the solve's context ``c``.
     """
     o = [i for i, e in enumerate(pde.x0) if e[0] != "num"][0]
-    name = pde.manifold[0]
-    a = pde.manifold_ranges[0][0]
     s = np.asarray(s, float)
-    edges = sorted(b for b in breaks if b > a)
-    pieces = [a, *edges]
-    cum = [0.0]
-    for lo, hi in zip(pieces[:-1], pieces[1:]):
-        cum.append(cum[-1] + float(_u_dx_integral(pde, o, name, np.array([lo]), np.array([hi]))[0]))
-    j = np.searchsorted(np.asarray(edges), s) if edges else np.zeros(len(s), int)
-    lower = np.asarray(pieces)[j]
-    big_u = np.asarray(cum)[j] + _u_dx_integral(pde, o, name, lower, s)
-    u_s = np.broadcast_to(evaluate_array(pde.u0, {name: s}), s.shape).astype(float)
+    key = ("lax_oleinik_table", tuple(breaks))
+    if c.get("_u0_table", (None,))[0] != key:
+        a, b = pde.manifold_ranges[0][:2]
+        nodes = np.unique(np.concatenate([c["S"][:, 0], [a, b], [k for k in breaks if a < k < b]]))
+        cum = np.concatenate([[0.0], np.cumsum(_u_dx_integral(c, o, nodes[:-1], nodes[1:]))])
+        c["_u0_table"] = (key, nodes, cum)
+    _, nodes, cum = c["_u0_table"]
+    j = np.clip(np.searchsorted(nodes, s, side="right") - 1, 0, len(nodes) - 1)
+    big_u = cum[j] + _u_dx_integral(c, o, nodes[j], s)
+    data = _data_at(c, o, s)
+    u_s = data[:, 1]
     if u_ray is not None:
         given = np.array([np.nan if v is None else v for v in u_ray], float)
         u_s = np.where(np.isnan(given), u_s, given)
-    x0 = np.broadcast_to(evaluate_array(pde.x0[o], {name: s}), s.shape)
-    return big_u + u_s * (np.asarray(x) - x0) - t * np.broadcast_to(flux(u_s), s.shape)
+    return big_u + u_s * (np.asarray(x) - data[:, 0]) - t * np.broadcast_to(flux(u_s), s.shape)
 
 
-def _u_dx_integral(pde, o, name, lo, hi, panels=16):
-    """Integral of u0 dx0/ds over [lo, hi] (arrays), composite Gauss-Legendre."""
+def _data_at(c, o, s):
+    """Columns x0_o(s), u0(s), dx0_o/ds(s) from the compiled data programs (1-D data)."""
+    n = c["n"]
+    flat = np.ascontiguousarray(np.asarray(s, float).reshape(-1, 1))
+    out = np.empty((len(flat), 3))
+    K.eval_rows(c["icode"], c["iconsts"], c["iprog"], np.array([o, n, n + 1 + o]), flat, out)
+    return out
+
+
+def _u_dx_integral(c, o, lo, hi, panels=2):
+    """Integral of u0 dx0/ds over [lo, hi] (arrays; short intervals: between neighbouring
+    samples of the data), composite Gauss-Legendre."""
     nodes, weights = _GAUSS
+    lo, hi = np.asarray(lo, float), np.asarray(hi, float)
     width = (hi - lo) / panels
     starts = lo[:, None] + width[:, None] * np.arange(panels)[None, :]
     sig = starts[..., None] + width[:, None, None] * (nodes + 1) / 2
-    u0 = np.broadcast_to(evaluate_array(pde.u0, {name: sig}), sig.shape)
-    h = 1e-6 * np.maximum(1.0, np.abs(sig))
-    dx0 = (np.broadcast_to(evaluate_array(pde.x0[o], {name: sig + h}), sig.shape)
-           - np.broadcast_to(evaluate_array(pde.x0[o], {name: sig - h}), sig.shape)) / (2 * h)  # fmt: skip
-    return (u0 * dx0 * weights).sum(axis=(1, 2)) * width / 2
+    data = _data_at(c, o, sig).reshape(*sig.shape, 3)
+    return (data[..., 1] * data[..., 2] * weights).sum(axis=(1, 2)) * width / 2
 
 
 REFINED_RAYS = 32
@@ -692,11 +771,11 @@ MAX_REFINED = 4096
 SUBDIVISIONS = 16
 
 
-def _jacobian_det(info, y, n, nz, m):
+def _jacobian_det(c, y):
     """det [x_s1 .. x_sm, dx/dtau] at one ray state ``y``."""
-    a = _eval_a(info, y[None, :nz], n)[0]
-    J = np.stack([*(y[nz + k * nz : nz + k * nz + n] for k in range(m)), a])
-    return float(np.linalg.det(J))
+    out = np.empty(1)
+    K.jacobian_dets(c["code"], c["consts"], c["prog"], c["nz"], c["n"], y[None], out)
+    return float(out[0])
 
 
 def _refine_crossings(info, c, out, taus, tb, at):
@@ -728,13 +807,21 @@ def _refine_crossings(info, c, out, taus, tb, at):
 
 
 def _refine_rays(info, c, out, taus, tb, at, rays):
-    n, nz, m = c["n"], c["nz"], c["m"]
+    n, nz = c["n"], c["nz"]
     for r in rays:
         k = int(np.searchsorted(np.abs(taus), tb[r]))
         k = min(max(k, 1), len(taus) - 1)
         lo_t, hi_t = float(taus[k - 1]), float(taus[k])
         y_lo = out[r, k - 1].copy()
-        f_lo = _jacobian_det(info, y_lo, n, nz, m)
+        exact = c.get("exact")
+        if exact is not None and not exact[k - 1]:  # a dense-output sample: land on it
+            j = int(np.flatnonzero(exact[:k])[-1])
+            y_lo = out[r, j].copy()
+            st, _, _ = K.integrate(c["code"], c["consts"], c["prog"], nz, y_lo, float(taus[j]),
+                                   lo_t, c["rtol"], c["atol"], 0.0)  # fmt: skip
+            if st != K.RAY_OK:
+                continue
+        f_lo = _jacobian_det(c, y_lo)
 
         def state(t, y_lo=y_lo, lo_t=lo_t):
             y = y_lo.copy()
@@ -745,7 +832,7 @@ def _refine_rays(info, c, out, taus, tb, at, rays):
         # the sign change seen between the levels, found again on a finer subdivision
         # (two close roots can hide inside one interval; a tangency has no sign change)
         y_end = state(hi_t)
-        if y_end is not None and f_lo * _jacobian_det(info, y_end, n, nz, m) <= 0:
+        if y_end is not None and f_lo * _jacobian_det(c, y_end) <= 0:
             sub = np.array([lo_t, hi_t])  # the usual case: one simple root between the levels
         else:
             sub = np.linspace(lo_t, hi_t, SUBDIVISIONS + 1)
@@ -754,7 +841,7 @@ def _refine_rays(info, c, out, taus, tb, at, rays):
             y_j = state(sub[j])
             if y_j is None:
                 break
-            dets.append(_jacobian_det(info, y_j, n, nz, m))
+            dets.append(_jacobian_det(c, y_j))
             if dets[-2] * dets[-1] <= 0:
                 bracket = j
                 break
@@ -777,7 +864,7 @@ def _refine_rays(info, c, out, taus, tb, at, rays):
             y = state(t_new)
             if y is None:
                 break
-            f = _jacobian_det(info, y, n, nz, m)
+            f = _jacobian_det(c, y)
             best, t_best = y, t_new
             if f * fb > 0:
                 b_t, fb = t_new, f
@@ -795,16 +882,16 @@ def _refine_rays(info, c, out, taus, tb, at, rays):
             tb[r], at[r] = abs(t_best), best[:n]
 
 
-def _crossings(info, out, taus, det0, n, nz, m):
+def _crossings(c, out, taus, det0, n, nz, m):
     """First tau where each ray's Jacobian [x_s, dx/dtau] changes sign, and where.
 
     ``taus`` runs away from 0 (either direction); rays without a crossing get inf.
     """
     R = out.shape[0]
-    aa = _eval_a(info, out[:, :, :nz].reshape(-1, nz), n).reshape(R, len(taus), n)
-    J = np.stack([*(out[:, :, nz + k * nz : nz + k * nz + n] for k in range(m)), aa], axis=2)
-    with np.errstate(invalid="ignore"):
-        det = np.linalg.det(np.nan_to_num(J))
+    det = np.empty(R * len(taus))
+    K.jacobian_dets(c["code"], c["consts"], c["prog"], nz, n,
+                    np.ascontiguousarray(out).reshape(R * len(taus), -1), det)  # fmt: skip
+    det = det.reshape(R, len(taus))
     flip = (det * det0[:, None] <= 0) & np.isfinite(out[:, :, 0])
     flip[:, 0] = False
     tb = np.full(R, np.inf)
@@ -832,7 +919,7 @@ def _general(info, pde, c, crossing="stop", evaluation="newton"):
     # how far to trace: twice the extent of data and grid over the data's typical speed
     corners = np.vstack([y0[:, :n], c["lo_g"], c["hi_g"]])
     extent = float(np.linalg.norm(corners.max(axis=0) - corners.min(axis=0)))
-    speed = float(np.median(np.linalg.norm(_eval_a(info, y0[:, :nz], n), axis=1)))
+    speed = float(np.median(np.linalg.norm(_eval_a(c, y0[:, :nz]), axis=1)))
     horizon = 2.0 * extent / max(speed, 1e-300)
     runs = []
     # raster (first arrival) uses the forward rays only
@@ -854,7 +941,7 @@ def _general(info, pde, c, crossing="stop", evaluation="newton"):
             status,
             reached,
         )
-        tb, at = _crossings(info, out, taus, c["det0"], n, nz, m)
+        tb, at = _crossings(c, out, taus, c["det0"], n, nz, m)
         runs.append((taus, out, tb, at, status, reached))
     if evaluation == "raster":
         u, grad = _raster(c, runs[0])
@@ -959,8 +1046,9 @@ def _multi_seed(pde, c, runs, crossing):
     return u.reshape(c["shape"]), grad.reshape((*c["shape"], n))
 
 
-def _eval_a(info, z, n):
-    """dx/dtau (the first n components of g) at the ray states ``z``."""
-    env = {name: z[:, i] for i, name in enumerate(info.z_names)}
-    cols = [np.broadcast_to(evaluate_array(g, env), (len(z),)) for g in info.g[:n]]
-    return np.stack(cols, axis=1)
+def _eval_a(c, z):
+    """dx/dtau (the first n components of g) at the ray states ``z`` (compiled)."""
+    out = np.empty((len(z), c["n"]))
+    K.eval_rows(c["code"], c["consts"], c["prog"], np.arange(c["n"]), np.ascontiguousarray(z),
+                out)  # fmt: skip
+    return out

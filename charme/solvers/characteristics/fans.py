@@ -15,7 +15,6 @@ crossing machinery applies.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,9 +63,12 @@ def _kink_groups(w):
     windows = np.lib.stride_tricks.sliding_window_view(padded, 7).copy()
     windows[:, 3] = np.nan  # the interval itself is not its own neighbour
     windows[~np.isfinite(windows)] = np.nan
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows
-        ref = np.nan_to_num(np.nanmedian(windows, axis=1), nan=0.0)
+    # the median of each window's finite entries (NaN sorts last), 0 if it has none
+    count = np.isfinite(windows).sum(axis=1)
+    windows.sort(axis=1)
+    rows = np.arange(len(windows))
+    lo, hi = np.maximum(count - 1, 0) // 2, np.maximum(count, 1) // 2
+    ref = np.where(count > 0, 0.5 * (windows[rows, lo] + windows[rows, hi]), 0.0)
     flagged = dw > KINK_RATIO * ref + 1e-8 * scale
     groups, k = [], 0
     while k < len(dw):
@@ -166,8 +168,9 @@ def trace(c, fan, taus):
     out = np.empty((len(fan.y0), len(taus), c["d"]))
     status = np.empty(len(fan.y0), np.int64)
     reached = np.empty(len(fan.y0))
-    K.trace(c["code"], c["consts"], c["prog"], c["nz"], fan.y0, taus, c["rtol"], c["atol"],
-            out, status, reached)  # fmt: skip
+    exact = c.get("exact", np.ones(len(taus), np.bool_))
+    K.trace_sampled(c["code"], c["consts"], c["prog"], c["nz"], fan.y0, taus, exact, c["rtol"],
+                    c["atol"], out, status, reached)  # fmt: skip
     fan.out = out
 
 

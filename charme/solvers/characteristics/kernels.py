@@ -76,11 +76,35 @@ def workspace(prog, nz, d):
 @njit(cache=True)
 def integrate_ws(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0, work, v, stack, coef):
     """:func:`integrate` with caller-owned scratch arrays (from :func:`workspace`)."""
+    return integrate_dense(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0, work, v, stack,
+                           coef, np.empty(0), np.empty((0, y.shape[0])))  # fmt: skip
+
+
+# Dormand-Prince dense output (E. Hairer, S. P. Norsett, G. Wanner, Solving Ordinary
+# Differential Equations I, 2nd ed., section II.6; their code DOPRI5): fourth order
+_D1 = -12715105075 / 11282082432
+_D3 = 87487479700 / 32700410799
+_D4 = -10690763975 / 1880347072
+_D5 = 701980252875 / 199316789632
+_D6 = -1453857185 / 822651844
+_D7 = 69997945 / 29380423
+
+
+@njit(cache=True)
+def integrate_dense(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0, work, v, stack, coef,
+                    dtaus, dout):  # fmt: skip
+    """:func:`integrate_ws` that also samples the solution at ``dtaus`` (inside the
+    interval, in order) into ``dout`` rows by the method's fourth-order dense
+    output, without shortening a step; rows it does not reach are NaN."""
     d = y.shape[0]
+    nd = dtaus.shape[0]
+    filled = 0
     k1, k2, k3, k4, k5 = work[0], work[1], work[2], work[3], work[4]
     k6, k7, yt, y5 = work[5], work[6], work[7], work[8]
     span = tau1 - tau0
     if span == 0.0:
+        for j in range(nd):
+            dout[j] = y
         return RAY_OK, h0, tau1
     direction = 1.0 if span > 0 else -1.0
     # h is the step the error control proposes; a step cut short to land on tau1
@@ -91,6 +115,8 @@ def integrate_ws(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0, work, v,
     for _ in range(MAX_STEPS):
         remaining = (tau1 - tau) * direction
         if remaining <= 1e-15 * max(1.0, abs(tau1)):
+            for j in range(filled, nd):  # within rounding of the end
+                dout[j] = y
             return RAY_OK, h, tau1
         hs = min(h, remaining)
         s = direction * hs
@@ -127,6 +153,19 @@ def integrate_ws(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0, work, v,
                 finite = False
         err = math.sqrt(err / d)
         if finite and err <= 1.0:
+            while filled < nd and (dtaus[filled] - (tau + s)) * direction <= 0.0:
+                theta = (dtaus[filled] - tau) / s
+                th1 = 1.0 - theta
+                for i in range(d):
+                    ydiff = y5[i] - y[i]
+                    bspl = s * k1[i] - ydiff
+                    r4 = ydiff - s * k7[i] - bspl
+                    r5 = s * (_D1 * k1[i] + _D3 * k3[i] + _D4 * k4[i] + _D5 * k5[i]
+                              + _D6 * k6[i] + _D7 * k7[i])  # fmt: skip
+                    dout[filled, i] = y[i] + theta * (
+                        ydiff + th1 * (bspl + theta * (r4 + th1 * r5))
+                    )
+                filled += 1
             tau += s
             for i in range(d):
                 y[i] = y5[i]
@@ -136,18 +175,31 @@ def integrate_ws(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0, work, v,
         else:
             h = hs * (0.2 if not finite else max(0.2, 0.9 * err ** (-0.2)))
         if h < 1e-14 * max(1.0, abs(tau)):
+            dout[filled:] = np.nan
             return RAY_BLOW_UP, h, tau
+    dout[filled:] = np.nan
     return RAY_TOO_MANY_STEPS, h, tau
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def trace(code, consts, prog, nz, y0, taus, rtol, atol, out, status, reached):
     """Trace every ray ``y0[r]`` through the times ``taus``; ``out[r, k] = y(taus[k])``.
 
     ``status[r]`` is ``RAY_OK`` or the first failure, ``reached[r]`` the
-    last time reached; rows after a failure are NaN.
+    last time reached; rows after a failure are NaN.  Every time is landed
+    on exactly (see :func:`trace_sampled` for a cheaper variant).
     """
+    exact = np.ones(taus.shape[0], np.bool_)
+    trace_sampled(code, consts, prog, nz, y0, taus, exact, rtol, atol, out, status, reached)
+
+
+@njit(cache=True, parallel=True)
+def trace_sampled(code, consts, prog, nz, y0, taus, exact, rtol, atol, out, status, reached):
+    """:func:`trace` landing exactly only on the times where ``exact`` is true (and
+    the last); the others are sampled by the dense output, which leaves the
+    steps as long as the error control allows (fourth order there)."""
     n_rays = y0.shape[0]
+    n_t = taus.shape[0]
     for r in prange(n_rays):
         y = y0[r].copy()
         work, v, stack, coef = workspace(prog, nz, y.shape[0])
@@ -155,17 +207,25 @@ def trace(code, consts, prog, nz, y0, taus, rtol, atol, out, status, reached):
         status[r] = RAY_OK
         reached[r] = taus[0]
         out[r, 0] = y
-        for k in range(1, taus.shape[0]):
+        k0 = 0
+        while k0 < n_t - 1:
+            k1 = k0 + 1
+            while k1 < n_t - 1 and not exact[k1]:
+                k1 += 1
             if status[r] == RAY_OK:
-                st, h, tau = integrate_ws(code, consts, prog, nz, y, taus[k - 1], taus[k], rtol,
-                                          atol, h, work, v, stack, coef)  # fmt: skip
+                st, h, tau = integrate_dense(code, consts, prog, nz, y, taus[k0], taus[k1], rtol,
+                                             atol, h, work, v, stack, coef, taus[k0 + 1 : k1],
+                                             out[r, k0 + 1 : k1])  # fmt: skip
                 reached[r] = tau
                 if st != RAY_OK:
                     status[r] = st
-            if status[r] == RAY_OK:
-                out[r, k] = y
             else:
-                out[r, k] = np.nan
+                out[r, k0 + 1 : k1] = np.nan
+            if status[r] == RAY_OK:
+                out[r, k1] = y
+            else:
+                out[r, k1] = np.nan
+            k0 = k1
 
 
 @njit(cache=True)
@@ -345,12 +405,14 @@ def locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, 
                 size = max(size, abs(step[k]) / (1.0 + abs(s[k])))
             if size >= 1e-14:
                 continue
-            if not initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, s,
-                                 seed_p[q], y, stack):  # fmt: skip
-                break
-            st, h, tau = integrate_ws(code, consts, prog, nz, y, 0.0, taus[q], rtol, atol, h_guess,
-                                      work, v, stack, coef)  # fmt: skip
-            inside = st == RAY_OK
+            # the last step is below rounding of s: move the ray state along it linearly
+            # (z_s carried by the ray; the error is O(step^2)) instead of integrating again
+            for i in range(nz):
+                acc = 0.0
+                for k in range(m):
+                    acc += y[nz + k * nz + i] * step[k]
+                y[i] -= acc
+            inside = True
             for k in range(m):
                 if s[k] < s_lo[k] - 1e-12 * (1.0 + abs(s_lo[k])) or s[k] > s_hi[k] + 1e-12 * (
                     1.0 + abs(s_hi[k])
@@ -457,3 +519,71 @@ def locate_general(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fp
                 tau_out[q] = tau
                 ok[q] = True
             break
+
+
+@njit(cache=True)
+def eval_rows(code, consts, prog, rows, Z, out):
+    """``out[r, k]`` = program row ``rows[k]`` at the state ``Z[r]``.
+
+    Rows ``0 .. n-1`` of the ray program are dx/dtau, row ``n`` is du/dtau.
+    """
+    stack = np.empty(STACK_SIZE)
+    for r in range(Z.shape[0]):
+        z = Z[r]
+        for k in range(rows.shape[0]):
+            a, b = prog[rows[k], 0], prog[rows[k], 1]
+            out[r, k] = eval_program(code, consts, a, b, z, stack, 0.0)
+
+
+@njit(cache=True)
+def _det_lu(J):
+    """Determinant of a small square matrix by LU with partial pivoting (``J`` overwritten)."""
+    n = J.shape[0]
+    det = 1.0
+    for k in range(n):
+        p = k
+        big = abs(J[k, k])
+        for i in range(k + 1, n):
+            if abs(J[i, k]) > big:
+                big = abs(J[i, k])
+                p = i
+        if big == 0.0:
+            return 0.0
+        if p != k:
+            for j in range(n):
+                J[k, j], J[p, j] = J[p, j], J[k, j]
+            det = -det
+        det *= J[k, k]
+        for i in range(k + 1, n):
+            f = J[i, k] / J[k, k]
+            for j in range(k + 1, n):
+                J[i, j] -= f * J[k, j]
+    return det
+
+
+@njit(cache=True)
+def jacobian_dets(code, consts, prog, nz, n, Y, out):
+    """``out[r]`` = det [x_s1 .. x_sm, dx/dtau] at the ray state ``Y[r]``.
+
+    The Jacobian of (s, tau) -> x: it changes sign where characteristics
+    cross.  NaN where the state is not finite.
+    """
+    m = n - 1
+    stack = np.empty(STACK_SIZE)
+    J = np.empty((n, n))
+    for r in range(Y.shape[0]):
+        y = Y[r]
+        finite = True
+        for i in range(nz * (m + 1)):
+            if not math.isfinite(y[i]):
+                finite = False
+                break
+        if not finite:
+            out[r] = np.nan
+            continue
+        for k in range(m):
+            for i in range(n):
+                J[k, i] = y[nz + k * nz + i]
+        for i in range(n):
+            J[m, i] = eval_program(code, consts, prog[i, 0], prog[i, 1], y, stack, 0.0)
+        out[r] = _det_lu(J)

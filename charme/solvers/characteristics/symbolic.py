@@ -9,6 +9,7 @@ kernels run as postfix programs.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from charme.errors import SpecError
@@ -127,8 +128,23 @@ class Classification:
 
 
 def classify(pde) -> Classification:
-    """Class of the equation and, when quasilinear, its characteristic system."""
+    """Class of the equation and, when quasilinear, its characteristic system.
+
+    Cached on the equation (a solve's symbolic set-up is then paid once per
+    equation, not once per call: sweeps over data or grids, repeated solves).
+    The result is shared: treat it as read-only.
+    """
+    return _classify(pde.F, tuple(pde.variables), pde.unknown)
+
+
+@functools.lru_cache(maxsize=256)
+def _classify(F_tree, variables, unknown) -> Classification:
+    from types import SimpleNamespace
+
     import sympy as sp
+
+    pde = SimpleNamespace(F=F_tree, variables=variables, unknown=unknown,
+                          derivative_names=tuple(f"{unknown}_{v}" for v in variables))  # fmt: skip
 
     names = set(pde.variables) | {pde.unknown} | set(pde.derivative_names)
     sym = {n: sp.Symbol(n, real=True) for n in names}
@@ -178,8 +194,20 @@ def classify(pde) -> Classification:
 
 
 def manifold_derivatives(pde, second=False):
-    """d x0_i/d s_k, d u0/d s_k (and with ``second`` the second derivatives) as trees."""
+    """d x0_i/d s_k, d u0/d s_k (and with ``second`` the second derivatives) as trees.
+
+    Cached on the data (see :func:`classify`); treat the result as read-only.
+    """
+    return _manifold_derivatives(tuple(pde.manifold), tuple(pde.x0), pde.u0, second)
+
+
+@functools.lru_cache(maxsize=256)
+def _manifold_derivatives(manifold, x0, u0, second):
+    from types import SimpleNamespace
+
     import sympy as sp
+
+    pde = SimpleNamespace(manifold=manifold, x0=x0, u0=u0)
 
     sym = {s: sp.Symbol(s, real=True) for s in pde.manifold}
     S = [sym[s] for s in pde.manifold]
