@@ -381,6 +381,38 @@ def test_hamilton_jacobi_in_two_dimensions(crossing):
         assert np.isfinite(r["u_branches"][-1]).sum(axis=-1).max() >= 3
 
 
+def test_eikonal_multivalued_keeps_the_rays_through_the_focus():
+    """Fronts moving in from the unit circle, no evolution variable.  Inside, the direct
+    ray (u = 1 - r) and the one that has passed through the focus (u = 1 + r); outside,
+    the ray traced backwards (u = 1 - r < 0) and the one through the focus.  Branches in
+    order of distance from the data along the ray; u is the first, with its gradient."""
+    r = solve_pde(pde(
+        "variables: [x, y]\nequation: u_x^2 + u_y^2 = 1\n"
+        "initial: {parameters: {s: [0, 6.283185307179586, 181]}, x: cos(s), y: sin(s), "
+        "u: 0, guess: {u_x: -cos(s), u_y: -sin(s)}}\n"
+        "grid: {x: [-1.45, 1.45, 30], y: [-1.35, 1.35, 28]}\n"
+    ), crossing="multivalued")  # fmt: skip
+    X, Y = np.meshgrid(r.coords["x"], r.coords["y"], indexing="ij")
+    R = np.hypot(X, Y)
+    br = np.asarray(r["u_branches"])
+    assert br.shape == (30, 28, 2)  # the periodic data's end rays are one ray, not two
+    np.testing.assert_allclose(br[..., 0], 1 - R, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(br[..., 1], 1 + R, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(r["u"], 1 - R, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(r["u_x"], -X / R, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(r["u_y"], -Y / R, rtol=0, atol=1e-10)
+    assert r.attrs["crossing_method"] == "multivalued"
+
+
+def test_shock_fitting_needs_an_evolution_problem():
+    with pytest.raises(SpecError, match="conservation law"):
+        solve_pde(pde(
+            "variables: [x, y]\nequation: u_x + u_y = 0\n"
+            "initial: {parameters: {s: [0, 1, 11]}, x: s, y: 0, u: s}\n"
+            "grid: {x: [0, 1, 3], y: [0, 1, 3]}\n"
+        ), crossing="shock")  # fmt: skip
+
+
 def test_eikonal_near_the_focus_takes_the_direct_ray():
     """Fronts moving in from r = 1/2: close to the centre the ray that has passed through
     the focus (u = 1/2 + r) must lose to the direct one (u = 1/2 - r)."""

@@ -8,10 +8,10 @@ Covered: linear, semilinear, quasilinear and (by Charpit's strips, initial
 gradient completed by Newton) fully nonlinear equations in any number of
 variables.  Evolution problems (a variable along which every ray advances at
 a constant rate, with constant initial value) and data without one (Newton
-on (s, tau)).  ``--crossing stop`` everywhere; in 1-D evolution problems also
-``multivalued``, ``viscosity`` (Hopf-Lax) and ``shock`` (Lax-Oleinik), with
-rarefaction fans from kinks and jumps of the data (:mod:`.fans`); first
-arrival (``viscosity``) for data without an evolution variable.
+on (s, tau)).  ``--crossing stop`` and ``multivalued`` everywhere;
+``viscosity`` (Hopf-Lax; first arrival without an evolution variable) for
+Hamilton-Jacobi equations; ``shock`` (Lax-Oleinik) for 1-D conservation
+laws; rarefaction fans from kinks and jumps of 1-D data (:mod:`.fans`).
 """
 
 from __future__ import annotations
@@ -149,10 +149,14 @@ def solve_pde(
     ctx = dict(code=code, consts=consts, prog=prog, icode=icode, iconsts=iconsts, iprog=iprog,
                fcode=fcode, fconsts=fconsts, fprog=fprog, n=n, m=m, nz=nz, d=d, charpit=charpit,
                S=S, y0=y0, det0=det0, rtol=rtol, atol=atol, s_lo=s_lo, s_hi=s_hi,
-               grid_axes=grid_axes, shape=shape, lo_g=lo_g, hi_g=hi_g)  # fmt: skip
+               grid_axes=grid_axes, shape=shape, lo_g=lo_g, hi_g=hi_g,
+               save_rays=bool(save_rays))  # fmt: skip
     if e is None:
-        if crossing not in ("stop", "viscosity"):
-            raise SpecError(f"--crossing {crossing} needs an evolution problem so far")
+        if crossing == "shock":
+            raise SpecError(
+                "--crossing shock is for 1-D conservation laws u_t + f(u)_x = 0 (an evolution "
+                "problem)"
+            )
         if crossing == "viscosity" and not info.charpit:
             raise SpecError(
                 "--crossing viscosity is for Hamilton-Jacobi (fully nonlinear) equations"
@@ -162,10 +166,9 @@ def solve_pde(
                 "raster evaluation is for 2-D data without an evolution variable, with "
                 "--crossing viscosity (first arrival)"
             )
-        u, grad, taus, out, breaking_tau, breaking_at, blow_tau = _general(
+        u, grad, taus, out, breaking_tau, breaking_at, blow_tau, extra_attrs = _general(
             info, pde, ctx, crossing, evaluation
         )
-        extra_attrs = {}
     else:
 
         def evolution():
@@ -921,6 +924,7 @@ def _general(info, pde, c, crossing="stop", evaluation="newton"):
     extent = float(np.linalg.norm(corners.max(axis=0) - corners.min(axis=0)))
     speed = float(np.median(np.linalg.norm(_eval_a(c, y0[:, :nz]), axis=1)))
     horizon = 2.0 * extent / max(speed, 1e-300)
+    c["tau_span"] = horizon
     runs = []
     # raster (first arrival) uses the forward rays only
     for sign in (1.0,) if evaluation == "raster" else (1.0, -1.0):
@@ -928,25 +932,20 @@ def _general(info, pde, c, crossing="stop", evaluation="newton"):
         out = np.empty((len(S), len(taus), d))
         status = np.empty(len(S), np.int64)
         reached = np.empty(len(S))
-        K.trace(
-            c["code"],
-            c["consts"],
-            c["prog"],
-            nz,
-            y0,
-            taus,
-            c["rtol"],
-            c["atol"],
-            out,
-            status,
-            reached,
-        )
+        # the levels are Newton's seeds, the crossings' and the raster cells' corners: dense
+        # output is accurate enough for them (landed on exactly only if the rays are saved)
+        exact = np.zeros(len(taus), np.bool_)
+        exact[0] = True
+        exact[:] |= c["save_rays"]
+        K.trace_sampled(c["code"], c["consts"], c["prog"], nz, y0, taus, exact, c["rtol"],
+                        c["atol"], out, status, reached)  # fmt: skip
         tb, at = _crossings(c, out, taus, c["det0"], n, nz, m)
         runs.append((taus, out, tb, at, status, reached))
+    extra = {}
     if evaluation == "raster":
         u, grad = _raster(c, runs[0])
     else:
-        u, grad = _multi_seed(pde, c, runs, crossing)
+        u, grad, extra = _multi_seed(pde, c, runs, crossing)
     tb_all = np.concatenate([r[2] for r in runs])
     at_all = np.concatenate([r[3] for r in runs])
     first = int(np.argmin(tb_all)) if np.isfinite(tb_all).any() else None
@@ -954,10 +953,10 @@ def _general(info, pde, c, crossing="stop", evaluation="newton"):
     blow = [r[5][r[4] == K.RAY_BLOW_UP] for r in runs]
     blow_tau = min((float(np.abs(b).min()) for b in blow if b.size), default=np.inf)
     if len(runs) == 1:
-        return u, grad, runs[0][0], runs[0][1], np.inf, breaking_at, blow_tau
+        return u, grad, runs[0][0], runs[0][1], np.inf, breaking_at, blow_tau, extra
     taus = np.concatenate([runs[1][0][::-1], runs[0][0][1:]])
     out = np.concatenate([runs[1][1][:, ::-1], runs[0][1][:, 1:]], axis=1)
-    return u, grad, taus, out, np.inf, breaking_at, blow_tau
+    return u, grad, taus, out, np.inf, breaking_at, blow_tau, extra
 
 
 def _raster(c, run):
@@ -992,6 +991,9 @@ def _multi_seed(pde, c, runs, crossing):
     ``stop``: rays both ways, a solution counts if it lies before its ray's
     first crossing, the one nearest the data (smallest |tau|) wins.
     ``viscosity``: forward rays only, the smallest u wins (first arrival).
+    ``multivalued``: rays both ways, every distinct solution is a branch
+    (``u_branches``, in order of |tau|: nearest the data along its ray
+    first, the first arrival for fronts), ``u`` is the first.
     """
     from scipy.spatial import cKDTree
 
@@ -1004,6 +1006,7 @@ def _multi_seed(pde, c, runs, crossing):
     tree = cKDTree(pos[good])
     pts = np.array(list(itertools.product(*c["grid_axes"])), float).reshape(-1, n)
     _, near = tree.query(pts, k=min(len(good), 8 * VISCOSITY_SEEDS))
+    near = np.asarray(near).reshape(len(pts), -1)
     owner, seed_idx = [], []
     for q in range(len(pts)):
         seen = []
@@ -1018,24 +1021,39 @@ def _multi_seed(pde, c, runs, crossing):
                 seed_idx.append(j)
             if len(seen) == VISCOSITY_SEEDS:
                 break
-    owner, seed_idx = np.array(owner), np.array(seed_idx)
+    owner, seed_idx = np.array(owner, int), np.array(seed_idx, int)
     rays = ray_of[seed_idx]
     seed_p = (y0[rays, n + 1 : 2 * n + 1] if c["charpit"] else np.zeros((len(rays), n))).copy()
     u_q, g_q, t_q = np.empty(len(rays)), np.empty((len(rays), n)), np.empty(len(rays))
+    s_q = S[rays].copy()
     ok = np.zeros(len(rays), np.bool_)
     K.locate_general(c["code"], c["consts"], c["prog"], c["icode"], c["iconsts"], c["iprog"],
-                     c["fcode"], c["fconsts"], c["fprog"], n, c["charpit"], pts[owner], S[rays],
+                     c["fcode"], c["fconsts"], c["fprog"], n, c["charpit"], pts[owner], s_q,
                      tau_of[seed_idx], seed_p, c["s_lo"], c["s_hi"], c["rtol"], c["atol"], u_q, g_q,
-                     t_q, ok)  # fmt: skip
+                     t_q, s_q, ok)  # fmt: skip
+    extra = {"crossing_method": crossing}
     if crossing == "viscosity":
         ok &= t_q >= -1e-12
         score = u_q
+    elif crossing == "multivalued":
+        score = np.abs(t_q)
     else:  # before the first crossing of the ray, in its direction
         limit = np.where(t_q >= 0, runs[0][2][rays], runs[1][2][rays])
         ok &= np.abs(t_q) < limit * (1 - 1e-9)
         score = np.abs(t_q)
     u = np.full(len(pts), np.nan)
     grad = np.full((len(pts), n), np.nan)
+    if crossing == "multivalued":
+        found = _distinct_solutions(owner, ok, score, u_q, g_q, len(pts))
+        width = max(1, max((len(f) for f in found), default=1))
+        br = np.full((len(pts), width), np.nan)
+        for q, f in enumerate(found):
+            for b, j in enumerate(f):
+                br[q, b] = u_q[j]
+            if f:
+                u[q], grad[q] = u_q[f[0]], g_q[f[0]]
+        extra["branches"] = br.reshape((*c["shape"], width))
+        return u.reshape(c["shape"]), grad.reshape((*c["shape"], n)), extra
     best = np.full(len(pts), np.inf)
     for j in np.flatnonzero(ok):
         q = owner[j]
@@ -1043,7 +1061,24 @@ def _multi_seed(pde, c, runs, crossing):
             best[q] = score[j]
             u[q] = u_q[j]
             grad[q] = g_q[j]
-    return u.reshape(c["shape"]), grad.reshape((*c["shape"], n))
+    return u.reshape(c["shape"]), grad.reshape((*c["shape"], n)), extra
+
+
+def _distinct_solutions(owner, ok, score, u_q, g_q, count):
+    """Per point, the indices of its distinct solutions, in order of ``score``.
+
+    The characteristic through a point is fixed by its state there (x, u,
+    and for strips p): two solutions with the same u and gradient are one
+    ray, found from two seeds (or twice on periodic data).
+    """
+    found = [[] for _ in range(count)]
+    for j in np.flatnonzero(ok)[np.argsort(score[ok], kind="stable")]:
+        q = owner[j]
+        if all(abs(u_q[j] - u_q[i]) > 1e-9 * (1 + abs(u_q[i]))
+               or np.max(np.abs(g_q[j] - g_q[i])) > 1e-7 * (1 + np.max(np.abs(g_q[i])))
+               for i in found[q]):  # fmt: skip
+            found[q].append(j)
+    return found
 
 
 def _eval_a(c, z):

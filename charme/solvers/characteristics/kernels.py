@@ -460,9 +460,10 @@ def gradient(code, consts, prog, n, charpit, y, v, stack, out):
 @njit(cache=True, parallel=True)
 def locate_general(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit,
                    targets, seeds, seed_tau, seed_p, s_lo, s_hi, rtol, atol, u_out, grad_out,
-                   tau_out, ok):  # fmt: skip
+                   tau_out, s_out, ok):  # fmt: skip
     """Like :func:`locate` when no variable is an evolution variable: Newton on
-    (s, tau) with the Jacobian ``[x_s1 .. x_sm, dx/dtau]`` (n unknowns)."""
+    (s, tau) with the Jacobian ``[x_s1 .. x_sm, dx/dtau]`` (n unknowns); the
+    solution's ray parameters go to ``s_out`` and ``tau_out``."""
     m = n - 1
     nz = 2 * n + 1 if charpit else n + 1
     d = nz * (m + 1)
@@ -517,6 +518,8 @@ def locate_general(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fp
             if inside and gradient(code, consts, prog, n, charpit, y, v, stack, grad_out[q]):
                 u_out[q] = y[n]
                 tau_out[q] = tau
+                for k in range(m):
+                    s_out[q, k] = s[k]
                 ok[q] = True
             break
 
