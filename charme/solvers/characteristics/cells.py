@@ -20,8 +20,9 @@ from numba import njit, prange
 
 from charme.solvers.characteristics.kernels import STACK_SIZE, rhs
 
-#: Newton has converged when its step is below this, in units of the cell
-CELL_TOL = 1e-11
+#: Newton has converged when its step is below this, in units of the cell: the error
+#: left is about its square (quadratic convergence), 1e-14 of the cell
+CELL_TOL = 1e-7
 #: a node counts as inside a cell up to this margin (cells share edges)
 EDGE = 1e-9
 
@@ -80,6 +81,34 @@ def _patch(c, s, t):
 
 
 @njit(cache=True)
+def _patch2(cx, cy, s, t):
+    """:func:`_patch` of two patches at one point (the basis computed once)."""
+    bs = _basis(s)
+    bt = _basis(t)
+    ds = _dbasis(s)
+    dt = _dbasis(t)
+    fx = fxs = fxt = fy = fys = fyt = 0.0
+    for a in range(2):
+        for b in range(2):
+            sa0, sa1 = bs[2 * a], bs[2 * a + 1]
+            ta0, ta1 = bt[2 * b], bt[2 * b + 1]
+            dsa0, dsa1 = ds[2 * a], ds[2 * a + 1]
+            dta0, dta1 = dt[2 * b], dt[2 * b + 1]
+            w0, w1, w2, w3 = sa0 * ta0, sa1 * ta0, sa0 * ta1, sa1 * ta1
+            s0, s1, s2, s3 = dsa0 * ta0, dsa1 * ta0, dsa0 * ta1, dsa1 * ta1
+            t0, t1, t2, t3 = sa0 * dta0, sa1 * dta0, sa0 * dta1, sa1 * dta1
+            q = cx[a + 2 * b]
+            fx += w0 * q[0] + w1 * q[1] + w2 * q[2] + w3 * q[3]
+            fxs += s0 * q[0] + s1 * q[1] + s2 * q[2] + s3 * q[3]
+            fxt += t0 * q[0] + t1 * q[1] + t2 * q[2] + t3 * q[3]
+            q = cy[a + 2 * b]
+            fy += w0 * q[0] + w1 * q[1] + w2 * q[2] + w3 * q[3]
+            fys += s0 * q[0] + s1 * q[1] + s2 * q[2] + s3 * q[3]
+            fyt += t0 * q[0] + t1 * q[1] + t2 * q[2] + t3 * q[3]
+    return fx, fxs, fxt, fy, fys, fyt
+
+
+@njit(cache=True)
 def _corners(out, dout, nz, i, k, comp, hs, ht, c):
     """Corner data of component ``comp`` of z on cell (ray i, level k)."""
     for a in range(2):
@@ -94,12 +123,10 @@ def _corners(out, dout, nz, i, k, comp, hs, ht, c):
 
 
 @njit(cache=True)
-def _locate(cx, cy, px, py):
-    """(found, sigma, theta) of the node (px, py) in the cell's patch."""
-    sg, th = 0.5, 0.5
+def _locate(cx, cy, px, py, sg, th):
+    """(found, sigma, theta) of the node (px, py) in the cell's patch, Newton from (sg, th)."""
     for _ in range(30):
-        fx, fxs, fxt = _patch(cx, sg, th)
-        fy, fys, fyt = _patch(cy, sg, th)
+        fx, fxs, fxt, fy, fys, fyt = _patch2(cx, cy, sg, th)
         rx, ry = fx - px, fy - py
         det = fxs * fyt - fxt * fys
         if det == 0.0 or not np.isfinite(det):
@@ -114,6 +141,84 @@ def _locate(cx, cy, px, py):
             inside = -EDGE <= sg <= 1 + EDGE and -EDGE <= th <= 1 + EDGE
             return inside, sg, th
     return False, sg, th
+
+
+@njit(cache=True)
+def _patch_floor(c):
+    """A lower bound of the bicubic patch with corner data ``c``: its least Bezier
+    control point (the patch lies in their convex hull)."""
+    low = np.inf
+    for j in range(4):
+        f0 = f1 = t0 = t1 = 0.0
+        for b in range(2):
+            q0, q1 = c[2 * b], c[1 + 2 * b]
+            if j == 0:
+                f, ft = q0[0], q0[2]
+            elif j == 1:
+                f, ft = q0[0] + q0[1] / 3, q0[2] + q0[3] / 3
+            elif j == 2:
+                f, ft = q1[0] - q1[1] / 3, q1[2] - q1[3] / 3
+            else:
+                f, ft = q1[0], q1[2]
+            if b == 0:
+                f0, t0 = f, ft
+            else:
+                f1, t1 = f, ft
+        low = min(low, f0, f0 + t0 / 3, f1 - t1 / 3, f1)
+    return low
+
+
+@njit(cache=True)
+def _outline(cx, cy, quad):
+    """The cell's corner polygon (c00, c10, c11, c01) in ``quad[4, 2]`` and a margin.
+
+    Returns ``(orient, margin)``: ``orient`` is +1 or -1 for a convex polygon
+    (0 if it is not convex or degenerate, when no node may be ruled out by
+    it), ``margin`` bounds how far the patch's edges bulge past its chords:
+    a cubic Hermite edge with chord D and end tangents d0, d1 lies within
+    4/27 (|d0 - D| + |d1 - D|) of the chord.
+    """
+    # corners in order around the cell, with the tangent component along each edge
+    order = (0, 1, 3, 2)
+    along = (1, 2, 1, 2)  # sigma along the bottom and top edges, tau along the sides
+    for j in range(4):
+        quad[j, 0] = cx[order[j], 0]
+        quad[j, 1] = cy[order[j], 0]
+    margin = 0.0
+    size = 0.0
+    for j in range(4):
+        a, b = order[j], order[(j + 1) % 4]
+        comp = along[j]
+        sign = 1.0 if j < 2 else -1.0  # the top and left edges run backwards
+        dx = cx[b, 0] - cx[a, 0]
+        dy = cy[b, 0] - cy[a, 0]
+        size = max(size, abs(dx) + abs(dy))
+        e0 = np.hypot(sign * cx[a, comp] - dx, sign * cy[a, comp] - dy)
+        e1 = np.hypot(sign * cx[b, comp] - dx, sign * cy[b, comp] - dy)
+        margin = max(margin, 4.0 / 27.0 * (e0 + e1))
+    orient = 0.0
+    for j in range(4):
+        p, q, r = quad[j], quad[(j + 1) % 4], quad[(j + 2) % 4]
+        cross = (q[0] - p[0]) * (r[1] - q[1]) - (q[1] - p[1]) * (r[0] - q[0])
+        sgn = 1.0 if cross > 0 else (-1.0 if cross < 0 else 0.0)
+        if sgn == 0.0 or (orient != 0.0 and sgn != orient):
+            return 0.0, margin
+        orient = sgn
+    return orient, margin + 1e-9 * size
+
+
+@njit(cache=True)
+def _near_polygon(quad, orient, margin, px, py):
+    """False if (px, py) lies farther than ``margin`` outside the convex polygon."""
+    for j in range(4):
+        p, q = quad[j], quad[(j + 1) % 4]
+        ex, ey = q[0] - p[0], q[1] - p[1]
+        length = np.hypot(ex, ey)
+        if length == 0.0:
+            continue
+        if orient * (ex * (py - p[1]) - ey * (px - p[0])) < -margin * length:
+            return False
+    return True
 
 
 @njit(cache=True, parallel=True)
@@ -135,9 +240,12 @@ def rasterise(out, dout, s, taus, nz, charpit, xs, ys, chunks, best_u, best_g):
         cy = np.empty((4, 4))
         cu = np.empty((4, 4))
         cp = np.empty((4, 4))
-        for i in range(ch * per, min((ch + 1) * per, R - 1)):
-            hs = s[i + 1] - s[i]
-            for k in range(L - 1):
+        quad = np.empty((4, 2))
+        # level by level: with u growing along the rays (fronts), the first arrival at a
+        # node is found early and later cells above it are skipped by their floor
+        for k in range(L - 1):
+            for i in range(ch * per, min((ch + 1) * per, R - 1)):
+                hs = s[i + 1] - s[i]
                 finite = True
                 for a in range(2):
                     for b in range(2):
@@ -154,8 +262,13 @@ def rasterise(out, dout, s, taus, nz, charpit, xs, ys, chunks, best_u, best_g):
                 x_hi = max(cx[0, 0], cx[1, 0], cx[2, 0], cx[3, 0])
                 y_lo = min(cy[0, 0], cy[1, 0], cy[2, 0], cy[3, 0])
                 y_hi = max(cy[0, 0], cy[1, 0], cy[2, 0], cy[3, 0])
-                pad_x = 0.1 * (x_hi - x_lo) + 1e-12  # the patch may bulge past its corners
-                pad_y = 0.1 * (y_hi - y_lo) + 1e-12
+                orient, margin = _outline(cx, cy, quad)
+                if orient != 0.0:  # convex: the patch lies within `margin` of its corners' polygon
+                    pad_x = margin + 1e-12
+                    pad_y = margin + 1e-12
+                else:  # the patch may bulge past its corners
+                    pad_x = 0.1 * (x_hi - x_lo) + margin + 1e-12
+                    pad_y = 0.1 * (y_hi - y_lo) + margin + 1e-12
                 i0 = max(0, int(np.ceil((x_lo - pad_x - xs[0]) / dx)))
                 i1 = min(nx - 1, int(np.floor((x_hi + pad_x - xs[0]) / dx)))
                 j0 = max(0, int(np.ceil((y_lo - pad_y - ys[0]) / dy)))
@@ -163,11 +276,25 @@ def rasterise(out, dout, s, taus, nz, charpit, xs, ys, chunks, best_u, best_g):
                 if i0 > i1 or j0 > j1:
                     continue
                 _corners(out, dout, nz, i, k, 2, hs, ht, cu)
+                floor = _patch_floor(cu)
+                col_sg, col_th = 0.5, 0.5
                 for ix in range(i0, i1 + 1):
+                    sg, th = col_sg, col_th  # start a column where the last one started
+                    first = True
                     for iy in range(j0, j1 + 1):
-                        found, sg, th = _locate(cx, cy, xs[ix], ys[iy])
-                        if not found:
+                        if floor >= best_u[ch, ix, iy]:
+                            continue  # this cell cannot improve the node
+                        if orient != 0.0 and not _near_polygon(
+                            quad, orient, margin, xs[ix], ys[iy]
+                        ):
                             continue
+                        found, sg1, th1 = _locate(cx, cy, xs[ix], ys[iy], sg, th)
+                        if not found:
+                            sg, th = 0.5, 0.5
+                            continue
+                        sg, th = sg1, th1  # the next node along y starts from this one
+                        if first:
+                            col_sg, col_th, first = sg1, th1, False
                         uval, us_, ut_ = _patch(cu, sg, th)
                         if uval >= best_u[ch, ix, iy]:
                             continue

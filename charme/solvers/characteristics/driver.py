@@ -973,9 +973,12 @@ def _raster(c, run):
     best_g = np.full((chunks, len(xs), len(ys), 2), np.nan)
     RA.rasterise(out, dout, c["S"][:, 0].copy(), taus, c["nz"], c["charpit"], xs, ys, chunks,
                  best_u, best_g)  # fmt: skip
-    pick = np.argmin(best_u, axis=0)
-    u = np.take_along_axis(best_u, pick[None], axis=0)[0]
-    grad = np.take_along_axis(best_g, pick[None, ..., None], axis=0)[0]
+    if chunks == 1:
+        u, grad = best_u[0], best_g[0]
+    else:
+        pick = np.argmin(best_u, axis=0)
+        u = np.take_along_axis(best_u, pick[None], axis=0)[0]
+        grad = np.take_along_axis(best_g, pick[None, ..., None], axis=0)[0]
     missing = ~np.isfinite(u)
     u[missing] = np.nan
     grad[missing] = np.nan
