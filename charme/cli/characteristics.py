@@ -26,7 +26,7 @@ from charme.cli.common import handle_errors, overwrite_option, parse_sets, set_o
 @click.option("--evaluation", type=click.Choice(["newton", "hermite", "raster"]), default="newton",
               show_default=True,
               help="Per grid point: Newton onto the exact ray; cubic Hermite between rays (1-D); "
-                   "raster: bicubic ray cells, first arrival on big 2-D grids.")  # fmt: skip
+                   "raster: bicubic ray cells, for big 2-D grids without an evolution variable.")  # fmt: skip
 @click.option("--save-rays", is_flag=True, help="Also store the traced characteristics.")
 @set_option
 @overwrite_option

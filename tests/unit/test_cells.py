@@ -53,5 +53,52 @@ def test_agrees_with_newton_and_refuses_other_problems():
     b = solve_pde(eikonal("", 21), crossing="viscosity")
     both = np.isfinite(a["u"]) & np.isfinite(b["u"])
     assert both.sum() > 300 and np.abs(a["u"] - b["u"])[both].max() < 1e-10
-    with pytest.raises(SpecError, match="raster"):
-        solve_pde(eikonal("", 21), crossing="stop", evaluation="raster")
+
+
+def unit_circle_inward(n):
+    return build_pde(parse_spec_text(
+        "kind: pde\nvariables: [x, y]\nequation: u_x^2 + u_y^2 = 1\n"
+        "initial: {parameters: {s: [0, 6.283185307179586, 361]}, x: cos(s), y: sin(s), u: 0, "
+        "guess: {u_x: -cos(s), u_y: -sin(s)}}\n"
+        f"grid: {{x: [-1.45, 1.45, {n}], y: [-1.35, 1.35, {n - 2}]}}\n", "c.yaml", ".yaml"))  # fmt: skip
+
+
+def test_multivalued_keeps_both_rays_past_the_focus():
+    """Fronts moving in from the unit circle: 1 - r (direct inside, traced backwards
+    outside) and 1 + r (through the focus), as Newton finds them."""
+    r = solve_pde(unit_circle_inward(30), crossing="multivalued", evaluation="raster")
+    X, Y = np.meshgrid(r["x"], r["y"], indexing="ij")
+    R = np.hypot(X, Y)
+    br = np.asarray(r["u_branches"])
+    assert br.shape == (30, 28, 2)
+    np.testing.assert_allclose(br[..., 0], 1 - R, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(br[..., 1], 1 + R, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(r["u_x"], -X / R, rtol=0, atol=1e-8)
+    newton = solve_pde(unit_circle_inward(30), crossing="multivalued")
+    np.testing.assert_allclose(br, newton["u_branches"], rtol=0, atol=1e-9)
+
+
+def test_stop_takes_the_branch_before_the_crossing():
+    """With --crossing stop the rays through the focus are cut there: 1 - r everywhere
+    (backwards outside), and the same nodes as Newton's."""
+    a = solve_pde(unit_circle_inward(30), crossing="stop", evaluation="raster")
+    b = solve_pde(unit_circle_inward(30), crossing="stop")
+    X, Y = np.meshgrid(a["x"], a["y"], indexing="ij")
+    R = np.hypot(X, Y)
+    assert (np.isfinite(a["u"]) == np.isfinite(b["u"])).all() and np.isfinite(a["u"]).sum() > 800
+    np.testing.assert_allclose(a["u"], 1 - R, rtol=0, atol=1e-9)
+    assert "u_branches" not in a.data_vars
+
+
+def test_refuses_problems_it_does_not_cover():
+    with pytest.raises(SpecError, match="raster"):  # an evolution problem
+        solve_pde(build_pde(parse_spec_text(
+            "kind: pde\nvariables: [t, x]\nequation: u_t + u*u_x = 0\n"
+            'initial: "u(x, t=0) = sin(x)"\ngrid: {t: [0, 0.5, 3], x: [0, 3, 5]}\n',
+            "b.yaml", ".yaml")), evaluation="raster")  # fmt: skip
+    with pytest.raises(SpecError, match="raster"):  # 3-D
+        solve_pde(build_pde(parse_spec_text(
+            "kind: pde\nvariables: [x, y, z]\nequation: u_x + u_y + u_z = 0\n"
+            "initial: {parameters: {a: [0, 1, 5], b: [0, 1, 5]}, x: a, y: b, z: 0, u: a}\n"
+            "grid: {x: [0, 1, 3], y: [0, 1, 3], z: [0, 1, 3]}\n", "t.yaml", ".yaml")),
+            evaluation="raster")  # fmt: skip

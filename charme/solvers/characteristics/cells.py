@@ -6,11 +6,13 @@ tau) are bicubic Hermite patches built from the corner values, their s- and
 tau-derivatives and the mixed derivative, all carried by the rays: x_s and
 u_s by the variational equations, x_tau and u_tau by the ray system itself,
 x_s,tau by the variational right-hand side.  The patch is fourth order in
-the ray spacing.  Each grid node inside a cell's (padded) bounding box is
-located by Newton on the patch; the smallest u over the cells that contain
-it wins (the first arrival, ``crossing="viscosity"``).  Nodes no cell
-contains stay NaN.  No ray is integrated again: one pass over the cells and
-a few Newton steps per node.
+the ray spacing.  Each grid node near a cell (within a rigorous bound of
+how far the patch's edges bulge past its corner polygon) is located by
+Newton on the patch.  Over the cells that contain a node, the smallest u
+wins (first arrival, ``crossing="viscosity"``), or the smallest |tau|
+before the cell's rays cross (``"stop"``), or every distinct branch is kept
+(``"multivalued"``).  Nodes no cell contains stay NaN.  No ray is
+integrated again: one pass over the cells and a few Newton steps per node.
 """
 
 from __future__ import annotations
@@ -221,17 +223,30 @@ def _near_polygon(quad, orient, margin, px, py):
     return True
 
 
+#: what a node keeps (``mode`` of :func:`rasterise`)
+FIRST_ARRIVAL, NEAREST, ALL_BRANCHES = 0, 1, 2
+
+
 @njit(cache=True, parallel=True)
-def rasterise(out, dout, s, taus, nz, charpit, xs, ys, chunks, best_u, best_g):
-    """Fill ``best_u[chunk, ix, iy]`` (smallest u per node) and ``best_g`` (grad u).
+def rasterise(out, dout, s, taus, nz, charpit, xs, ys, chunks, mode, limit, best_score, best_u,
+              best_g):  # fmt: skip
+    """Fill, per chunk and node, the best branches found in the cells.
 
     ``out``/``dout``: ray states and their tau-derivatives (rays in order of
-    s, levels in order of tau); ``xs``/``ys``: the grid axes (evenly spaced).
-    Rays are split into ``chunks`` groups, each with its own output slice, so
-    threads never write the same memory; the caller takes the minimum.
+    s, levels in order of |tau|, either direction); ``xs``/``ys``: the grid
+    axes (evenly spaced).  ``mode``: ``FIRST_ARRIVAL`` keeps the smallest u,
+    ``NEAREST`` the smallest |tau| among cells before either of their rays'
+    ``limit`` (|tau| of its first crossing; ``--crossing stop``),
+    ``ALL_BRANCHES`` every distinct branch (same u and gradient: one ray),
+    in order of |tau|, up to ``best_u.shape[3]`` of them.  ``best_score``,
+    ``best_u`` ``[chunk, ix, iy, branch]`` and ``best_g`` ``[..., 2]`` carry
+    over between calls (one per direction of the rays).  Rays are split
+    into ``chunks`` groups, each with its own output slice, so threads never
+    write the same memory; the caller merges them (:func:`merge_chunks`).
     """
     R, L, _ = out.shape
     nx, ny = xs.shape[0], ys.shape[0]
+    width = best_u.shape[3]
     dx = (xs[-1] - xs[0]) / max(nx - 1, 1)
     dy = (ys[-1] - ys[0]) / max(ny - 1, 1)
     per = (R - 1 + chunks - 1) // chunks
@@ -241,10 +256,16 @@ def rasterise(out, dout, s, taus, nz, charpit, xs, ys, chunks, best_u, best_g):
         cu = np.empty((4, 4))
         cp = np.empty((4, 4))
         quad = np.empty((4, 2))
+        g = np.empty(2)
         # level by level: with u growing along the rays (fronts), the first arrival at a
         # node is found early and later cells above it are skipped by their floor
         for k in range(L - 1):
+            t_lo = min(abs(taus[k]), abs(taus[k + 1]))
             for i in range(ch * per, min((ch + 1) * per, R - 1)):
+                if mode == NEAREST and max(abs(taus[k]), abs(taus[k + 1])) > min(
+                    limit[i], limit[i + 1]
+                ):
+                    continue  # past the first crossing of one of the cell's rays
                 hs = s[i + 1] - s[i]
                 finite = True
                 for a in range(2):
@@ -262,13 +283,17 @@ def rasterise(out, dout, s, taus, nz, charpit, xs, ys, chunks, best_u, best_g):
                 x_hi = max(cx[0, 0], cx[1, 0], cx[2, 0], cx[3, 0])
                 y_lo = min(cy[0, 0], cy[1, 0], cy[2, 0], cy[3, 0])
                 y_hi = max(cy[0, 0], cy[1, 0], cy[2, 0], cy[3, 0])
+                spread_x, spread_y = 0.1 * (x_hi - x_lo), 0.1 * (y_hi - y_lo)
+                if (x_hi + spread_x < xs[0] - dx or x_lo - spread_x > xs[-1] + dx
+                        or y_hi + spread_y < ys[0] - dy or y_lo - spread_y > ys[-1] + dy):  # fmt: skip
+                    continue  # far from the grid (and not bulging onto it)
                 orient, margin = _outline(cx, cy, quad)
                 if orient != 0.0:  # convex: the patch lies within `margin` of its corners' polygon
                     pad_x = margin + 1e-12
                     pad_y = margin + 1e-12
                 else:  # the patch may bulge past its corners
-                    pad_x = 0.1 * (x_hi - x_lo) + margin + 1e-12
-                    pad_y = 0.1 * (y_hi - y_lo) + margin + 1e-12
+                    pad_x = spread_x + margin + 1e-12
+                    pad_y = spread_y + margin + 1e-12
                 i0 = max(0, int(np.ceil((x_lo - pad_x - xs[0]) / dx)))
                 i1 = min(nx - 1, int(np.floor((x_hi + pad_x - xs[0]) / dx)))
                 j0 = max(0, int(np.ceil((y_lo - pad_y - ys[0]) / dy)))
@@ -276,13 +301,13 @@ def rasterise(out, dout, s, taus, nz, charpit, xs, ys, chunks, best_u, best_g):
                 if i0 > i1 or j0 > j1:
                     continue
                 _corners(out, dout, nz, i, k, 2, hs, ht, cu)
-                floor = _patch_floor(cu)
+                floor = _patch_floor(cu) if mode == FIRST_ARRIVAL else t_lo
                 col_sg, col_th = 0.5, 0.5
                 for ix in range(i0, i1 + 1):
                     sg, th = col_sg, col_th  # start a column where the last one started
                     first = True
                     for iy in range(j0, j1 + 1):
-                        if floor >= best_u[ch, ix, iy]:
+                        if mode != ALL_BRANCHES and floor >= best_score[ch, ix, iy, 0]:
                             continue  # this cell cannot improve the node
                         if orient != 0.0 and not _near_polygon(
                             quad, orient, margin, xs[ix], ys[iy]
@@ -296,16 +321,83 @@ def rasterise(out, dout, s, taus, nz, charpit, xs, ys, chunks, best_u, best_g):
                         if first:
                             col_sg, col_th, first = sg1, th1, False
                         uval, us_, ut_ = _patch(cu, sg, th)
-                        if uval >= best_u[ch, ix, iy]:
+                        score = uval if mode == FIRST_ARRIVAL else abs(taus[k] + th * ht)
+                        if mode != ALL_BRANCHES and score >= best_score[ch, ix, iy, 0]:
                             continue
-                        best_u[ch, ix, iy] = uval
                         if charpit:
                             for comp in range(2):
                                 _corners(out, dout, nz, i, k, 3 + comp, hs, ht, cp)
-                                best_g[ch, ix, iy, comp] = _patch(cp, sg, th)[0]
+                                g[comp] = _patch(cp, sg, th)[0]
                         else:  # grad u from [x_s y_s; x_t y_t] g = [u_s, u_t]
                             _, fxs, fxt = _patch(cx, sg, th)
                             _, fys, fyt = _patch(cy, sg, th)
                             det = fxs * fyt - fxt * fys
-                            best_g[ch, ix, iy, 0] = (us_ * fyt - ut_ * fys) / det
-                            best_g[ch, ix, iy, 1] = (fxs * ut_ - fxt * us_) / det
+                            g[0] = (us_ * fyt - ut_ * fys) / det
+                            g[1] = (fxs * ut_ - fxt * us_) / det
+                        _keep(best_score[ch, ix, iy], best_u[ch, ix, iy], best_g[ch, ix, iy],
+                              score, uval, g, width)  # fmt: skip
+
+
+@njit(cache=True)
+def _same_ray(u1, g1, u2, g2):
+    """Two branches at one node are one ray if u and the gradient agree (the state
+    fixes the characteristic)."""
+    if abs(u1 - u2) > 1e-9 * (1.0 + abs(u2)):
+        return False
+    scale = 1.0 + max(abs(g2[0]), abs(g2[1]))
+    return abs(g1[0] - g2[0]) <= 1e-7 * scale and abs(g1[1] - g2[1]) <= 1e-7 * scale
+
+
+@njit(cache=True)
+def _keep(score_row, u_row, g_row, score, u, g, width):
+    """Insert a branch into a node's list, ordered by score (one slot: the best)."""
+    if width == 1:
+        if score < score_row[0]:
+            score_row[0] = score
+            u_row[0] = u
+            g_row[0, 0] = g[0]
+            g_row[0, 1] = g[1]
+        return
+    for b in range(width):
+        if np.isfinite(score_row[b]) and _same_ray(u, g, u_row[b], g_row[b]):
+            if score >= score_row[b]:
+                return
+            # the same ray found again nearer: take it out, insert below
+            for c in range(b, width - 1):
+                score_row[c] = score_row[c + 1]
+                u_row[c] = u_row[c + 1]
+                g_row[c, 0] = g_row[c + 1, 0]
+                g_row[c, 1] = g_row[c + 1, 1]
+            score_row[width - 1] = np.inf
+            u_row[width - 1] = np.nan
+            break
+    pos = width
+    for b in range(width):
+        if score < score_row[b]:
+            pos = b
+            break
+    if pos == width:
+        return  # full, and worse than all kept
+    for c in range(width - 1, pos, -1):
+        score_row[c] = score_row[c - 1]
+        u_row[c] = u_row[c - 1]
+        g_row[c, 0] = g_row[c - 1, 0]
+        g_row[c, 1] = g_row[c - 1, 1]
+    score_row[pos] = score
+    u_row[pos] = u
+    g_row[pos, 0] = g[0]
+    g_row[pos, 1] = g[1]
+
+
+@njit(cache=True)
+def merge_chunks(best_score, best_u, best_g, score, u, grad):
+    """Merge the chunks' lists into one per node (``score``, ``u`` ``[ix, iy, branch]``,
+    ``grad`` ``[..., 2]``, initialised to inf / NaN by the caller)."""
+    chunks, nx, ny, width = best_u.shape
+    for ix in range(nx):
+        for iy in range(ny):
+            for ch in range(chunks):
+                for b in range(width):
+                    if np.isfinite(best_score[ch, ix, iy, b]):
+                        _keep(score[ix, iy], u[ix, iy], grad[ix, iy], best_score[ch, ix, iy, b],
+                              best_u[ch, ix, iy, b], best_g[ch, ix, iy, b], width)  # fmt: skip

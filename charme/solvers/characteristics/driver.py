@@ -161,15 +161,19 @@ def solve_pde(
             raise SpecError(
                 "--crossing viscosity is for Hamilton-Jacobi (fully nonlinear) equations"
             )
-        if evaluation == "raster" and (n != 2 or crossing != "viscosity"):
+        if evaluation == "raster" and n != 2:
             raise SpecError(
-                "raster evaluation is for 2-D data without an evolution variable, with "
-                "--crossing viscosity (first arrival)"
+                "raster evaluation is for 2-D problems without an evolution variable so far"
             )
         u, grad, taus, out, breaking_tau, breaking_at, blow_tau, extra_attrs = _general(
             info, pde, ctx, crossing, evaluation
         )
     else:
+        if evaluation == "raster":
+            raise SpecError(
+                "raster evaluation is for 2-D problems without an evolution variable so far "
+                "(evolution problems: newton, or hermite in 1-D)"
+            )
 
         def evolution():
             t_levels = grid_axes[e]
@@ -926,8 +930,8 @@ def _general(info, pde, c, crossing="stop", evaluation="newton"):
     horizon = 2.0 * extent / max(speed, 1e-300)
     c["tau_span"] = horizon
     runs = []
-    # raster (first arrival) uses the forward rays only
-    for sign in (1.0,) if evaluation == "raster" else (1.0, -1.0):
+    # first arrival uses the forward rays only
+    for sign in (1.0,) if crossing == "viscosity" else (1.0, -1.0):
         taus = np.linspace(0.0, sign * horizon, TRACE_STEPS)
         out = np.empty((len(S), len(taus), d))
         status = np.empty(len(S), np.int64)
@@ -943,7 +947,7 @@ def _general(info, pde, c, crossing="stop", evaluation="newton"):
         runs.append((taus, out, tb, at, status, reached))
     extra = {}
     if evaluation == "raster":
-        u, grad = _raster(c, runs[0])
+        u, grad, extra = _raster(c, runs, crossing)
     else:
         u, grad, extra = _multi_seed(pde, c, runs, crossing)
     tb_all = np.concatenate([r[2] for r in runs])
@@ -959,30 +963,49 @@ def _general(info, pde, c, crossing="stop", evaluation="newton"):
     return u, grad, taus, out, np.inf, breaking_at, blow_tau, extra
 
 
-def _raster(c, run):
-    """First arrival on a 2-D grid from the bicubic ray cells (see :mod:`.cells`)."""
+#: most branches a node keeps with raster evaluation and ``--crossing multivalued`` (the
+#: nearest along their rays; ``branch_lists_full`` counts the nodes that reached it)
+RASTER_BRANCHES = 6
+
+
+def _raster(c, runs, crossing):
+    """Every grid node from the bicubic ray cells (see :mod:`.cells`): the first
+    arrival (``viscosity``), the branch nearest the data before its rays cross
+    (``stop``), or every branch (``multivalued``)."""
     import numba
 
     from charme.solvers.characteristics import cells as RA
 
-    taus, out = run[0], run[1]
-    dout = RA.derivatives(c["code"], c["consts"], c["prog"], c["nz"], out)
     xs, ys = c["grid_axes"]
     chunks = max(1, numba.get_num_threads())
-    best_u = np.full((chunks, len(xs), len(ys)), np.inf)
-    best_g = np.full((chunks, len(xs), len(ys), 2), np.nan)
-    RA.rasterise(out, dout, c["S"][:, 0].copy(), taus, c["nz"], c["charpit"], xs, ys, chunks,
-                 best_u, best_g)  # fmt: skip
-    if chunks == 1:
-        u, grad = best_u[0], best_g[0]
+    mode = {"viscosity": RA.FIRST_ARRIVAL, "stop": RA.NEAREST}.get(crossing, RA.ALL_BRANCHES)
+    width = RASTER_BRANCHES if mode == RA.ALL_BRANCHES else 1
+    score = np.full((chunks, len(xs), len(ys), width), np.inf)
+    best_u = np.full((chunks, len(xs), len(ys), width), np.nan)
+    best_g = np.full((chunks, len(xs), len(ys), width, 2), np.nan)
+    for taus, out, tb, *_ in runs:
+        dout = RA.derivatives(c["code"], c["consts"], c["prog"], c["nz"], out)
+        RA.rasterise(out, dout, c["S"][:, 0].copy(), taus, c["nz"], c["charpit"], xs, ys,
+                     chunks, mode, np.abs(tb), score, best_u, best_g)  # fmt: skip
+    if chunks > 1:
+        merged = (np.full(score.shape[1:], np.inf), np.full(best_u.shape[1:], np.nan),
+                  np.full(best_g.shape[1:], np.nan))  # fmt: skip
+        RA.merge_chunks(score, best_u, best_g, *merged)
+        score, best_u, best_g = merged
     else:
-        pick = np.argmin(best_u, axis=0)
-        u = np.take_along_axis(best_u, pick[None], axis=0)[0]
-        grad = np.take_along_axis(best_g, pick[None, ..., None], axis=0)[0]
-    missing = ~np.isfinite(u)
+        score, best_u, best_g = score[0], best_u[0], best_g[0]
+    missing = ~np.isfinite(score[..., 0])
+    u, grad = best_u[..., 0].copy(), best_g[..., 0, :].copy()
     u[missing] = np.nan
     grad[missing] = np.nan
-    return u, grad
+    extra = {"crossing_method": crossing}
+    if mode == RA.ALL_BRANCHES:
+        count = np.isfinite(score).sum(axis=-1)
+        used = max(1, int(count.max()))
+        extra["branches"] = best_u[..., :used].copy()
+        # a full list may have lost branches farther along their rays: say where
+        extra["branch_lists_full"] = int((count == width).sum())
+    return u, grad, extra
 
 
 VISCOSITY_SEEDS = 12
