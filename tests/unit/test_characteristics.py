@@ -20,6 +20,16 @@ def pde(text):
     return build_pde(parse_spec_text("kind: pde\n" + text, "p.yaml", ".yaml"))
 
 
+def fronts_moving_in(rays, grid):
+    """|grad u| = 1 from the unit circle, fronts moving in (u = 0 on it)."""
+    return pde(
+        "variables: [x, y]\nequation: u_x^2 + u_y^2 = 1\n"
+        f"initial: {{parameters: {{s: [0, 6.283185307179586, {rays}]}}, x: cos(s), y: sin(s), "
+        "u: 0, guess: {u_x: -cos(s), u_y: -sin(s)}}\n"
+        f"grid: {{{grid}}}\n"
+    )
+
+
 def test_variable_speed_advection():
     r = solve_pde(pde(
         "variables: [t, x]\nequation: u_t + x*u_x = 0\n"
@@ -198,6 +208,10 @@ def test_characteristic_data_and_unimplemented_parts_are_refused():
             "initial: {parameters: {a: [0, 1, 5], b: [0, 1, 5]}, t: 0, x: a, y: b, u: a}\n"
             "grid: {t: [0, 1, 2], x: [0, 1, 2], y: [0, 1, 2]}\n"
         ), crossing="shock")  # fmt: skip
+    with pytest.raises(SpecError, match="an evolution problem"):  # no evolution variable
+        solve_pde(pde("variables: [x, y]\nequation: u_x + 2*u_y = 0\n"
+                      "initial: {parameters: {s: [0, 1, 11]}, x: s, y: s, u: s}\n"
+                      "grid: {x: [0, 1, 3], y: [0, 1, 3]}\n"), crossing="shock")  # fmt: skip
 
 
 def test_cli_moc(tmp_path):
@@ -292,12 +306,8 @@ def test_eikonal_first_arrival_inside_a_circle():
     and the point is left unreached (NaN), every other point is the first
     arrival to machine precision.
     """
-    r = solve_pde(pde(
-        "variables: [x, y]\nequation: u_x^2 + u_y^2 = 1\n"
-        "initial: {parameters: {s: [0, 6.283185307179586, 721]}, x: cos(s), y: sin(s), u: 0, "
-        "guess: {u_x: -cos(s), u_y: -sin(s)}}\n"
-        "grid: {x: [-0.9, 0.9, 19], y: [-0.9, 0.9, 19]}\n"
-    ), crossing="viscosity")  # fmt: skip
+    r = solve_pde(fronts_moving_in(721, "x: [-0.9, 0.9, 19], y: [-0.9, 0.9, 19]"),
+                  crossing="viscosity")  # fmt: skip
     X, Y = np.meshgrid(r.coords["x"], r.coords["y"], indexing="ij")
     rr = np.hypot(X, Y)
     inside = (rr < 0.9) & (rr > 1e-12)
@@ -386,12 +396,8 @@ def test_eikonal_multivalued_keeps_the_rays_through_the_focus():
     ray (u = 1 - r) and the one that has passed through the focus (u = 1 + r); outside,
     the ray traced backwards (u = 1 - r < 0) and the one through the focus.  Branches in
     order of distance from the data along the ray; u is the first, with its gradient."""
-    r = solve_pde(pde(
-        "variables: [x, y]\nequation: u_x^2 + u_y^2 = 1\n"
-        "initial: {parameters: {s: [0, 6.283185307179586, 181]}, x: cos(s), y: sin(s), "
-        "u: 0, guess: {u_x: -cos(s), u_y: -sin(s)}}\n"
-        "grid: {x: [-1.45, 1.45, 30], y: [-1.35, 1.35, 28]}\n"
-    ), crossing="multivalued")  # fmt: skip
+    r = solve_pde(fronts_moving_in(181, "x: [-1.45, 1.45, 30], y: [-1.35, 1.35, 28]"),
+                  crossing="multivalued")  # fmt: skip
     X, Y = np.meshgrid(r.coords["x"], r.coords["y"], indexing="ij")
     R = np.hypot(X, Y)
     br = np.asarray(r["u_branches"])
@@ -402,15 +408,6 @@ def test_eikonal_multivalued_keeps_the_rays_through_the_focus():
     np.testing.assert_allclose(r["u_x"], -X / R, rtol=0, atol=1e-10)
     np.testing.assert_allclose(r["u_y"], -Y / R, rtol=0, atol=1e-10)
     assert r.attrs["crossing_method"] == "multivalued"
-
-
-def test_shock_fitting_needs_an_evolution_problem():
-    with pytest.raises(SpecError, match="conservation law"):
-        solve_pde(pde(
-            "variables: [x, y]\nequation: u_x + u_y = 0\n"
-            "initial: {parameters: {s: [0, 1, 11]}, x: s, y: 0, u: s}\n"
-            "grid: {x: [0, 1, 3], y: [0, 1, 3]}\n"
-        ), crossing="shock")  # fmt: skip
 
 
 def test_eikonal_near_the_focus_takes_the_direct_ray():

@@ -16,20 +16,26 @@ def test_every_public_name_exists():
     assert K.STATUS_OK == K.FSP_OK == K.RAY_OK == 0
 
 
-@pytest.mark.parametrize("spec", ["burgers", "hamilton_jacobi"])
-def test_compile_pde_traces_the_solvers_rays(spec):
-    """Rays traced from compile_pde's arrays are the rays solve_pde saves."""
-    pde = charme.load(f"examples/{spec}.yaml")
-    res = charme.solve_pde(pde, save_rays=True)
+def _rays_from_the_data(pde):
+    """compile_pde's arrays, the manifold samples and the initial ray states on them."""
     c = K.compile_pde(pde)
-    assert c.kind == res.attrs["equation_class"]
-    assert c.z_names[: c.n] == pde.variables and c.nz in (c.n + 1, 2 * c.n + 1)
     S = K.manifold_samples(pde)
     y0 = np.empty((len(S), c.d))
     ok = np.zeros(len(S), np.bool_)
     K.initial_states(c.icode, c.iconsts, c.iprog, c.fcode, c.fconsts, c.fprog, c.n, c.charpit,
                      S, K.initial_guesses(pde, S), y0, ok)  # fmt: skip
     assert ok.all()
+    return c, S, y0
+
+
+@pytest.mark.parametrize("spec", ["burgers", "hamilton_jacobi"])
+def test_compile_pde_traces_the_solvers_rays(spec):
+    """Rays traced from compile_pde's arrays are the rays solve_pde saves."""
+    pde = charme.load(f"examples/{spec}.yaml")
+    res = charme.solve_pde(pde, save_rays=True)
+    c, S, y0 = _rays_from_the_data(pde)
+    assert c.kind == res.attrs["equation_class"]
+    assert c.z_names[: c.n] == pde.variables and c.nz in (c.n + 1, 2 * c.n + 1)
     taus = res["ray_tau"]
     keep = slice(None, None, max(1, len(S) // 50))  # a subset of the rays is enough
     out = np.empty((len(S[keep]), len(taus), c.d))
@@ -106,13 +112,7 @@ def _rotating_rays():
         "initial: {parameters: {a: [-1, 1, 5], b: [-1, 1, 5]}, t: 0, x: a, y: b, u: exp(a)}\n"
         "grid: {t: [0, 1, 3], x: [0, 1, 3], y: [0, 1, 3]}\n"
     )
-    c = K.compile_pde(pde)
-    S = K.manifold_samples(pde)
-    y0 = np.empty((len(S), c.d))
-    ok = np.zeros(len(S), np.bool_)
-    K.initial_states(c.icode, c.iconsts, c.iprog, c.fcode, c.fconsts, c.fprog, c.n, c.charpit,
-                     S, K.initial_guesses(pde, S), y0, ok)  # fmt: skip
-    assert ok.all()
+    c, _, y0 = _rays_from_the_data(pde)
     return c, y0
 
 

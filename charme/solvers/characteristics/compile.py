@@ -3,8 +3,8 @@
 The public builder behind :mod:`charme.kernels` for characteristics: it runs
 the same steps as :func:`charme.solvers.characteristics.driver.solve_pde`
 (classification and differentiation by SymPy on safe trees, then postfix
-programs), so the arrays are exactly those the solver traces.  The driver
-itself is not changed by this module.
+programs); the solver itself calls it, so the arrays are exactly those it
+traces.
 
 Layout of a ray state ``y`` (float64[d], ``d = nz * n``, ``m = n - 1``
 manifold parameters): ``y[:nz]`` is ``z`` (``(x_1..x_n, u)`` for a
@@ -100,7 +100,7 @@ class CompiledPDE(NamedTuple):
 
 
 def compile_pde(pde) -> CompiledPDE:
-    """The arrays of ``pde`` for the ray kernels (the same as :func:`solve_pde` builds).
+    """The arrays of ``pde`` for the ray kernels (those :func:`solve_pde` traces).
 
     Parameters
     ----------
@@ -113,7 +113,6 @@ def compile_pde(pde) -> CompiledPDE:
         If the equation cannot be compiled (e.g. conditions in a PDE), or a
         program needs a deeper stack than the kernels' :data:`KERNEL_STACK`.
     """
-    from charme.solvers.characteristics.driver import _programs
     from charme.solvers.characteristics.symbolic import classify, manifold_derivatives
 
     info = classify(pde)
@@ -121,27 +120,19 @@ def compile_pde(pde) -> CompiledPDE:
     n = len(pde.variables)
     nz = len(info.g)
     slots = {name: i for i, name in enumerate(info.z_names)}
-    code, consts, prog = _programs([*info.g, *(x for row in info.G for x in row)], slots)
+    code, consts, prog, depth = _programs([*info.g, *(x for row in info.G for x in row)], slots)
     if charpit:
-        fcode, fconsts, fprog = _programs(info.strip, slots)
+        fcode, fconsts, fprog, fdepth = _programs(info.strip, slots)
         dx0, du0, dxx, duu = manifold_derivatives(pde, second=True)
         second = [*(x for row in dxx for r2 in row for x in r2), *(x for row in duu for x in row)]
     else:
-        fcode, fconsts, fprog = _programs([], slots)
+        fcode, fconsts, fprog, fdepth = _programs([], slots)
         dx0, du0 = manifold_derivatives(pde)
         second = []
     islots = {s: k for k, s in enumerate(pde.manifold)}
     init_exprs = [*pde.x0, pde.u0, *(x for row in dx0 for x in row), *du0, *second]
-    icode, iconsts, iprog = _programs(init_exprs, islots)
-    depth = max(
-        _depth([*info.g, *(x for row in info.G for x in row), *info.strip], slots),
-        _depth(init_exprs, islots),
-    )
-    if depth > KERNEL_STACK:
-        raise SpecError(
-            f"an expression of this PDE needs an evaluation stack of {depth} entries; "
-            f"the ray kernels have {KERNEL_STACK}: simplify the equation or the data"
-        )
+    icode, iconsts, iprog, idepth = _programs(init_exprs, islots)
+    # the evolution variable: constant speed along every ray, constant on the data
     evo = [
         i
         for i in range(n)
@@ -156,15 +147,28 @@ def compile_pde(pde) -> CompiledPDE:
         s_lo=np.array([a for a, _, _ in pde.manifold_ranges], np.float64),
         s_hi=np.array([b for _, b, _ in pde.manifold_ranges], np.float64),
         z_names=tuple(info.z_names), manifold=tuple(pde.manifold), kind=info.kind,
-        stack_size=depth,
+        stack_size=max(depth, fdepth, idepth),
     )  # fmt: skip
 
 
-def _depth(exprs, slots) -> int:
-    """Largest postfix stack depth of ``exprs`` (as compiled by the driver)."""
+def _programs(exprs, slots):
+    """Postfix programs of ``exprs`` over ``slots``: (code, consts, prog, stack depth)."""
     from charme.solvers.gillespie.compile import to_postfix
 
-    return max((to_postfix(e, slots, [], []) for e in exprs), default=1)
+    code, consts, prog = [], [], []
+    deepest = 1
+    for e in exprs:
+        start = len(code)
+        depth = to_postfix(e, slots, code, consts)
+        if depth > KERNEL_STACK:
+            raise SpecError(
+                f"an expression of this PDE needs an evaluation stack of {depth} entries; the "
+                f"ray kernels have {KERNEL_STACK}: simplify it or split it with parameters"
+            )
+        deepest = max(deepest, depth)
+        prog.append((start, len(code)))
+    return (np.array(code, np.int64).reshape(-1, 2), np.array(consts, np.float64),
+            np.array(prog, np.int64).reshape(-1, 2), deepest)  # fmt: skip
 
 
 def manifold_samples(pde) -> np.ndarray:

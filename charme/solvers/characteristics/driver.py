@@ -25,29 +25,13 @@ from charme.errors import SpecError
 from charme.results.result import Result
 from charme.solvers.characteristics import fans as FANS
 from charme.solvers.characteristics import kernels as K
-from charme.solvers.characteristics.symbolic import classify, manifold_derivatives
+from charme.solvers.characteristics.compile import compile_pde, initial_guesses, manifold_samples
+from charme.solvers.characteristics.symbolic import classify
 from charme.spec.expressions import evaluate_array
 
 TRACE_STEPS = 400
 #: levels an evolution problem's rays are recorded at to find crossings (then refined)
 EVOLUTION_LEVELS = 64
-
-
-def _programs(exprs, slots):
-    from charme.solvers.gillespie.compile import to_postfix
-
-    code, consts, prog = [], [], []
-    for e in exprs:
-        start = len(code)
-        depth = to_postfix(e, slots, code, consts)
-        if depth > K.STACK_SIZE:
-            raise SpecError(
-                f"an expression is nested too deeply for the ray kernels (evaluation stack "
-                f"{depth} > {K.STACK_SIZE}): simplify it or split it with parameters"
-            )
-        prog.append((start, len(code)))
-    return (np.array(code, np.int64).reshape(-1, 2), np.array(consts, np.float64),
-            np.array(prog, np.int64).reshape(-1, 2))  # fmt: skip
 
 
 def solve_pde(
@@ -75,41 +59,19 @@ def solve_pde(
     if crossing not in ("stop", "multivalued", "viscosity", "shock"):
         raise SpecError(f"unknown --crossing {crossing!r} (stop, multivalued, viscosity, shock)")
     info = classify(pde)
-    charpit = info.charpit
-    n = len(pde.variables)
+    cp = compile_pde(pde)
+    charpit = cp.charpit
+    n, nz = cp.n, cp.nz
     m = n - 1
-    nz = len(info.g)
-    # the evolution variable: constant speed along every ray, constant on the data
-    evo = [
-        i
-        for i in range(n)
-        if info.g[i][0] == "num" and info.g[i][1] != 0.0 and pde.x0[i][0] == "num"
-    ]
-    e = evo[0] if evo else None
-    speed, t0 = (info.g[e][1], pde.x0[e][1]) if evo else (None, None)
-    slots = {name: i for i, name in enumerate(info.z_names)}
-    code, consts, prog = _programs([*info.g, *(x for row in info.G for x in row)], slots)
-    if charpit:
-        fcode, fconsts, fprog = _programs(info.strip, slots)
-        dx0, du0, dxx, duu = manifold_derivatives(pde, second=True)
-        second = [*(x for row in dxx for r2 in row for x in r2), *(x for row in duu for x in row)]
-    else:
-        fcode, fconsts, fprog = _programs([], slots)
-        dx0, du0 = manifold_derivatives(pde)
-        second = []
-    islots = {s: k for k, s in enumerate(pde.manifold)}
-    init_exprs = [*pde.x0, pde.u0, *(x for row in dx0 for x in row), *du0, *second]
-    icode, iconsts, iprog = _programs(init_exprs, islots)
+    e = cp.evolution if cp.evolution >= 0 else None
+    speed, t0 = (cp.speed, cp.t0) if e is not None else (None, None)
+    code, consts, prog = cp.code, cp.consts, cp.prog
+    icode, iconsts, iprog = cp.icode, cp.iconsts, cp.iprog
+    fcode, fconsts, fprog = cp.fcode, cp.fconsts, cp.fprog
 
     # rays from the sampled manifold (for Charpit, p completed by Newton on each)
-    axes = [np.linspace(a, b, k) for a, b, k in pde.manifold_ranges]
-    S = np.array(list(itertools.product(*axes)), float).reshape(-1, m)
-    env = {s: S[:, k] for k, s in enumerate(pde.manifold)}
-    guesses = np.zeros((len(S), n))
-    for name, expr in pde.guess:
-        guesses[:, pde.derivative_names.index(name)] = np.broadcast_to(
-            evaluate_array(expr, env), len(S)
-        )
+    S = manifold_samples(pde)
+    guesses = initial_guesses(pde, S)
     d = nz * (m + 1)
     y0 = np.empty((len(S), d))
     built = np.zeros(len(S), np.bool_)
