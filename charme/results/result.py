@@ -69,6 +69,26 @@ class Result:
         return write_result(self, path, overwrite=overwrite)
 
 
+def provenance() -> dict[str, str]:
+    """What made a result and when: charme, Numba and NumPy versions, UTC time.
+
+    Every solver puts these in its result's attributes (``charme info``
+    shows them).
+    """
+    import time
+
+    import numba
+
+    from charme import __version__
+
+    return {
+        "charme_version": __version__,
+        "numba_version": numba.__version__,
+        "numpy_version": np.__version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
 def check_output_path(path, overwrite: bool = False, suffixes=WRITABLE_SUFFIXES) -> Path:
     """Refuse an output path before any work is done (suffix, dir, existence)."""
     p = Path(path)

@@ -42,3 +42,26 @@ def test_other_files_are_refused(tmp_path):
         with pytest.raises(SpecError, match=message) as e:
             charme.open_result(path)
         assert str(path) in str(e.value)
+
+
+@pytest.mark.parametrize(
+    "solve",
+    [
+        lambda: charme.simulate(charme.load("examples/birth_death.yaml"), runs=5, t_end=1.0),
+        lambda: charme.solve_cme(charme.load("examples/immigration_death.yaml"), t_end=1.0),
+        lambda: charme.solve_cme(charme.load("examples/immigration_death.yaml"),
+                                 steady_state=True),  # fmt: skip
+        lambda: charme.solve_cme(charme.load("examples/three_state_chain.yaml"), t_end=1.0),
+        lambda: charme.solve_cme(charme.load("examples/three_state_chain.yaml"),
+                                 steady_state=True),  # fmt: skip
+        lambda: charme.solve_pde(charme.load("examples/burgers.yaml")),
+    ],
+)
+def test_every_solver_records_its_provenance(solve):
+    import numba
+
+    attrs = solve().attrs
+    assert attrs["charme_version"] == charme.__version__
+    assert attrs["numba_version"] == numba.__version__
+    assert attrs["numpy_version"] == np.__version__
+    assert attrs["created"].endswith("Z") and attrs["created"][:2] == "20"

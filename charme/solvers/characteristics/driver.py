@@ -22,7 +22,7 @@ import time
 import numpy as np
 
 from charme.errors import SpecError
-from charme.results.result import Result
+from charme.results.result import Result, provenance
 from charme.solvers.characteristics import fans as FANS
 from charme.solvers.characteristics import kernels as K
 from charme.solvers.characteristics.compile import compile_pde, initial_guesses, manifold_samples
@@ -45,7 +45,6 @@ def solve_pde(
     cubic Hermite splines from u and u_x carried by the rays: cheaper,
     fourth order in the ray spacing.
     """
-    from charme import __version__
 
     started = time.perf_counter()
     settings = dict(pde.settings)
@@ -278,7 +277,7 @@ def solve_pde(
         "breaking_location": repr(dict(zip(pde.variables, map(float, breaking_at)))) if breaking_at is not None else "none",
         "blow_up_time": (float(t0 + speed * blow_tau) if e is not None else float(blow_tau)) if np.isfinite(blow_tau) else "none",
         "F_residual_max": f_drift, "F_drift_along_strips": strip_drift, "spec_path": pde.source_path, "spec_text": pde.source_text,
-        "charme_version": __version__, "wall_time_s": time.perf_counter() - started,
+        **provenance(), "wall_time_s": time.perf_counter() - started,
         "Conventions": "CF-1.8",
         **extra_attrs,
     }  # fmt: skip

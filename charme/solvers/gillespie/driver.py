@@ -20,7 +20,7 @@ import numpy as np
 
 from charme.errors import SolverError, SpecError
 from charme.models.network import ReactionNetwork
-from charme.results.result import Result
+from charme.results.result import Result, provenance
 
 #: Int64 cells held in memory per chunk of runs (paths of the chunk).
 CHUNK_CELLS = 1 << 22
@@ -153,9 +153,7 @@ def simulate(
     SolverError
         A run failed (step budget, invalid propensity, negative count).
     """
-    import numba
 
-    from charme import __version__
     from charme.solvers.gillespie.compile import compile_network
     from charme.solvers.gillespie.kernels import (
         STATUS_MESSAGES,
@@ -316,10 +314,7 @@ def simulate(
         "total_events": total_events,
         "wall_time_s": wall,
         "events_per_s": total_events / wall if wall > 0 else 0.0,
-        "charme_version": __version__,
-        "numba_version": numba.__version__,
-        "numpy_version": np.__version__,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **provenance(),
         "Conventions": "CF-1.8",
     }
     result = Result("ssa", coords, data_vars, attrs, var_attrs)

@@ -16,7 +16,7 @@ import numpy as np
 
 from charme.errors import SolverError, SpecError
 from charme.models.network import ReactionNetwork
-from charme.results.result import Result
+from charme.results.result import Result, provenance
 from charme.solvers.master_equation import statespace as S
 from charme.solvers.master_equation.integrators import METHODS
 
@@ -106,7 +106,6 @@ def solve(
     integrator's error estimate), and with ``save_distribution`` the states
     and ``p(time, state)``.
     """
-    from charme import __version__
     from charme.spec.chain import MarkovChain
 
     if isinstance(network, MarkovChain):
@@ -159,7 +158,7 @@ def solve(
         "n_states": gen.n, "nnz": int(gen.indptr[-1]), "projection_rounds": rounds + 1,
         "bounds": repr({sp: (int(a), int(b)) for sp, a, b in zip(network.species, proj.lo, proj.hi)}),
         "conservation_laws": repr(laws), "integration_error": float(integ_err),
-        "matvecs": gen.matvecs, "wall_time_s": wall, "charme_version": __version__,
+        "matvecs": gen.matvecs, "wall_time_s": wall,
         "certified": int(fsp_error[-1] <= tol_),
     })  # fmt: skip
     return res
@@ -217,8 +216,7 @@ def _result(network, proj, P, times, fsp_error, save_distribution, steady=False)
         "spec_path": network.source_path, "spec_text": network.source_text,
         "parameters": repr(dict(network.parameters)),
         "initial_counts": repr(dict(zip(network.species, network.initial))),
-        "steady_state": int(steady), "Conventions": "CF-1.8",
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "steady_state": int(steady), "Conventions": "CF-1.8", **provenance(),
     }  # fmt: skip
     return Result("cme", coords, data_vars, attrs, var_attrs)
 
@@ -280,7 +278,6 @@ def stationary(A, describe=lambda i: str(i)):
 
 def _steady(network, s, lo, hi, grow, max_states, laws, started, save_distribution) -> Result:
     """Stationary law of the projected chain with leaving transitions dropped."""
-    from charme import __version__
 
     # without explicit bounds, grow until the stationary mass at the growing edge is tiny
     tol_ = float(s["tol"])
@@ -314,7 +311,6 @@ def _steady(network, s, lo, hi, grow, max_states, laws, started, save_distributi
         "method": how, "tol": tol_, "n_states": n, "residual_l1": residual,
         "bounds": repr({sp_: (int(a), int(b)) for sp_, a, b in zip(network.species, proj.lo, proj.hi)}),
         "conservation_laws": repr(laws), "wall_time_s": time.perf_counter() - started,
-        "charme_version": __version__,
     })  # fmt: skip
     return res
 
@@ -322,7 +318,6 @@ def _steady(network, s, lo, hi, grow, max_states, laws, started, save_distributi
 def solve_chain(chain, *, t_end=None, points=None, tol=None, method=None, steady_state=False,
                 **_ignored) -> Result:  # fmt: skip
     """Transient or stationary law of an explicit chain (``kind: markov-chain``)."""
-    from charme import __version__
     from charme.solvers.master_equation.integrators import Generator
     from charme.spec.schema import CMESettings, merged_settings
 
@@ -335,7 +330,7 @@ def solve_chain(chain, *, t_end=None, points=None, tol=None, method=None, steady
     coords = {"state": labels}
     attrs = {"title": f"charme cme: {chain.name}", "solver": "cme", "model": chain.name,
              "spec_path": chain.source_path, "spec_text": chain.source_text,
-             "charme_version": __version__, "n_states": A.shape[0], "Conventions": "CF-1.8"}  # fmt: skip
+             **provenance(), "n_states": A.shape[0], "Conventions": "CF-1.8"}  # fmt: skip
     if steady_state:
         pi, residual, how = stationary(A, lambda i: repr(str(labels[i])))
         attrs.update(method=how, residual_l1=residual, steady_state=1,
