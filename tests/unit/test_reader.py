@@ -49,11 +49,13 @@ def test_other_files_are_refused(tmp_path):
     [
         lambda: charme.simulate(charme.load("examples/birth_death.yaml"), runs=5, t_end=1.0),
         lambda: charme.solve_cme(charme.load("examples/immigration_death.yaml"), t_end=1.0),
-        lambda: charme.solve_cme(charme.load("examples/immigration_death.yaml"),
-                                 steady_state=True),  # fmt: skip
+        lambda: charme.solve_cme(
+            charme.load("examples/immigration_death.yaml"), steady_state=True
+        ),  # fmt: skip
         lambda: charme.solve_cme(charme.load("examples/three_state_chain.yaml"), t_end=1.0),
-        lambda: charme.solve_cme(charme.load("examples/three_state_chain.yaml"),
-                                 steady_state=True),  # fmt: skip
+        lambda: charme.solve_cme(
+            charme.load("examples/three_state_chain.yaml"), steady_state=True
+        ),  # fmt: skip
         lambda: charme.solve_pde(charme.load("examples/burgers.yaml")),
     ],
 )
