@@ -128,8 +128,10 @@ def test_trace_sampled_dense_output_is_as_accurate_as_the_tolerance(rtol):
     K.trace(c.code, c.consts, c.prog, c.nz, y0, taus, rtol, 1e-15, exact_all, status, reached)
     exact = np.zeros(len(taus), np.bool_)
     exact[[0, 20, 41]] = True
+    h_last = np.zeros(len(y0))
     K.trace_sampled(c.code, c.consts, c.prog, c.nz, y0, taus, exact, rtol, 1e-15, sampled,
-                    status, reached)  # fmt: skip
+                    status, reached, h_last)  # fmt: skip
+    assert (h_last > 0).all()
     assert (status == K.RAY_OK).all()
     scale = np.abs(exact_all).max()
     dense_err = np.abs(sampled - exact_all).max() / scale

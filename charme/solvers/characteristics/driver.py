@@ -159,8 +159,10 @@ def solve_pde(
             # the dense output unless the rays are saved
             exact = np.isin(taus, tau_levels) | (taus == 0.0) | save_rays
             ctx["exact"] = exact
+            h_ray = np.empty(len(S))
             K.trace_sampled(code, consts, prog, nz, y0, taus, exact, rtol, atol, out, status,
-                            reached)  # fmt: skip
+                            reached, h_ray)  # fmt: skip
+            ctx["h_ray"] = h_ray
 
             tb_ray, at_ray = _crossings(ctx, out, taus, det0, n, nz, m)
             _refine_crossings(info, ctx, out, taus, tb_ray, at_ray)
@@ -230,8 +232,8 @@ def solve_pde(
                 s_q = np.empty((len(pts), m))
                 ok = np.zeros(len(pts), np.bool_)
                 K.locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, e,
-                         pts, np.full(len(pts), tau), seeds, seed_p, s_lo, s_hi, rtol, atol, u_q, g_q,
-                         s_q, ok)  # fmt: skip
+                         pts, np.full(len(pts), tau), seeds, seed_p, h_ray[idx_good[near]], s_lo,
+                         s_hi, rtol, atol, u_q, g_q, s_q, ok)  # fmt: skip
                 sl = [slice(None)] * n
                 sl[e] = lvl
                 sub_shape = tuple(len(grid_axes[i]) for i in others)
@@ -542,8 +544,8 @@ def _branches_nd(c, crossing, e, tau_levels, taus, out):
             ok = np.zeros(len(rays), np.bool_)
             K.locate(c["code"], c["consts"], c["prog"], c["icode"], c["iconsts"], c["iprog"],
                      c["fcode"], c["fconsts"], c["fprog"], n, c["charpit"], e, pts[owner],
-                     np.full(len(rays), tau), S[rays].copy(), seed_p, c["s_lo"], c["s_hi"],
-                     c["rtol"], c["atol"], uq, gq, sq, ok)  # fmt: skip
+                     np.full(len(rays), tau), S[rays].copy(), seed_p, c["h_ray"][rays],
+                     c["s_lo"], c["s_hi"], c["rtol"], c["atol"], uq, gq, sq, ok)  # fmt: skip
             for j in np.flatnonzero(ok):
                 q = owner[j]
                 if all(np.max(np.abs(sq[j] - b[2]) / spacing) > 1e-6 for b in found[q]):
@@ -597,14 +599,15 @@ def _locate_branches(c, e, n, tau, S, targets, qs, seeds, found):
     """Newton onto the data's rays through each target x, from the bracketing pairs."""
     seeds = seeds[:, None].copy()
     pts = np.asarray(targets, float)[qs][:, None]
-    seed_p = (c["y0"][np.searchsorted(S, seeds[:, 0]).clip(0, len(S) - 1), n + 1 : 2 * n + 1]
-              if c["charpit"] else np.zeros((len(qs), n))).copy()  # fmt: skip
+    near = np.searchsorted(S, seeds[:, 0]).clip(0, len(S) - 1)
+    seed_p = (c["y0"][near, n + 1 : 2 * n + 1] if c["charpit"]
+              else np.zeros((len(qs), n))).copy()  # fmt: skip
     uq, gq, sq = np.empty(len(qs)), np.empty((len(qs), n)), np.empty((len(qs), 1))
     okq = np.zeros(len(qs), np.bool_)
     K.locate(c["code"], c["consts"], c["prog"], c["icode"], c["iconsts"], c["iprog"],
              c["fcode"], c["fconsts"], c["fprog"], n, c["charpit"], e, pts,
-             np.full(len(qs), tau), seeds, seed_p, c["s_lo"], c["s_hi"], c["rtol"],
-             c["atol"], uq, gq, sq, okq)  # fmt: skip
+             np.full(len(qs), tau), seeds, seed_p, c["h_ray"][near], c["s_lo"], c["s_hi"],
+             c["rtol"], c["atol"], uq, gq, sq, okq)  # fmt: skip
     for j in np.flatnonzero(okq):
         if all(abs(sq[j, 0] - b[2]) > 1e-9 * (1 + abs(b[2])) for b in found[qs[j]]):
             found[qs[j]].append((uq[j], gq[j], sq[j, 0], None))
@@ -739,13 +742,6 @@ MAX_REFINED = 4096
 SUBDIVISIONS = 16
 
 
-def _jacobian_det(c, y):
-    """det [x_s1 .. x_sm, dx/dtau] at one ray state ``y``."""
-    out = np.empty(1)
-    K.jacobian_dets(c["code"], c["consts"], c["prog"], c["nz"], c["n"], y[None], out)
-    return float(out[0])
-
-
 def _refine_crossings(info, c, out, taus, tb, at):
     """Crossing times of the earliest-crossing rays to full precision (in place).
 
@@ -776,12 +772,13 @@ def _refine_crossings(info, c, out, taus, tb, at):
 
 def _refine_rays(info, c, out, taus, tb, at, rays):
     n, nz = c["n"], c["nz"]
+    exact = c.get("exact")
+    y_at = np.empty(c["d"])
     for r in rays:
         k = int(np.searchsorted(np.abs(taus), tb[r]))
         k = min(max(k, 1), len(taus) - 1)
         lo_t, hi_t = float(taus[k - 1]), float(taus[k])
         y_lo = out[r, k - 1].copy()
-        exact = c.get("exact")
         if exact is not None and not exact[k - 1]:  # a dense-output sample: land on it
             j = int(np.flatnonzero(exact[:k])[-1])
             y_lo = out[r, j].copy()
@@ -789,65 +786,12 @@ def _refine_rays(info, c, out, taus, tb, at, rays):
                                    lo_t, c["rtol"], c["atol"], 0.0)  # fmt: skip
             if st != K.RAY_OK:
                 continue
-        f_lo = _jacobian_det(c, y_lo)
-
-        def state(t, y_lo=y_lo, lo_t=lo_t):
-            y = y_lo.copy()
-            st, _, _ = K.integrate(c["code"], c["consts"], c["prog"], nz, y, lo_t, t,
-                                   c["rtol"], c["atol"], 0.0)  # fmt: skip
-            return y if st == K.RAY_OK else None
-
-        # the sign change seen between the levels, found again on a finer subdivision
-        # (two close roots can hide inside one interval; a tangency has no sign change)
-        y_end = state(hi_t)
-        if y_end is not None and f_lo * _jacobian_det(c, y_end) <= 0:
-            sub = np.array([lo_t, hi_t])  # the usual case: one simple root between the levels
-        else:
-            sub = np.linspace(lo_t, hi_t, SUBDIVISIONS + 1)
-        dets, bracket = [f_lo], None
-        for j in range(1, len(sub)):
-            y_j = state(sub[j])
-            if y_j is None:
-                break
-            dets.append(_jacobian_det(c, y_j))
-            if dets[-2] * dets[-1] <= 0:
-                bracket = j
-                break
-        if bracket is None:
-            j = int(np.argmin(np.abs(dets)))
-            if abs(dets[j]) <= 1e-8 * abs(f_lo):  # touches zero: a focus, at a level's precision
-                tb[r] = abs(sub[j])
-                at[r] = state(sub[j])[:n]
-            else:
-                tb[r], at[r] = np.inf, np.nan  # rounding noise, not a crossing
-            continue
-        lo_t, hi_t = float(sub[bracket - 1]), float(sub[bracket])
-        f_lo, f_hi = dets[bracket - 1], dets[bracket]
-        best, t_best = state(hi_t), hi_t
-        a_t, b_t, fa, fb, side = lo_t, hi_t, f_lo, f_hi, 0
-        for _ in range(100):
-            t_new = (a_t * fb - b_t * fa) / (fb - fa) if fb != fa else 0.5 * (a_t + b_t)
-            if not min(a_t, b_t) < t_new < max(a_t, b_t):
-                t_new = 0.5 * (a_t + b_t)
-            y = state(t_new)
-            if y is None:
-                break
-            f = _jacobian_det(c, y)
-            best, t_best = y, t_new
-            if f * fb > 0:
-                b_t, fb = t_new, f
-                if side == -1:
-                    fa *= 0.5
-                side = -1
-            else:
-                a_t, fa = t_new, f
-                if side == 1:
-                    fb *= 0.5
-                side = 1
-            if abs(b_t - a_t) <= 4e-16 * max(1.0, abs(t_new)) or f == 0.0:
-                break
-        if best is not None:
-            tb[r], at[r] = abs(t_best), best[:n]
+        status, t = K.refine_crossing(c["code"], c["consts"], c["prog"], nz, n, y_lo, lo_t, hi_t,
+                                      c["rtol"], c["atol"], SUBDIVISIONS, y_at)  # fmt: skip
+        if status in (K.CROSSING_FOUND, K.CROSSING_TOUCH):
+            tb[r], at[r] = abs(t), y_at[:n]
+        elif status == K.CROSSING_NONE:
+            tb[r], at[r] = np.inf, np.nan  # rounding noise, not a crossing
 
 
 def _crossings(c, out, taus, det0, n, nz, m):
@@ -864,11 +808,12 @@ def _crossings(c, out, taus, det0, n, nz, m):
     flip[:, 0] = False
     tb = np.full(R, np.inf)
     at = np.full((R, n), np.nan)
-    for r in np.flatnonzero(flip.any(axis=1)):
-        k = int(np.argmax(flip[r]))
+    r = np.flatnonzero(flip.any(axis=1))
+    k = np.argmax(flip[r], axis=1)  # the first level past the sign change
+    with np.errstate(all="ignore"):
         w = det[r, k - 1] / (det[r, k - 1] - det[r, k])
-        tb[r] = abs(taus[k - 1] + w * (taus[k] - taus[k - 1]))
-        at[r] = out[r, k - 1, :n] + w * (out[r, k, :n] - out[r, k - 1, :n])
+    tb[r] = np.abs(taus[k - 1] + w * (taus[k] - taus[k - 1]))
+    at[r] = out[r, k - 1, :n] + w[:, None] * (out[r, k, :n] - out[r, k - 1, :n])
     return tb, at
 
 
@@ -903,7 +848,7 @@ def _general(info, pde, c, crossing="stop", evaluation="newton"):
         exact[0] = True
         exact[:] |= c["save_rays"]
         K.trace_sampled(c["code"], c["consts"], c["prog"], nz, y0, taus, exact, c["rtol"],
-                        c["atol"], out, status, reached)  # fmt: skip
+                        c["atol"], out, status, reached, np.empty(len(S)))  # fmt: skip
         tb, at = _crossings(c, out, taus, c["det0"], n, nz, m)
         runs.append((taus, out, tb, at, status, reached))
     extra = {}

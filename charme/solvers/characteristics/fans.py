@@ -170,7 +170,7 @@ def trace(c, fan, taus):
     reached = np.empty(len(fan.y0))
     exact = c.get("exact", np.ones(len(taus), np.bool_))
     K.trace_sampled(c["code"], c["consts"], c["prog"], c["nz"], fan.y0, taus, exact, c["rtol"],
-                    c["atol"], out, status, reached)  # fmt: skip
+                    c["atol"], out, status, reached, np.empty(len(fan.y0)))  # fmt: skip
     fan.out = out
 
 

@@ -190,14 +190,19 @@ def trace(code, consts, prog, nz, y0, taus, rtol, atol, out, status, reached):
     on exactly (see :func:`trace_sampled` for a cheaper variant).
     """
     exact = np.ones(taus.shape[0], np.bool_)
-    trace_sampled(code, consts, prog, nz, y0, taus, exact, rtol, atol, out, status, reached)
+    h_last = np.empty(y0.shape[0])
+    trace_sampled(code, consts, prog, nz, y0, taus, exact, rtol, atol, out, status, reached,
+                  h_last)  # fmt: skip
 
 
 @njit(cache=True, parallel=True)
-def trace_sampled(code, consts, prog, nz, y0, taus, exact, rtol, atol, out, status, reached):
+def trace_sampled(code, consts, prog, nz, y0, taus, exact, rtol, atol, out, status, reached,
+                  h_last):  # fmt: skip
     """:func:`trace` landing exactly only on the times where ``exact`` is true (and
     the last); the others are sampled by the dense output, which leaves the
-    steps as long as the error control allows (fourth order there)."""
+    steps as long as the error control allows (fourth order there).
+    ``h_last[r]`` receives the step size the error control proposed last (a
+    good first step for rays near ray r)."""
     n_rays = y0.shape[0]
     n_t = taus.shape[0]
     for r in prange(n_rays):
@@ -226,6 +231,7 @@ def trace_sampled(code, consts, prog, nz, y0, taus, exact, rtol, atol, out, stat
             else:
                 out[r, k1] = np.nan
             k0 = k1
+        h_last[r] = h
 
 
 @njit(cache=True)
@@ -353,13 +359,15 @@ def initial_states(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, S, 
 
 @njit(cache=True, parallel=True)
 def locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, e,
-           targets, taus, seeds, seed_p, s_lo, s_hi, rtol, atol, u_out, grad_out, s_out, ok):  # fmt: skip
+           targets, taus, seeds, seed_p, seed_h, s_lo, s_hi, rtol, atol, u_out, grad_out, s_out,
+           ok):  # fmt: skip
     """For each target point find the ray through it by Newton on s; fill u and grad u.
 
     ``e`` is the evolution variable: point ``q`` lies at time ``taus[q]``
     and its other coordinates are ``targets[q]`` (m values, variables in
     order without ``e``).  ``seeds[q]`` starts Newton (``seed_p[q]``, the
-    seed ray's initial p, picks the Charpit branch); ``ok[q]`` says whether
+    seed ray's initial p, picks the Charpit branch; ``seed_h[q]``, a step
+    size it took, or 0, starts the integration); ``ok[q]`` says whether
     it converged with s inside ``[s_lo, s_hi]``, and ``s_out[q]`` holds that s.
     """
     m = n - 1
@@ -369,7 +377,7 @@ def locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, 
         s = seeds[q].copy()
         y = np.empty(d)
         work, v, stack, coef = workspace(prog, nz, d)
-        h_guess = 0.0  # first integration: let DOPRI5 find its step; then reuse it
+        h_guess = seed_h[q]  # first integration: the seed ray's step (0: DOPRI5's own guess)
         jac = np.empty((m, m))
         res = np.empty(m)
         ok[q] = False
@@ -590,3 +598,103 @@ def jacobian_dets(code, consts, prog, nz, n, Y, out):
         for i in range(n):
             J[m, i] = eval_program(code, consts, prog[i, 0], prog[i, 1], y, stack, 0.0)
         out[r] = _det_lu(J)
+
+
+CROSSING_FOUND = 0  # a sign change of det J, refined to rounding
+CROSSING_TOUCH = 1  # det J touches zero without changing sign (a focus)
+CROSSING_NONE = 2  # no crossing in the interval (the coarse estimate was noise)
+CROSSING_FAILED = 3  # the ray could not be integrated there
+
+
+@njit(cache=True)
+def _det_at(code, consts, prog, nz, n, y, J, stack):
+    m = n - 1
+    for k in range(m):
+        for i in range(n):
+            J[k, i] = y[nz + k * nz + i]
+    for i in range(n):
+        J[m, i] = eval_program(code, consts, prog[i, 0], prog[i, 1], y, stack, 0.0)
+    return _det_lu(J)
+
+
+@njit(cache=True)
+def refine_crossing(code, consts, prog, nz, n, y_lo, lo_t, hi_t, rtol, atol, subdivisions,
+                    y_out):  # fmt: skip
+    """Where det [x_s, dx/dtau] of the ray at state ``y_lo`` (time ``lo_t``) first
+    vanishes in ``[lo_t, hi_t]`` (either direction): ``(status, tau)``.
+
+    The sign change is looked for at the interval's end, else on
+    ``subdivisions`` equal steps (two close roots can hide in one interval,
+    a tangency has none), then refined by the Illinois variant of regula
+    falsi to rounding of tau.  ``y_out`` receives the state there.  Status:
+    ``CROSSING_FOUND``, ``CROSSING_TOUCH`` (|det| fell below 1e-8 of its
+    start without a sign change: a focus, at a subdivision's precision),
+    ``CROSSING_NONE`` or ``CROSSING_FAILED``.
+    """
+    d = y_lo.shape[0]
+    work, v, stack, coef = workspace(prog, nz, d)
+    J = np.empty((n, n))
+    y = np.empty(d)
+
+    def state(t, out):  # y at t, integrated from the interval's start
+        for i in range(d):
+            out[i] = y_lo[i]
+        st, h, tt = integrate_ws(code, consts, prog, nz, out, lo_t, t, rtol, atol, 0.0, work, v,
+                                 stack, coef)  # fmt: skip
+        return st == RAY_OK
+
+    f_lo = _det_at(code, consts, prog, nz, n, y_lo, J, stack)
+    a_t, fa = lo_t, f_lo
+    b_t, fb = hi_t, 0.0
+    bracket = False
+    if state(hi_t, y):
+        fb = _det_at(code, consts, prog, nz, n, y, J, stack)
+        bracket = f_lo * fb <= 0.0
+    if not bracket:
+        best_abs, best_t = abs(f_lo), lo_t
+        prev_t, prev_f = lo_t, f_lo
+        for j in range(1, subdivisions + 1):
+            t = lo_t + (hi_t - lo_t) * j / subdivisions
+            if not state(t, y):
+                return CROSSING_FAILED, t
+            f = _det_at(code, consts, prog, nz, n, y, J, stack)
+            if prev_f * f <= 0.0:
+                a_t, fa, b_t, fb = prev_t, prev_f, t, f
+                bracket = True
+                break
+            if abs(f) < best_abs:
+                best_abs, best_t = abs(f), t
+            prev_t, prev_f = t, f
+        if not bracket:
+            if best_abs <= 1e-8 * abs(f_lo):
+                state(best_t, y_out)
+                return CROSSING_TOUCH, best_t
+            return CROSSING_NONE, hi_t
+    t_best = b_t
+    side = 0
+    for _ in range(100):
+        t_new = (a_t * fb - b_t * fa) / (fb - fa) if fb != fa else 0.5 * (a_t + b_t)
+        if not min(a_t, b_t) < t_new < max(a_t, b_t):
+            t_new = 0.5 * (a_t + b_t)
+        if not state(t_new, y):
+            break
+        f = _det_at(code, consts, prog, nz, n, y, J, stack)
+        t_best = t_new
+        for i in range(d):
+            y_out[i] = y[i]
+        if f * fb > 0:
+            b_t, fb = t_new, f
+            if side == -1:
+                fa *= 0.5
+            side = -1
+        else:
+            a_t, fa = t_new, f
+            if side == 1:
+                fb *= 0.5
+            side = 1
+        if abs(b_t - a_t) <= 4e-16 * max(1.0, abs(t_new)) or f == 0.0:
+            break
+    if t_best == b_t and side == 0:  # not a single step taken
+        if not state(t_best, y_out):
+            return CROSSING_FAILED, t_best
+    return CROSSING_FOUND, t_best
