@@ -16,6 +16,7 @@ laws; rarefaction fans from kinks and jumps of 1-D data (:mod:`.fans`).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import time
 
@@ -665,15 +666,20 @@ def _shock_between(lo, hi, a, b, branches, values):
 
 def _flux(info, pde):
     """f with f'(u) = the speed of u_t + f'(u) u_x = 0 (a conservation law), as a function."""
+    if info.charpit or info.b != ("num", 0.0):
+        raise SpecError("--crossing shock needs a scalar conservation law u_t + f(u)_x = 0")
+    return _flux_of(tuple(info.a), tuple(pde.variables), pde.unknown)
+
+
+@functools.lru_cache(maxsize=64)
+def _flux_of(speeds_tree, variables, unknown):
     import sympy as sp
 
     from charme.solvers.characteristics.symbolic import to_sympy
 
-    if info.charpit or info.b != ("num", 0.0):
-        raise SpecError("--crossing shock needs a scalar conservation law u_t + f(u)_x = 0")
-    sym = {v: sp.Symbol(v, real=True) for v in (*pde.variables, pde.unknown)}
-    speeds = [to_sympy(a, sym) for a in info.a]
-    U = sym[pde.unknown]
+    sym = {v: sp.Symbol(v, real=True) for v in (*variables, unknown)}
+    speeds = [to_sympy(a, sym) for a in speeds_tree]
+    U = sym[unknown]
     evo = [i for i, a in enumerate(speeds) if a.is_number]
     other = [a for i, a in enumerate(speeds) if i not in evo]
     if len(evo) != 1 or other[0].free_symbols - {U}:
