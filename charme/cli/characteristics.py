@@ -21,11 +21,13 @@ from charme.cli.common import handle_errors, overwrite_option, parse_sets, set_o
     help="Absolute tolerance (default 1e-15).",
 )
 @click.option("--crossing", type=click.Choice(["stop", "multivalued", "viscosity", "shock"]),
-              help="After characteristics cross: stop (default), multivalued, viscosity "
-                   "(Hamilton-Jacobi), shock (conservation laws); the last three in 1-D.")  # fmt: skip
+              help="After characteristics cross: stop (default), multivalued (every branch), "
+                   "viscosity (Hamilton-Jacobi: Hopf-Lax, first arrival), shock (1-D "
+                   "conservation laws).")  # fmt: skip
 @click.option("--evaluation", type=click.Choice(["newton", "hermite", "raster"]), default="newton",
               show_default=True,
-              help="Per grid point: Newton onto the exact ray; cubic Hermite between rays (1-D); "
+              help="Per grid point: Newton onto the exact ray; cubic Hermite between rays (1-D "
+                   "evolution problems); "
                    "raster: bicubic ray cells, for big 2-D grids without an evolution variable.")  # fmt: skip
 @click.option("--save-rays", is_flag=True, help="Also store the traced characteristics.")
 @set_option

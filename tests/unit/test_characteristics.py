@@ -359,6 +359,41 @@ def test_hermite_evaluation_converges_at_fourth_order():
     assert (orders > 3.5).all() and (orders < 4.6).all(), orders
 
 
+@pytest.mark.parametrize("crossing", ["shock", "multivalued"])
+def test_hermite_after_crossing_converges_at_fourth_order(crossing):
+    """Burgers past breaking: branches on the Hermite interpolants of the rays agree with
+    Newton's (exact rays) at fourth order in the ray spacing; the shock stays at pi."""
+    errors = []
+    for count in (101, 201, 401):
+        p = pde(
+            "variables: [t, x]\nequation: u_t + u*u_x = 0\n"
+            f"initial: {{parameters: {{s: [-3.141592653589793, 9.42477796076938, {count}]}}, "
+            "t: 0, x: s, u: sin(s)}\ngrid: {t: [0, 1.5, 4], x: [0.01, 6.27, 157]}\n"
+        )
+        r = solve_pde(p, crossing=crossing, evaluation="hermite")
+        exact = solve_pde(p, crossing=crossing)
+        key = "u_branches" if crossing == "multivalued" else "u"
+        assert np.isfinite(r[key]).sum() == np.isfinite(exact[key]).sum()
+        errors.append(np.nanmax(np.abs(r[key] - exact[key])))
+        if crossing == "shock":
+            shocks = ast.literal_eval(r.attrs["shock_positions"])
+            assert len(shocks) == 1 and shocks[0][1] == pytest.approx(PI, abs=1e-12)
+            np.testing.assert_allclose(r["u_x"], exact["u_x"], rtol=1e-3, atol=1e-3)
+    orders = np.log2(np.array(errors[:-1]) / np.array(errors[1:]))
+    assert (orders > 3.4).all() and (orders < 5.2).all(), (errors, orders)
+
+
+def test_hermite_viscosity_is_hopf_lax():
+    """u_t + u_x^2/2 = 0 from -cos x (Charpit strips, p interpolated too) at t = 2."""
+    r = solve_pde(pde(
+        "variables: [t, x]\nequation: u_t + u_x^2/2 = 0\n"
+        "initial: {parameters: {s: [-9.42477796076938, 15.707963267948966, 801]}, t: 0, x: s, "
+        "u: -cos(s)}\ngrid: {t: [2, 2, 1], x: [0, 6.283185307179586, 21]}\n"
+    ), crossing="viscosity", evaluation="hermite")  # fmt: skip
+    for j, x in enumerate(r.coords["x"]):
+        assert r["u"][0, j] == pytest.approx(_hopf_lax_1d(x, 2.0), abs=1e-7), x
+
+
 def _hopf_lax_1d(x, t):
     from scipy.optimize import minimize_scalar
 
@@ -424,3 +459,13 @@ def test_eikonal_near_the_focus_takes_the_direct_ray():
     reached = np.isfinite(r["u"]) & (np.hypot(X, Y) < 0.5)
     assert reached.sum() >= 480
     assert np.abs(r["u"][reached] - exact[reached]).max() < 1e-12
+
+
+def test_hermite_refuses_what_it_does_not_cover():
+    with pytest.raises(SpecError, match="hermite"):  # no evolution variable
+        solve_pde(fronts_moving_in(91, "x: [-1, 1, 5], y: [-1, 1, 5]"), evaluation="hermite")
+    with pytest.raises(SpecError, match="one space dimension"):
+        solve_pde(pde(
+            "variables: [t, x, y]\nequation: u_t + u_x + u_y = 0\n"
+            'initial: "u(x, y, t=0) = x"\ngrid: {t: [0, 1, 2], x: [0, 1, 3], y: [0, 1, 3]}\n'
+        ), evaluation="hermite")  # fmt: skip

@@ -42,9 +42,10 @@ def solve_pde(
 
     ``evaluation="newton"`` (default) finds the characteristic through each
     grid point (near machine precision); ``"hermite"`` (1-D evolution
-    problems, ``crossing="stop"``) interpolates u between the traced rays with
-    cubic Hermite splines from u and u_x carried by the rays: cheaper,
-    fourth order in the ray spacing.
+    problems, every ``crossing``) interpolates between the traced rays with
+    cubic Hermite splines from what the rays carry (x_s, u_s, p_s): cheaper,
+    fourth order in the ray spacing; ``"raster"`` (2-D problems without an
+    evolution variable) the same with bicubic patches on the ray cells.
     """
 
     started = time.perf_counter()
@@ -54,8 +55,6 @@ def solve_pde(
     crossing = crossing or settings.get("crossing", "stop")
     if evaluation not in ("newton", "hermite", "raster"):
         raise SpecError(f"unknown evaluation {evaluation!r} (newton, hermite, raster)")
-    if evaluation == "hermite" and (crossing or "stop") != "stop":
-        raise SpecError("hermite evaluation goes with --crossing stop")
     if crossing not in ("stop", "multivalued", "viscosity", "shock"):
         raise SpecError(f"unknown --crossing {crossing!r} (stop, multivalued, viscosity, shock)")
     info = classify(pde)
@@ -122,6 +121,11 @@ def solve_pde(
         if crossing == "viscosity" and not info.charpit:
             raise SpecError(
                 "--crossing viscosity is for Hamilton-Jacobi (fully nonlinear) equations"
+            )
+        if evaluation == "hermite":
+            raise SpecError(
+                "hermite evaluation is for 1-D evolution problems; without an evolution "
+                "variable use newton or raster"
             )
         if evaluation == "raster" and n != 2:
             raise SpecError(
@@ -199,13 +203,15 @@ def solve_pde(
             others = [i for i in range(n) if i != e]
             s_lo = np.array([a for a, _, _ in pde.manifold_ranges])
             s_hi = np.array([b for _, b, _ in pde.manifold_ranges])
-            if evaluation == "hermite":
+            if evaluation == "hermite" and n != 2:
+                raise SpecError("hermite evaluation is implemented for one space dimension (n = 2)")
+            if evaluation == "hermite" and crossing == "stop":
                 u, grad = _hermite(info, pde, ctx, e, speed, tau_levels, taus, out,
                                    min(breaking_tau, blow_tau))  # fmt: skip
                 return u, grad, taus, out, breaking_tau, breaking_at, blow_tau, {}
             if crossing != "stop":
                 extra = _after_crossing(
-                    info, pde, ctx, crossing, e, t0, speed, tau_levels, taus, out
+                    info, pde, ctx, crossing, e, t0, speed, tau_levels, taus, out, evaluation
                 )
                 return (*extra[:2], taus, out, breaking_tau, breaking_at, blow_tau, extra[2])
             for lvl, tau in enumerate(tau_levels):
@@ -380,7 +386,8 @@ def _eval_b(c, z):
     return out[:, 0]
 
 
-def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out):
+def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out,
+                    evaluation="newton"):  # fmt: skip
     """Every branch at each grid point of a 1-D evolution problem, then a choice.
 
     ``multivalued`` keeps them all (``u`` is the first); ``viscosity`` takes
@@ -389,7 +396,9 @@ def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out)
     Lax-Oleinik functional U0(s) + u0(s) (x - x0(s)) - t f(u0(s)) of the
     conservation law u_t + f(u)_x = 0 (f convex): the entropy solution, with
     the shocks where the choice jumps (located by bisection, Rankine-Hugoniot
-    holding by construction).
+    holding by construction).  With ``evaluation="hermite"`` each ray
+    through a point is found on the cubic Hermite interpolant between two
+    traced rays (:func:`_hermite_branches`) instead of by Newton on the rays.
     """
     n = c["n"]
     if crossing == "viscosity" and not info.charpit:
@@ -415,9 +424,11 @@ def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out)
         def branches(targets, pos=pos, tau=tau, kk=kk):
             """(u, grad, s, fan value) of every ray through each target x, sorted by s."""
             targets = np.asarray(targets, float)
-            qs, seeds = _brackets(pos, S, targets)
+            qs, seeds, left = _brackets(pos, S, targets)
             found = [[] for _ in targets]
-            if qs.size:
+            if qs.size and evaluation == "hermite":
+                found = _hermite_branches(c, e, out[:, kk], S, targets, qs, left, seeds, found)
+            elif qs.size:
                 found = _locate_branches(c, e, n, tau, S, targets, qs, seeds, found)
             for fan in c.get("fans", ()):
                 fb = FANS.branches(info, c, e, fan, kk, targets, lambda z: _eval_a(c, z),
@@ -574,8 +585,8 @@ def _branches_nd(c, crossing, e, tau_levels, taus, out):
 
 
 def _brackets(pos, S, targets):
-    """(target index, seed s) for every pair of neighbouring rays whose positions
-    ``pos`` bracket a target x (the rays through it lie between them)."""
+    """(target index, seed s, left ray) for every pair of neighbouring rays whose
+    positions ``pos`` bracket a target x (the rays through it lie between them)."""
     ok = np.isfinite(pos[:-1]) & np.isfinite(pos[1:])
     k = np.flatnonzero(ok)
     lo = np.minimum(pos[k], pos[k + 1])
@@ -593,7 +604,7 @@ def _brackets(pos, S, targets):
         w = np.clip((targets[qs] - pos[kw]) / (pos[kw + 1] - pos[kw]), 0.0, 1.0)
     w = np.where(np.isfinite(w), w, 0.5)
     seeds = S[kw] + w * (S[kw + 1] - S[kw])
-    return qs, seeds
+    return qs, seeds, kw
 
 
 def _locate_branches(c, e, n, tau, S, targets, qs, seeds, found):
@@ -612,6 +623,48 @@ def _locate_branches(c, e, n, tau, S, targets, qs, seeds, found):
     for j in np.flatnonzero(okq):
         if all(abs(sq[j, 0] - b[2]) > 1e-9 * (1 + abs(b[2])) for b in found[qs[j]]):
             found[qs[j]].append((uq[j], gq[j], sq[j, 0], None))
+    return found
+
+
+def _hermite_branches(c, e, Y, S, targets, qs, k, seeds, found):
+    """:func:`_locate_branches` on the cubic Hermite interpolants of the traced
+    rays ``Y`` (one level) in s: x(s) between the two bracketing rays is
+    solved for each target by Newton, u (and p) read off at that s; fourth
+    order in the ray spacing, no ray integrated again."""
+    n, nz = c["n"], c["nz"]
+    o = 1 - e
+    h = S[k + 1] - S[k]
+    x0, x1 = Y[k, o], Y[k + 1, o]
+    d0, d1 = Y[k, nz + o] * h, Y[k + 1, nz + o] * h
+    xt = np.asarray(targets, float)[qs]
+    sig = np.clip((seeds - S[k]) / h, 0.0, 1.0)
+    for _ in range(40):  # Newton on the cubic, kept inside the interval
+        value, slope = FANS._hermite(x0, x1, d0, d1, sig)
+        with np.errstate(all="ignore"):
+            step = np.where(slope != 0, (value - xt) / slope, 0.0)
+        sig = np.clip(sig - step, 0.0, 1.0)
+        if not (np.abs(step) > 1e-9).any():  # converging quadratically: the error left
+            break  # is about the square of the last step
+    value, dx = FANS._hermite(x0, x1, d0, d1, sig)
+    ok = np.abs(value - xt) <= 1e-12 * (1.0 + np.abs(xt)) + 1e-9 * np.abs(x1 - x0)
+    u, du = FANS._hermite(Y[k, n], Y[k + 1, n], Y[k, nz + n] * h, Y[k + 1, nz + n] * h, sig)
+    grad = np.empty((len(qs), n))
+    if c["charpit"]:
+        for i in range(n):
+            j = n + 1 + i
+            grad[:, i] = FANS._hermite(Y[k, j], Y[k + 1, j], Y[k, nz + j] * h,
+                                       Y[k + 1, nz + j] * h, sig)[0]  # fmt: skip
+    else:  # u_x = u_s / x_s; u_t from the equation a . grad u = b
+        z = Y[k, :nz].copy()
+        z[:, o], z[:, n] = xt, u
+        a, b = _eval_a(c, z), _eval_b(c, z)
+        with np.errstate(all="ignore"):
+            grad[:, o] = du / dx
+            grad[:, e] = (b - a[:, o] * grad[:, o]) / a[:, e]
+    s_at = S[k] + sig * h
+    for j in np.flatnonzero(ok & np.isfinite(u)):
+        if all(abs(s_at[j] - b[2]) > 1e-9 * (1 + abs(b[2])) for b in found[qs[j]]):
+            found[qs[j]].append((float(u[j]), grad[j], float(s_at[j]), None))
     return found
 
 
