@@ -61,6 +61,12 @@ def characteristics(spec, out, rtol, atol, crossing, evaluation, save_rays, sets
         a = result.attrs
         click.echo(
             f"wrote {out}: {a['equation_class']}, {a['rays']} rays, breaking time "
-            f"{a['breaking_time']}, {a['wall_time_s']:.2f} s",
+            f"{a['breaking_time']}"
+            + (
+                f" (looked for up to {a['breaking_time_searched_to']:g})"
+                if a["breaking_time"] == "none" and "breaking_time_searched_to" in a
+                else ""
+            )
+            + f", {a['wall_time_s']:.2f} s",
             err=True,
         )

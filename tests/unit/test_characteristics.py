@@ -469,3 +469,12 @@ def test_hermite_refuses_what_it_does_not_cover():
             "variables: [t, x, y]\nequation: u_t + u_x + u_y = 0\n"
             'initial: "u(x, y, t=0) = x"\ngrid: {t: [0, 1, 2], x: [0, 1, 3], y: [0, 1, 3]}\n'
         ), evaluation="hermite")  # fmt: skip
+
+
+def test_breaking_time_says_how_far_it_was_looked_for():
+    r = solve_pde(pde(
+        "variables: [t, x]\nequation: u_t + u*u_x = 0\n"
+        'initial: "u(x, t=0) = sin(x)"\ngrid: {t: [0, 0.3, 4], x: [0, 6.283185307179586, 11]}\n'
+    ))  # fmt: skip
+    assert r.attrs["breaking_time"] == "none"  # t* = 1 lies beyond the rays traced
+    assert r.attrs["breaking_time_searched_to"] == pytest.approx(0.6)

@@ -152,6 +152,7 @@ def solve_pde(
                 )  # fmt: skip
             # rays are traced to twice the grid's reach, so that a crossing just beyond it is reported
             horizon = 2.0 * tau_levels.max() if tau_levels.max() > 0 else 1.0
+            ctx["searched_to"] = float(t0 + speed * horizon)
             coarse = np.linspace(0, horizon, EVOLUTION_LEVELS)
             # the grid's levels, and coarse levels not within rounding of one of them
             gap = np.abs(coarse[:, None] - tau_levels[None, :]).min(axis=1)
@@ -283,6 +284,8 @@ def solve_pde(
         "model": pde.name, "equation_class": info.kind, "crossing": crossing,
         "evolution_variable": pde.variables[e] if e is not None else "none", "rays": len(S), "rtol": rtol, "atol": atol,
         "breaking_time": float(t0 + speed * breaking_tau) if np.isfinite(breaking_tau) and e is not None else "none",
+        # rays are traced (and crossings looked for) up to here: "none" means none before it
+        **({"breaking_time_searched_to": ctx["searched_to"]} if "searched_to" in ctx else {}),
         "breaking_location": repr(dict(zip(pde.variables, map(float, breaking_at)))) if breaking_at is not None else "none",
         "blow_up_time": (float(t0 + speed * blow_tau) if e is not None else float(blow_tau)) if np.isfinite(blow_tau) else "none",
         "F_residual_max": f_drift, "F_drift_along_strips": strip_drift, "spec_path": pde.source_path, "spec_text": pde.source_text,
