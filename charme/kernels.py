@@ -37,6 +37,7 @@ from charme.solvers.characteristics.compile import (
     CompiledPDE,
     compile_pde,
     initial_guesses,
+    manifold_normals,
     manifold_samples,
 )
 from charme.solvers.characteristics.kernels import (
@@ -132,6 +133,7 @@ __all__ = [
     "initial_states",
     "integrate",
     "jacobian_dets",
+    "manifold_normals",
     "manifold_samples",
     "ray_rhs",
     "trace",

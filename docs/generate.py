@@ -87,7 +87,8 @@ DESCRIPTIONS = {
     "pde.initial": "Cauchy data: a mapping with the manifold's `parameters` ({name: [start, "
     "stop, count]}, n-1 of them), one expression per variable and one for the unknown over "
     "those parameters, and optionally `guess` ({u_x: expression}, starting gradient for fully "
-    "nonlinear equations); or the shorthand string `u(x, t=0) = g(x)` for evolution problems.",
+    "nonlinear equations) and `branch` (+1 or -1: the sign of the gradient's component along "
+    "the data's normal); or the shorthand string `u(x, t=0) = g(x)` for evolution problems.",
     "pde.grid": "Output grid: for every variable `[start, stop, count]` (count >= 1; start < "
     "stop when count > 1).",
     "pde.characteristics": "Defaults of `charme characteristics` (table `characteristics`).",

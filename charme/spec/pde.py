@@ -69,6 +69,7 @@ class FirstOrderPDE:
     u0: Expr
     grid: tuple[tuple[float, float, int], ...]  # one per variable, in variable order
     guess: tuple[tuple[str, Expr], ...] = ()  # starting p for Newton (fully nonlinear)
+    branch: int = 0  # +1 / -1: sign of p . normal of the data (fully nonlinear); 0: any
     parameters: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     settings: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     description: str | None = None
@@ -209,6 +210,14 @@ def build_pde(raw: RawSpec) -> FirstOrderPDE:
             guess.append((name, substitute(parse_expression(text, allowed), params)))
         except SpecError as exc:
             raise raw.error(exc.message, ("initial", "guess", name)) from None
+    branch = init.pop("branch", 0)
+    if isinstance(branch, str):
+        branch = {"+": 1, "+1": 1, "1": 1, "-": -1, "-1": -1}.get(branch.strip(), branch)
+    if isinstance(branch, bool) or branch not in (1, -1, 0):
+        raise raw.error(
+            "expected +1 or -1 (the sign of the gradient's component along the data's "
+            "normal)", ("initial", "branch"),
+        )  # fmt: skip
     if init:
         raise raw.error(f"unknown key {sorted(init)[0]!r}", ("initial", sorted(init)[0]))
 
@@ -227,7 +236,7 @@ def build_pde(raw: RawSpec) -> FirstOrderPDE:
     return FirstOrderPDE(
         name=spec.name, unknown=u, variables=variables, F=F, manifold=tuple(manifold),
         manifold_ranges=tuple(ranges), x0=tuple(x0), u0=u0, grid=tuple(grid),
-        parameters=MappingProxyType(params), guess=tuple(guess),
+        parameters=MappingProxyType(params), guess=tuple(guess), branch=int(branch),
         settings=MappingProxyType(spec.characteristics.model_dump()),
         description=spec.description, source_text=raw.text, source_path=raw.path,
     )  # fmt: skip

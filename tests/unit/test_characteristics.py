@@ -478,3 +478,47 @@ def test_breaking_time_says_how_far_it_was_looked_for():
     ))  # fmt: skip
     assert r.attrs["breaking_time"] == "none"  # t* = 1 lies beyond the rays traced
     assert r.attrs["breaking_time_searched_to"] == pytest.approx(0.6)
+
+
+@pytest.mark.parametrize(
+    "branch, inside", [("1", True), ("-1", False), ('"+"', True), ('"-"', False)]
+)
+def test_branch_picks_the_root_by_its_side_of_the_data(branch, inside):
+    """|grad u| = 1 from the unit circle traced counter-clockwise: its normal (the tangent
+    turned left) points in, so branch +1 sends the fronts in (1 - r inside), -1 out."""
+    r = solve_pde(pde(
+        "variables: [x, y]\nequation: u_x^2 + u_y^2 = 1\n"
+        "initial: {parameters: {s: [0, 6.283185307179586, 181]}, x: cos(s), y: sin(s), u: 0, "
+        f"branch: {branch}}}\ngrid: {{x: [-1.4, 1.4, 8], y: [-1.4, 1.4, 8]}}\n"
+    ), crossing="viscosity")  # fmt: skip
+    X, Y = np.meshgrid(r.coords["x"], r.coords["y"], indexing="ij")
+    R = np.hypot(X, Y)
+    region = R < 1 if inside else R > 1
+    np.testing.assert_allclose(r["u"][region], np.abs(1 - R[region]), rtol=0, atol=1e-12)
+    if inside:  # outside, the first arrival is the front that has passed the focus
+        np.testing.assert_allclose(r["u"][~region], 1 + R[~region], rtol=0, atol=1e-12)
+    else:  # outward fronts never go in
+        assert np.isnan(r["u"][~region]).all()
+
+
+def test_branch_is_checked():
+    base = ("variables: [x, y]\nequation: {eq}\n"
+            "initial: {{parameters: {{s: [0, 6.283185307179586, 91]}}, x: cos(s), y: sin(s), "
+            "u: 0, {extra}}}\ngrid: {{x: [-1, 1, 3], y: [-1, 1, 3]}}\n")  # fmt: skip
+    with pytest.raises(SpecError, match="not on branch") as err:  # the guess goes outward
+        solve_pde(pde(base.format(eq="u_x^2 + u_y^2 = 1",
+                                  extra="guess: {u_x: cos(s), u_y: sin(s)}, branch: 1")))  # fmt: skip
+    assert err.value.field == "initial.branch"
+    with pytest.raises(SpecError, match="fully nonlinear"):
+        solve_pde(pde(base.format(eq="u_x + u_y = 1", extra="branch: 1")))
+    with pytest.raises(SpecError, match=r"p.yaml:4: initial.branch: expected \+1 or -1"):
+        pde(base.format(eq="u_x^2 + u_y^2 = 1", extra="branch: 2"))
+
+
+def test_manifold_normals_complete_a_positive_frame():
+    from charme.kernels import manifold_normals
+
+    np.testing.assert_allclose(manifold_normals(np.array([[[1.0, 0.0]], [[0.0, 2.0]]])),
+                               [[0.0, 1.0], [-2.0, 0.0]])  # fmt: skip
+    frame = np.array([[[1.0, 0, 0], [0, 1.0, 0]], [[0, 1.0, 0], [1.0, 0, 0]]])
+    np.testing.assert_allclose(manifold_normals(frame), [[0, 0, 1.0], [0, 0, -1.0]])

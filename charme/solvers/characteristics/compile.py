@@ -181,8 +181,11 @@ def manifold_samples(pde) -> np.ndarray:
 def initial_guesses(pde, S) -> np.ndarray:
     """Starting gradients for the Charpit completion at the samples ``S`` (float64[R, n]).
 
-    From the spec's ``initial.guess`` (zero where none is given); quasilinear
-    equations ignore them.
+    From the spec's ``initial.guess`` (zero where none is given); without a
+    guess but with ``initial.branch`` (+1 or -1), the gradient that satisfies
+    the strip conditions with the least norm plus ``branch`` times the unit
+    normal of the data (see :func:`manifold_normals`) scaled to the larger of
+    1 and that gradient's norm.  Quasilinear equations ignore them.
     """
     S = np.asarray(S, np.float64).reshape(-1, len(pde.manifold))
     env = {s: S[:, k] for k, s in enumerate(pde.manifold)}
@@ -191,7 +194,39 @@ def initial_guesses(pde, S) -> np.ndarray:
         out[:, pde.derivative_names.index(name)] = np.broadcast_to(
             evaluate_array(expr, env), len(S)
         )
+    if getattr(pde, "branch", 0) and not pde.guess:
+        from charme.solvers.characteristics.symbolic import manifold_derivatives
+
+        dx0, du0 = manifold_derivatives(pde)
+        xs = np.stack([np.stack([np.broadcast_to(evaluate_array(dx0[i][k], env), len(S))
+                                 for i in range(len(pde.variables))], axis=1)
+                       for k in range(len(pde.manifold))], axis=1)  # fmt: skip
+        us = np.stack([np.broadcast_to(evaluate_array(e, env), len(S)) for e in du0], axis=1)
+        with np.errstate(all="ignore"):  # least-norm p with xs p = us, row by row
+            gram = xs @ np.swapaxes(xs, 1, 2)
+            p_tan = (np.swapaxes(xs, 1, 2) @ np.linalg.solve(gram, us[..., None]))[..., 0]
+            normal = manifold_normals(xs)
+            normal /= np.linalg.norm(normal, axis=1, keepdims=True)
+        scale = np.maximum(1.0, np.linalg.norm(p_tan, axis=1, keepdims=True))
+        out = p_tan + pde.branch * scale * normal
     return out
 
 
-__all__ = ["KERNEL_STACK", "CompiledPDE", "compile_pde", "initial_guesses", "manifold_samples"]
+def manifold_normals(xs) -> np.ndarray:
+    """Normals of the data manifold from its tangents ``xs`` (float64[R, m, n], m = n - 1):
+    nu_i = det[x_s1 .. x_sm, e_i], so that det[x_s1 .. x_sm, nu] = |nu|^2 > 0.
+
+    In 2-D this is the tangent dx/ds turned 90 degrees counter-clockwise (to
+    the left of the direction of increasing s).  ``initial.branch`` is the
+    sign of the gradient's component along it.
+    """
+    xs = np.asarray(xs, np.float64)
+    R, m, n = xs.shape
+    rows = np.zeros((R, n, n, n))  # one matrix per component i: [x_s1 .. x_sm, e_i]
+    rows[:, :, :m, :] = xs[:, None, :, :]
+    rows[:, np.arange(n), m, np.arange(n)] = 1.0
+    return np.linalg.det(rows)
+
+
+__all__ = ["KERNEL_STACK", "CompiledPDE", "compile_pde", "initial_guesses", "manifold_normals",
+           "manifold_samples"]  # fmt: skip

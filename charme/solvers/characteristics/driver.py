@@ -26,7 +26,12 @@ from charme.errors import SpecError
 from charme.results.result import Result, provenance
 from charme.solvers.characteristics import fans as FANS
 from charme.solvers.characteristics import kernels as K
-from charme.solvers.characteristics.compile import compile_pde, initial_guesses, manifold_samples
+from charme.solvers.characteristics.compile import (
+    compile_pde,
+    initial_guesses,
+    manifold_normals,
+    manifold_samples,
+)
 from charme.solvers.characteristics.symbolic import classify
 from charme.spec.expressions import evaluate_array
 
@@ -84,6 +89,8 @@ def solve_pde(
             f"completing the initial gradient (F = 0 and the strip condition) by Newton failed "
             f"at {where}: give a starting point under initial.guess", field="initial",
         )  # fmt: skip
+    if pde.branch:
+        _check_branch(pde, S, y0, n, nz, m, charpit)
     # transversality: [x_s1 .. x_sm, dx/dtau] must be invertible on the data
     a0 = _eval_a({"code": code, "consts": consts, "prog": prog, "n": n}, y0[:, :nz])
     J0 = np.stack([*(y0[:, nz + k * nz : nz + k * nz + n] for k in range(m)), a0], axis=1)
@@ -302,6 +309,27 @@ def solve_pde(
             data_vars["ray_p"] = (("ray", "step", "dim"), out[:, :, n + 1 : 2 * n + 1])
         data_vars["ray_tau"] = (("step",), taus)
     return Result("characteristics", coords, data_vars, attrs, var_attrs)
+
+
+def _check_branch(pde, S, y0, n, nz, m, charpit):
+    """``initial.branch``: the completed gradient's component along the data's normal
+    must have that sign at every sample (else Newton found another branch)."""
+    if not charpit:
+        raise SpecError(
+            "initial.branch picks a root of F = 0 for fully nonlinear equations; this one is "
+            f"{'quasilinear'}: its gradient on the data is unique", field="initial.branch",
+        )  # fmt: skip
+    xs = np.stack([y0[:, nz + k * nz : nz + k * nz + n] for k in range(m)], axis=1)
+    side = np.einsum("ri,ri->r", y0[:, n + 1 : 2 * n + 1], manifold_normals(xs))
+    bad = np.flatnonzero(~(np.sign(side) == pde.branch))
+    if bad.size:
+        r = int(bad[0])
+        where = ", ".join(f"{s}={S[r, k]:g}" for k, s in enumerate(pde.manifold))
+        raise SpecError(
+            f"the gradient completed at {where} is not on branch {pde.branch:+d} (its component "
+            "along the data's normal has the other sign or is zero): give initial.guess",
+            field="initial.branch",
+        )
 
 
 def _linear_seeds(y, s, pts, others, nz, m, s_lo, s_hi):
