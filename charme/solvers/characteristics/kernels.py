@@ -57,6 +57,27 @@ def rhs(code, consts, prog, nz, y, dy, v, stack, coef):
 
 
 @njit(cache=True)
+def _put(row, value):
+    """``row[:] = value`` as a plain loop."""
+    for i in range(row.shape[0]):
+        row[i] = value[i]
+
+
+@njit(cache=True)
+def _put_nan(row):
+    for i in range(row.shape[0]):
+        row[i] = np.nan
+
+
+@njit(cache=True)
+def _fill_nan(rows, first):
+    """NaN in ``rows[first:]``."""
+    for j in range(first, rows.shape[0]):
+        for i in range(rows.shape[1]):
+            rows[j, i] = np.nan
+
+
+@njit(cache=True)
 def integrate(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0):
     """Advance ``y`` from ``tau0`` to ``tau1`` (either direction) with DOPRI5.
 
@@ -104,7 +125,7 @@ def integrate_dense(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0, work,
     span = tau1 - tau0
     if span == 0.0:
         for j in range(nd):
-            dout[j] = y
+            _put(dout[j], y)
         return RAY_OK, h0, tau1
     direction = 1.0 if span > 0 else -1.0
     # h is the step the error control proposes; a step cut short to land on tau1
@@ -116,7 +137,7 @@ def integrate_dense(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0, work,
         remaining = (tau1 - tau) * direction
         if remaining <= 1e-15 * max(1.0, abs(tau1)):
             for j in range(filled, nd):  # within rounding of the end
-                dout[j] = y
+                _put(dout[j], y)
             return RAY_OK, h, tau1
         hs = min(h, remaining)
         s = direction * hs
@@ -175,9 +196,9 @@ def integrate_dense(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0, work,
         else:
             h = hs * (0.2 if not finite else max(0.2, 0.9 * err ** (-0.2)))
         if h < 1e-14 * max(1.0, abs(tau)):
-            dout[filled:] = np.nan
+            _fill_nan(dout, filled)
             return RAY_BLOW_UP, h, tau
-    dout[filled:] = np.nan
+    _fill_nan(dout, filled)
     return RAY_TOO_MANY_STEPS, h, tau
 
 
@@ -211,7 +232,7 @@ def trace_sampled(code, consts, prog, nz, y0, taus, exact, rtol, atol, out, stat
         h = 0.0
         status[r] = RAY_OK
         reached[r] = taus[0]
-        out[r, 0] = y
+        _put(out[r, 0], y)
         k0 = 0
         while k0 < n_t - 1:
             k1 = k0 + 1
@@ -225,11 +246,12 @@ def trace_sampled(code, consts, prog, nz, y0, taus, exact, rtol, atol, out, stat
                 if st != RAY_OK:
                     status[r] = st
             else:
-                out[r, k0 + 1 : k1] = np.nan
+                for k in range(k0 + 1, k1):
+                    _put_nan(out[r, k])
             if status[r] == RAY_OK:
-                out[r, k1] = y
+                _put(out[r, k1], y)
             else:
-                out[r, k1] = np.nan
+                _put_nan(out[r, k1])
             k0 = k1
         h_last[r] = h
 
@@ -284,7 +306,10 @@ def initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, s, p
     v[n] = u
     p = p_guess.copy()
     M = np.empty((n, n))
+    LU = np.empty((n, n))
     res = np.empty(n)
+    dp = np.empty(n)
+    ps = np.empty(n)
     converged = False
     for _ in range(60):
         for i in range(n):
@@ -299,9 +324,8 @@ def initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, s, p
                 acc += p[i] * xs[k, i]
                 M[k + 1, i] = xs[k, i]
             res[k + 1] = acc
-        if not (_finite(M) and _finite(res)) or not abs(np.linalg.det(M)) > 1e-300:
+        if not (_finite(M) and _finite(res)) or not abs(_lu_solve(M, res, dp, LU)) > 1e-300:
             return False
-        dp = np.linalg.solve(M, res)
         size = 0.0
         for i in range(n):
             p[i] -= dp[i]
@@ -338,9 +362,8 @@ def initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, s, p
                     icode, iconsts, iprog[r2, 0], iprog[r2, 1], s, stack, 0.0
                 )
             rhs_[k + 1] = val
-        if not (_finite(M) and _finite(rhs_)) or not abs(np.linalg.det(M)) > 1e-300:
+        if not (_finite(M) and _finite(rhs_)) or not abs(_lu_solve(M, rhs_, ps, LU)) > 1e-300:
             return False
-        ps = np.linalg.solve(M, rhs_)
         for i in range(n):
             y[nz + j * nz + i] = xs[j, i]
             y[nz + j * nz + n + 1 + i] = ps[i]
@@ -348,11 +371,12 @@ def initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, s, p
     return True
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def initial_states(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, S, guesses, y0, ok):
-    """:func:`initial_state` for every manifold sample ``S[r]``, in parallel."""
-    for r in prange(S.shape[0]):
-        stack = np.empty(STACK_SIZE)
+    """:func:`initial_state` for every manifold sample ``S[r]`` (serial: cheap, and a
+    parallel kernel costs seconds of compilation)."""
+    stack = np.empty(STACK_SIZE)
+    for r in range(S.shape[0]):
         ok[r] = initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit,
                               S[r], guesses[r], y0[r], stack)  # fmt: skip
 
@@ -379,7 +403,9 @@ def locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, 
         work, v, stack, coef = workspace(prog, nz, d)
         h_guess = seed_h[q]  # first integration: the seed ray's step (0: DOPRI5's own guess)
         jac = np.empty((m, m))
+        LU = np.empty((m, m))
         res = np.empty(m)
+        step = np.empty(m)
         ok[q] = False
         u_out[q] = np.nan
         for i in range(n):
@@ -401,12 +427,11 @@ def locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, 
                 for k in range(m):
                     jac[row, k] = y[nz + k * nz + i]
                 row += 1
-            if not (_finite(jac) and _finite(res)) or not abs(np.linalg.det(jac)) > 1e-300:
+            if (
+                not (_finite(jac) and _finite(res))
+                or not abs(_lu_solve(jac, res, step, LU)) > 1e-300
+            ):
                 break  # characteristics cross here (or left every bound): no unique ray
-            if m == 1:
-                step = res / jac[0, 0]
-            else:
-                step = np.linalg.solve(jac, res)
             size = 0.0
             for k in range(m):
                 s[k] -= step[k]
@@ -457,9 +482,9 @@ def gradient(code, consts, prog, n, charpit, y, v, stack, out):
     for i in range(n):
         A[m, i] = eval_program(code, consts, prog[i, 0], prog[i, 1], v, stack, 0.0)
     rhs_[m] = eval_program(code, consts, prog[n, 0], prog[n, 1], v, stack, 0.0)
-    if not (_finite(A) and _finite(rhs_)) or not abs(np.linalg.det(A)) > 1e-300:
+    p = np.empty(n)
+    if not (_finite(A) and _finite(rhs_)) or not abs(_lu_solve(A, rhs_, p, A.copy())) > 1e-300:
         return False
-    p = np.linalg.solve(A, rhs_)
     for i in range(n):
         out[i] = p[i]
     return True
@@ -482,7 +507,9 @@ def locate_general(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fp
         stack = np.empty(STACK_SIZE)
         v = np.empty(nz)
         jac = np.empty((n, n))
+        LU = np.empty((n, n))
         res = np.empty(n)
+        step = np.empty(n)
         ok[q] = False
         u_out[q] = np.nan
         tau_out[q] = np.nan
@@ -502,9 +529,11 @@ def locate_general(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fp
                 for k in range(m):
                     jac[i, k] = y[nz + k * nz + i]
                 jac[i, m] = eval_program(code, consts, prog[i, 0], prog[i, 1], v, stack, 0.0)
-            if not (_finite(jac) and _finite(res)) or not abs(np.linalg.det(jac)) > 1e-300:
+            if (
+                not (_finite(jac) and _finite(res))
+                or not abs(_lu_solve(jac, res, step, LU)) > 1e-300
+            ):
                 break
-            step = np.linalg.solve(jac, res)
             size = 0.0
             for k in range(m):
                 s[k] -= step[k]
@@ -544,6 +573,49 @@ def eval_rows(code, consts, prog, rows, Z, out):
         for k in range(rows.shape[0]):
             a, b = prog[rows[k], 0], prog[rows[k], 1]
             out[r, k] = eval_program(code, consts, a, b, z, stack, 0.0)
+
+
+@njit(cache=True)
+def _lu_solve(A, b, x, LU):
+    """Solve the small dense system A x = b by Gaussian elimination with partial
+    pivoting; returns det A (0.0 if singular or not finite, x then undefined).
+
+    ``A`` and ``b`` are left alone; ``LU`` (n x n) is scratch.  Written out
+    rather than ``np.linalg``: the systems are 1x1 to 4x4 inside per-ray
+    loops, where LAPACK's call overhead and its Numba compile time dominate.
+    """
+    n = A.shape[0]
+    for i in range(n):
+        for j in range(n):
+            LU[i, j] = A[i, j]
+        x[i] = b[i]
+    det = 1.0
+    for k in range(n):
+        p = k
+        big = abs(LU[k, k])
+        for i in range(k + 1, n):
+            if abs(LU[i, k]) > big:
+                big = abs(LU[i, k])
+                p = i
+        if not big > 0.0 or not math.isfinite(big):
+            return 0.0
+        if p != k:
+            for j in range(n):
+                LU[k, j], LU[p, j] = LU[p, j], LU[k, j]
+            x[k], x[p] = x[p], x[k]
+            det = -det
+        det *= LU[k, k]
+        for i in range(k + 1, n):
+            f = LU[i, k] / LU[k, k]
+            for j in range(k + 1, n):
+                LU[i, j] -= f * LU[k, j]
+            x[i] -= f * x[k]
+    for i in range(n - 1, -1, -1):
+        acc = x[i]
+        for j in range(i + 1, n):
+            acc -= LU[i, j] * x[j]
+        x[i] = acc / LU[i, i]
+    return det
 
 
 @njit(cache=True)
