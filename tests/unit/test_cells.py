@@ -102,3 +102,31 @@ def test_refuses_problems_it_does_not_cover():
             "initial: {parameters: {a: [0, 1, 5], b: [0, 1, 5]}, x: a, y: b, z: 0, u: a}\n"
             "grid: {x: [0, 1, 3], y: [0, 1, 3], z: [0, 1, 3]}\n", "t.yaml", ".yaml")),
             evaluation="raster")  # fmt: skip
+
+
+@pytest.mark.parametrize("crossing", ["viscosity", "stop", "multivalued"])
+def test_the_same_with_one_thread_or_several(crossing):
+    """Threads take bands of grid columns; every node sees the same cells in the same
+    order, so the answer does not depend on how many there are."""
+    import numba
+
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = solve_pde(unit_circle_inward(37), crossing=crossing, evaluation="raster")
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        many = solve_pde(unit_circle_inward(37), crossing=crossing, evaluation="raster")
+    finally:
+        numba.set_num_threads(before)
+    for name in ("u", "u_x", "u_y"):
+        np.testing.assert_allclose(one[name], many[name], rtol=0, atol=1e-12)
+    if crossing == "multivalued":
+        np.testing.assert_allclose(one["u_branches"], many["u_branches"], rtol=0, atol=1e-12)
+
+
+def test_residual_of_f_at_the_nodes():
+    """F_residual_max is max |F| over the reached nodes, as NumPy computes it."""
+    r = solve_pde(unit_circle_inward(37), crossing="stop", evaluation="raster")
+    f = np.asarray(r["u_x"]) ** 2 + np.asarray(r["u_y"]) ** 2 - 1
+    assert r.attrs["F_residual_max"] == pytest.approx(np.nanmax(np.abs(f)), rel=1e-12, abs=0)
+    assert 0 < r.attrs["F_residual_max"] < 1e-8

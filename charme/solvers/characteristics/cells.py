@@ -29,20 +29,6 @@ CELL_TOL = 1e-7
 EDGE = 1e-9
 
 
-@njit(cache=True, parallel=True)
-def derivatives(code, consts, prog, nz, out):
-    """d/dtau of every recorded ray state (NaN rows stay NaN)."""
-    R, L, _ = out.shape
-    dout = np.empty_like(out)
-    for r in prange(R):
-        v = np.empty(nz)
-        stack = np.empty(STACK_SIZE)
-        coef = np.empty(prog.shape[0])
-        for k in range(L):
-            rhs(code, consts, prog, nz, out[r, k], dout[r, k], v, stack, coef)
-    return dout
-
-
 @njit(cache=True)
 def _basis(t):
     t2 = t * t
@@ -111,12 +97,13 @@ def _patch2(cx, cy, s, t):
 
 
 @njit(cache=True)
-def _corners(out, dout, nz, i, k, comp, hs, ht, c):
-    """Corner data of component ``comp`` of z on cell (ray i, level k)."""
+def _corners(out, dloc, nz, i, k, comp, hs, ht, c):
+    """Corner data of component ``comp`` of z on cell (ray i, level k); ``dloc[a + 2 b]``
+    holds d/dtau of the corner's state."""
     for a in range(2):
         for b in range(2):
             y = out[i + a, k + b]
-            dy = dout[i + a, k + b]
+            dy = dloc[a + 2 * b]
             q = c[a + 2 * b]
             q[0] = y[comp]
             q[1] = y[nz + comp] * hs
@@ -125,14 +112,18 @@ def _corners(out, dout, nz, i, k, comp, hs, ht, c):
 
 
 @njit(cache=True)
-def _locate(cx, cy, px, py, sg, th):
-    """(found, sigma, theta) of the node (px, py) in the cell's patch, Newton from (sg, th)."""
+def _locate(cx, cy, px, py, sg, th, jac):
+    """(found, sigma, theta) of the node (px, py) in the cell's patch, Newton from (sg, th).
+
+    ``jac`` receives (x_sigma, x_theta, y_sigma, y_theta) of the last iterate (a
+    predictor for the next node)."""
     for _ in range(30):
         fx, fxs, fxt, fy, fys, fyt = _patch2(cx, cy, sg, th)
         rx, ry = fx - px, fy - py
         det = fxs * fyt - fxt * fys
         if det == 0.0 or not np.isfinite(det):
             return False, sg, th
+        jac[0], jac[1], jac[2], jac[3] = fxs, fxt, fys, fyt
         d_s = (rx * fyt - ry * fxt) / det
         d_t = (fxs * ry - fys * rx) / det
         sg -= d_s
@@ -143,6 +134,26 @@ def _locate(cx, cy, px, py, sg, th):
             inside = -EDGE <= sg <= 1 + EDGE and -EDGE <= th <= 1 + EDGE
             return inside, sg, th
     return False, sg, th
+
+
+@njit(cache=True)
+def _anchor(anc, px, py, sg, th, jac):
+    """Remember a located node: its position, cell coordinates and the map's Jacobian."""
+    anc[0], anc[1], anc[2], anc[3] = px, py, sg, th
+    anc[4], anc[5], anc[6], anc[7] = jac[0], jac[1], jac[2], jac[3]
+
+
+@njit(cache=True)
+def _predict(anc, px, py):
+    """Cell coordinates of (px, py) by one linear step of the inverse map from the anchor,
+    clamped near the cell."""
+    ddx, ddy = px - anc[0], py - anc[1]
+    det = anc[4] * anc[7] - anc[5] * anc[6]
+    if det == 0.0:
+        return 0.5, 0.5
+    sg = anc[2] + (anc[7] * ddx - anc[5] * ddy) / det
+    th = anc[3] + (anc[4] * ddy - anc[6] * ddx) / det
+    return min(1.5, max(-0.5, sg)), min(1.5, max(-0.5, th))
 
 
 @njit(cache=True)
@@ -210,15 +221,25 @@ def _outline(cx, cy, quad):
 
 
 @njit(cache=True)
-def _near_polygon(quad, orient, margin, px, py):
-    """False if (px, py) lies farther than ``margin`` outside the convex polygon."""
+def _edge_planes(quad, orient, planes):
+    """``planes[j] = (a_x, a_y, b)``: the unit normal of edge j pointing into the convex
+    polygon and its offset, so that a . P - b is the signed distance inside."""
     for j in range(4):
         p, q = quad[j], quad[(j + 1) % 4]
         ex, ey = q[0] - p[0], q[1] - p[1]
         length = np.hypot(ex, ey)
         if length == 0.0:
+            planes[j, 0] = planes[j, 1] = planes[j, 2] = 0.0  # no constraint
             continue
-        if orient * (ex * (py - p[1]) - ey * (px - p[0])) < -margin * length:
+        ax, ay = -orient * ey / length, orient * ex / length
+        planes[j, 0], planes[j, 1], planes[j, 2] = ax, ay, ax * p[0] + ay * p[1]
+
+
+@njit(cache=True)
+def _near_polygon(planes, margin, px, py):
+    """False if (px, py) lies farther than ``margin`` outside the convex polygon."""
+    for j in range(4):
+        if planes[j, 0] * px + planes[j, 1] * py - planes[j, 2] < -margin:
             return False
     return True
 
@@ -228,44 +249,58 @@ FIRST_ARRIVAL, NEAREST, ALL_BRANCHES = 0, 1, 2
 
 
 @njit(cache=True, parallel=True)
-def rasterise(out, dout, s, taus, nz, charpit, xs, ys, chunks, mode, limit, best_score, best_u,
-              best_g):  # fmt: skip
-    """Fill, per chunk and node, the best branches found in the cells.
+def rasterise(out, code, consts, prog, s, taus, nz, charpit, xs, ys, bands, mode, limit,
+              best_score, best_u, best_g):  # fmt: skip
+    """Fill, per node, the best branches found in the cells.
 
-    ``out``/``dout``: ray states and their tau-derivatives (rays in order of
-    s, levels in order of |tau|, either direction); ``xs``/``ys``: the grid
-    axes (evenly spaced).  ``mode``: ``FIRST_ARRIVAL`` keeps the smallest u,
-    ``NEAREST`` the smallest |tau| among cells before either of their rays'
-    ``limit`` (|tau| of its first crossing; ``--crossing stop``),
+    ``out``: ray states (rays in order of s, levels in order of |tau|, either
+    direction); ``code``/``consts``/``prog``: the ray system, for the
+    states' tau-derivatives (computed only for cells near the grid);
+    ``xs``/``ys``: the grid axes (evenly spaced).  ``mode``: ``FIRST_ARRIVAL`` keeps the smallest u,
+    ``NEAREST`` the smallest |tau| among nodes reached before either of
+    their cell's rays' ``limit`` (|tau| of its first crossing; ``--crossing stop``),
     ``ALL_BRANCHES`` every distinct branch (same u and gradient: one ray),
-    in order of |tau|, up to ``best_u.shape[3]`` of them.  ``best_score``,
-    ``best_u`` ``[chunk, ix, iy, branch]`` and ``best_g`` ``[..., 2]`` carry
-    over between calls (one per direction of the rays).  Rays are split
-    into ``chunks`` groups, each with its own output slice, so threads never
-    write the same memory; the caller merges them (:func:`merge_chunks`).
+    in order of |tau|, up to ``best_u.shape[2]`` of them.  ``best_score``,
+    ``best_u`` ``[ix, iy, branch]`` and ``best_g`` ``[..., 2]`` carry over
+    between calls (one per direction of the rays).  The grid is split into
+    ``bands`` of columns, one per thread at a time: every band looks at
+    every cell but writes only its own nodes, so no two threads write the
+    same memory and nothing needs merging.
     """
     R, L, _ = out.shape
     nx, ny = xs.shape[0], ys.shape[0]
-    width = best_u.shape[3]
+    width = best_u.shape[2]
     dx = (xs[-1] - xs[0]) / max(nx - 1, 1)
     dy = (ys[-1] - ys[0]) / max(ny - 1, 1)
-    per = (R - 1 + chunks - 1) // chunks
-    for ch in prange(chunks):
+    per = (nx + bands - 1) // bands
+    for band in prange(bands):
+        b_lo, b_hi = band * per, min(nx, (band + 1) * per) - 1  # the band's columns
+        if b_lo > b_hi:
+            continue
         cx = np.empty((4, 4))
         cy = np.empty((4, 4))
         cu = np.empty((4, 4))
-        cp = np.empty((4, 4))
+        cpx = np.empty((4, 4))
+        cpy = np.empty((4, 4))
+        jac = np.empty(4)
+        row = np.empty(8)
+        col = np.empty(8)
+        dloc = np.empty((4, out.shape[2]))
+        v = np.empty(nz)
+        stack = np.empty(STACK_SIZE)
+        coef = np.empty(prog.shape[0])
         quad = np.empty((4, 2))
+        planes = np.empty((4, 3))
         g = np.empty(2)
         # level by level: with u growing along the rays (fronts), the first arrival at a
         # node is found early and later cells above it are skipped by their floor
         for k in range(L - 1):
             t_lo = min(abs(taus[k]), abs(taus[k + 1]))
-            for i in range(ch * per, min((ch + 1) * per, R - 1)):
-                if mode == NEAREST and max(abs(taus[k]), abs(taus[k + 1])) > min(
-                    limit[i], limit[i + 1]
-                ):
-                    continue  # past the first crossing of one of the cell's rays
+            last = -2  # the last cell whose corner derivatives are in dloc
+            for i in range(R - 1):
+                t_max = min(limit[i], limit[i + 1])  # before either ray's first crossing
+                if mode == NEAREST and t_lo >= t_max:
+                    continue  # the whole cell lies past it
                 hs = s[i + 1] - s[i]
                 finite = True
                 for a in range(2):
@@ -277,64 +312,88 @@ def rasterise(out, dout, s, taus, nz, charpit, xs, ys, chunks, mode, limit, best
                 if not finite:
                     continue
                 ht = taus[k + 1] - taus[k]
-                _corners(out, dout, nz, i, k, 0, hs, ht, cx)
-                _corners(out, dout, nz, i, k, 1, hs, ht, cy)
-                x_lo = min(cx[0, 0], cx[1, 0], cx[2, 0], cx[3, 0])
-                x_hi = max(cx[0, 0], cx[1, 0], cx[2, 0], cx[3, 0])
-                y_lo = min(cy[0, 0], cy[1, 0], cy[2, 0], cy[3, 0])
-                y_hi = max(cy[0, 0], cy[1, 0], cy[2, 0], cy[3, 0])
+                x_lo = min(out[i, k, 0], out[i + 1, k, 0], out[i, k + 1, 0], out[i + 1, k + 1, 0])
+                x_hi = max(out[i, k, 0], out[i + 1, k, 0], out[i, k + 1, 0], out[i + 1, k + 1, 0])
+                y_lo = min(out[i, k, 1], out[i + 1, k, 1], out[i, k + 1, 1], out[i + 1, k + 1, 1])
+                y_hi = max(out[i, k, 1], out[i + 1, k, 1], out[i, k + 1, 1], out[i + 1, k + 1, 1])
                 spread_x, spread_y = 0.1 * (x_hi - x_lo), 0.1 * (y_hi - y_lo)
-                if (x_hi + spread_x < xs[0] - dx or x_lo - spread_x > xs[-1] + dx
+                if (x_hi + spread_x < xs[b_lo] - dx or x_lo - spread_x > xs[b_hi] + dx
                         or y_hi + spread_y < ys[0] - dy or y_lo - spread_y > ys[-1] + dy):  # fmt: skip
-                    continue  # far from the grid (and not bulging onto it)
+                    continue  # far from the band (and not bulging onto it)
+                # d/dtau at the corners (cells near the grid only; the left ones are the last
+                # cell's right ones when it was near too)
+                a0 = 0
+                if last == i - 1:
+                    dloc[0, :] = dloc[1, :]
+                    dloc[2, :] = dloc[3, :]
+                    a0 = 1
+                last = i
+                for a in range(a0, 2):
+                    for b in range(2):
+                        rhs(code, consts, prog, nz, out[i + a, k + b], dloc[a + 2 * b], v, stack,
+                            coef)  # fmt: skip
+                _corners(out, dloc, nz, i, k, 0, hs, ht, cx)
+                _corners(out, dloc, nz, i, k, 1, hs, ht, cy)
                 orient, margin = _outline(cx, cy, quad)
-                if orient != 0.0:  # convex: the patch lies within `margin` of its corners' polygon
+                if orient != 0.0:  # convex: the patch lies within `margin` of its corner polygon
+                    _edge_planes(quad, orient, planes)
                     pad_x = margin + 1e-12
                     pad_y = margin + 1e-12
                 else:  # the patch may bulge past its corners
                     pad_x = spread_x + margin + 1e-12
                     pad_y = spread_y + margin + 1e-12
-                i0 = max(0, int(np.ceil((x_lo - pad_x - xs[0]) / dx)))
-                i1 = min(nx - 1, int(np.floor((x_hi + pad_x - xs[0]) / dx)))
+                i0 = max(b_lo, int(np.ceil((x_lo - pad_x - xs[0]) / dx)))
+                i1 = min(b_hi, int(np.floor((x_hi + pad_x - xs[0]) / dx)))
                 j0 = max(0, int(np.ceil((y_lo - pad_y - ys[0]) / dy)))
                 j1 = min(ny - 1, int(np.floor((y_hi + pad_y - ys[0]) / dy)))
                 if i0 > i1 or j0 > j1:
                     continue
-                _corners(out, dout, nz, i, k, 2, hs, ht, cu)
+                _corners(out, dloc, nz, i, k, 2, hs, ht, cu)
                 floor = _patch_floor(cu) if mode == FIRST_ARRIVAL else t_lo
-                col_sg, col_th = 0.5, 0.5
+                have_p = False
+                col_ok = False  # a node located in an earlier column: its first is `col`
                 for ix in range(i0, i1 + 1):
-                    sg, th = col_sg, col_th  # start a column where the last one started
-                    first = True
+                    row_ok = False  # a node located in this column: the last is `row`
                     for iy in range(j0, j1 + 1):
-                        if mode != ALL_BRANCHES and floor >= best_score[ch, ix, iy, 0]:
+                        if mode != ALL_BRANCHES and floor >= best_score[ix, iy, 0]:
                             continue  # this cell cannot improve the node
-                        if orient != 0.0 and not _near_polygon(
-                            quad, orient, margin, xs[ix], ys[iy]
-                        ):
+                        if orient != 0.0 and not _near_polygon(planes, margin, xs[ix], ys[iy]):
                             continue
-                        found, sg1, th1 = _locate(cx, cy, xs[ix], ys[iy], sg, th)
-                        if not found:
+                        # Newton starts from a linear step of the map's inverse from the last
+                        # node located in this column, or else the first of the last column
+                        if row_ok:
+                            sg, th = _predict(row, xs[ix], ys[iy])
+                        elif col_ok:
+                            sg, th = _predict(col, xs[ix], ys[iy])
+                        else:
                             sg, th = 0.5, 0.5
+                        found, sg1, th1 = _locate(cx, cy, xs[ix], ys[iy], sg, th, jac)
+                        if not found and (sg != 0.5 or th != 0.5):  # again from the centre
+                            found, sg1, th1 = _locate(cx, cy, xs[ix], ys[iy], 0.5, 0.5, jac)
+                        if not found:
                             continue
-                        sg, th = sg1, th1  # the next node along y starts from this one
-                        if first:
-                            col_sg, col_th, first = sg1, th1, False
-                        uval, us_, ut_ = _patch(cu, sg, th)
-                        score = uval if mode == FIRST_ARRIVAL else abs(taus[k] + th * ht)
-                        if mode != ALL_BRANCHES and score >= best_score[ch, ix, iy, 0]:
+                        _anchor(row, xs[ix], ys[iy], sg1, th1, jac)
+                        if not row_ok:
+                            _anchor(col, xs[ix], ys[iy], sg1, th1, jac)
+                            row_ok = col_ok = True
+                        uval, us_, ut_ = _patch(cu, sg1, th1)
+                        score = uval if mode == FIRST_ARRIVAL else abs(taus[k] + th1 * ht)
+                        if mode == NEAREST and score >= t_max:
+                            continue  # this node is reached only after the rays cross
+                        if mode != ALL_BRANCHES and score >= best_score[ix, iy, 0]:
                             continue
                         if charpit:
-                            for comp in range(2):
-                                _corners(out, dout, nz, i, k, 3 + comp, hs, ht, cp)
-                                g[comp] = _patch(cp, sg, th)[0]
+                            if not have_p:  # p's corner data, once per cell
+                                _corners(out, dloc, nz, i, k, 3, hs, ht, cpx)
+                                _corners(out, dloc, nz, i, k, 4, hs, ht, cpy)
+                                have_p = True
+                            g[0], _, _, g[1], _, _ = _patch2(cpx, cpy, sg1, th1)
                         else:  # grad u from [x_s y_s; x_t y_t] g = [u_s, u_t]
-                            _, fxs, fxt = _patch(cx, sg, th)
-                            _, fys, fyt = _patch(cy, sg, th)
+                            _, fxs, fxt, _, fys, fyt = _patch2(cx, cy, sg1, th1)
                             det = fxs * fyt - fxt * fys
                             g[0] = (us_ * fyt - ut_ * fys) / det
                             g[1] = (fxs * ut_ - fxt * us_) / det
-                        _keep(best_score[ch, ix, iy], best_u[ch, ix, iy], best_g[ch, ix, iy],
+                        _keep(best_score[ix, iy], best_u[ix, iy], best_g[ix, iy],
                               score, uval, g, width)  # fmt: skip
 
 
@@ -387,17 +446,3 @@ def _keep(score_row, u_row, g_row, score, u, g, width):
     u_row[pos] = u
     g_row[pos, 0] = g[0]
     g_row[pos, 1] = g[1]
-
-
-@njit(cache=True)
-def merge_chunks(best_score, best_u, best_g, score, u, grad):
-    """Merge the chunks' lists into one per node (``score``, ``u`` ``[ix, iy, branch]``,
-    ``grad`` ``[..., 2]``, initialised to inf / NaN by the caller)."""
-    chunks, nx, ny, width = best_u.shape
-    for ix in range(nx):
-        for iy in range(ny):
-            for ch in range(chunks):
-                for b in range(width):
-                    if np.isfinite(best_score[ch, ix, iy, b]):
-                        _keep(score[ix, iy], u[ix, iy], grad[ix, iy], best_score[ch, ix, iy, b],
-                              best_u[ch, ix, iy, b], best_g[ch, ix, iy, b], width)  # fmt: skip

@@ -31,6 +31,7 @@ from charme.solvers.characteristics.compile import (
     initial_guesses,
     manifold_normals,
     manifold_samples,
+    residual_program,
 )
 from charme.solvers.characteristics.symbolic import classify
 from charme.spec.expressions import evaluate_array
@@ -263,18 +264,20 @@ def solve_pde(
     mask = np.isfinite(u)
 
     # drift of F at the grid points (how well the solution satisfies the equation)
-    genv = dict(zip(pde.variables, np.meshgrid(*grid_axes, indexing="ij")))
-    genv[pde.unknown] = u
-    for i, dname in enumerate(pde.derivative_names):
-        genv[dname] = grad[..., i]
-    with np.errstate(all="ignore"):
-        resid = np.abs(evaluate_array(pde.F, genv))
-    f_drift = float(np.nanmax(resid)) if mask.any() else float("nan")
+    axes = np.zeros((n, max(len(a) for a in grid_axes)))
+    for i, a in enumerate(grid_axes):
+        axes[i, : len(a)] = a
+    f_drift = float(K.residual_max(*residual_program(pde), axes,
+                                   np.array([len(a) for a in grid_axes], np.int64),
+                                   np.ascontiguousarray(u).reshape(-1),
+                                   np.ascontiguousarray(grad).reshape(-1, n)))  # fmt: skip
     strip_drift = float("nan")
     if charpit:  # F along every strip (it is conserved exactly; drift is integration error)
-        zenv = {name: out[:, :, i] for i, name in enumerate(info.z_names)}
-        with np.errstate(all="ignore"):
-            strip_drift = float(np.nanmax(np.abs(evaluate_array(pde.F, zenv))))
+        for part in ctx.get("ray_parts", [out]):
+            zenv = {name: part[:, :, i] for i, name in enumerate(info.z_names)}
+            with np.errstate(all="ignore"):
+                drift = float(np.nanmax(np.abs(evaluate_array(pde.F, zenv))))
+            strip_drift = drift if np.isnan(strip_drift) else max(strip_drift, drift)
 
     dims = tuple(pde.variables)
     branches = extra_attrs.pop("branches", None)
@@ -952,8 +955,11 @@ def _general(info, pde, c, crossing="stop", evaluation="newton"):
     breaking_at = at_all[first] if first is not None else None
     blow = [r[5][r[4] == K.RAY_BLOW_UP] for r in runs]
     blow_tau = min((float(np.abs(b).min()) for b in blow if b.size), default=np.inf)
+    c["ray_parts"] = [r[1] for r in runs]  # for the strips' drift of F
     if len(runs) == 1:
         return u, grad, runs[0][0], runs[0][1], np.inf, breaking_at, blow_tau, extra
+    if not c["save_rays"]:  # the rays both ways as one array only when they are written
+        return u, grad, None, None, np.inf, breaking_at, blow_tau, extra
     taus = np.concatenate([runs[1][0][::-1], runs[0][0][1:]])
     out = np.concatenate([runs[1][1][:, ::-1], runs[0][1][:, 1:]], axis=1)
     return u, grad, taus, out, np.inf, breaking_at, blow_tau, extra
@@ -973,27 +979,18 @@ def _raster(c, runs, crossing):
     from charme.solvers.characteristics import cells as RA
 
     xs, ys = c["grid_axes"]
-    chunks = max(1, numba.get_num_threads())
+    bands = max(1, numba.get_num_threads())
     mode = {"viscosity": RA.FIRST_ARRIVAL, "stop": RA.NEAREST}.get(crossing, RA.ALL_BRANCHES)
     width = RASTER_BRANCHES if mode == RA.ALL_BRANCHES else 1
-    score = np.full((chunks, len(xs), len(ys), width), np.inf)
-    best_u = np.full((chunks, len(xs), len(ys), width), np.nan)
-    best_g = np.full((chunks, len(xs), len(ys), width, 2), np.nan)
+    score = np.full((len(xs), len(ys), width), np.inf)
+    best_u = np.full((len(xs), len(ys), width), np.nan)
+    best_g = np.full((len(xs), len(ys), width, 2), np.nan)
     for taus, out, tb, *_ in runs:
-        dout = RA.derivatives(c["code"], c["consts"], c["prog"], c["nz"], out)
-        RA.rasterise(out, dout, c["S"][:, 0].copy(), taus, c["nz"], c["charpit"], xs, ys,
-                     chunks, mode, np.abs(tb), score, best_u, best_g)  # fmt: skip
-    if chunks > 1:
-        merged = (np.full(score.shape[1:], np.inf), np.full(best_u.shape[1:], np.nan),
-                  np.full(best_g.shape[1:], np.nan))  # fmt: skip
-        RA.merge_chunks(score, best_u, best_g, *merged)
-        score, best_u, best_g = merged
-    else:
-        score, best_u, best_g = score[0], best_u[0], best_g[0]
-    missing = ~np.isfinite(score[..., 0])
-    u, grad = best_u[..., 0].copy(), best_g[..., 0, :].copy()
-    u[missing] = np.nan
-    grad[missing] = np.nan
+        RA.rasterise(out, c["code"], c["consts"], c["prog"], c["S"][:, 0].copy(), taus, c["nz"],
+                     c["charpit"], xs, ys, bands, mode, np.abs(tb), score, best_u, best_g)  # fmt: skip
+    # nodes no cell reached kept their NaN (a view when there is one branch per node)
+    u = best_u[..., 0] if width == 1 else best_u[..., 0].copy()
+    grad = best_g[..., 0, :] if width == 1 else best_g[..., 0, :].copy()
     extra = {"crossing_method": crossing}
     if mode == RA.ALL_BRANCHES:
         count = np.isfinite(score).sum(axis=-1)

@@ -644,32 +644,72 @@ def _det_lu(J):
     return det
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def jacobian_dets(code, consts, prog, nz, n, Y, out):
     """``out[r]`` = det [x_s1 .. x_sm, dx/dtau] at the ray state ``Y[r]``.
 
     The Jacobian of (s, tau) -> x: it changes sign where characteristics
-    cross.  NaN where the state is not finite.
+    cross.  NaN where the state is not finite.  Rows in blocks, one per
+    thread at a time.
     """
     m = n - 1
-    stack = np.empty(STACK_SIZE)
-    J = np.empty((n, n))
-    for r in range(Y.shape[0]):
-        y = Y[r]
-        finite = True
-        for i in range(nz * (m + 1)):
-            if not math.isfinite(y[i]):
-                finite = False
-                break
-        if not finite:
-            out[r] = np.nan
-            continue
-        for k in range(m):
+    rows = Y.shape[0]
+    block = 4096
+    for b in prange((rows + block - 1) // block):
+        stack = np.empty(STACK_SIZE)
+        J = np.empty((n, n))
+        for r in range(b * block, min(rows, (b + 1) * block)):
+            y = Y[r]
+            finite = True
+            for i in range(nz * (m + 1)):
+                if not math.isfinite(y[i]):
+                    finite = False
+                    break
+            if not finite:
+                out[r] = np.nan
+                continue
+            for k in range(m):
+                for i in range(n):
+                    J[k, i] = y[nz + k * nz + i]
             for i in range(n):
-                J[k, i] = y[nz + k * nz + i]
-        for i in range(n):
-            J[m, i] = eval_program(code, consts, prog[i, 0], prog[i, 1], y, stack, 0.0)
-        out[r] = _det_lu(J)
+                J[m, i] = eval_program(code, consts, prog[i, 0], prog[i, 1], y, stack, 0.0)
+            out[r] = _det_lu(J)
+
+
+@njit(cache=True, parallel=True)
+def residual_max(code, consts, prog, axes, lengths, u, grad):
+    """max |F| over the grid's reached nodes (NaN if there are none).
+
+    ``prog[0]`` is F over ``(x_1..x_n, u, u_x1..u_xn)``; ``axes[i, :lengths[i]]``
+    is the grid's axis i; ``u`` (float64[N]) and ``grad`` (float64[N, n]) run
+    over the nodes in C order.  Nodes where F is NaN are left out, as by
+    ``np.nanmax``.
+    """
+    n = axes.shape[0]
+    nodes = u.shape[0]
+    block = 8192
+    blocks = (nodes + block - 1) // block
+    best = np.full(blocks, -1.0)
+    for b in prange(blocks):
+        z = np.empty(2 * n + 1)
+        stack = np.empty(STACK_SIZE)
+        for q in range(b * block, min(nodes, (b + 1) * block)):
+            if not math.isfinite(u[q]):
+                continue
+            rest = q
+            for i in range(n - 1, -1, -1):  # the node's index along each axis
+                z[i] = axes[i, rest % lengths[i]]
+                rest //= lengths[i]
+            z[n] = u[q]
+            for i in range(n):
+                z[n + 1 + i] = grad[q, i]
+            f = abs(eval_program(code, consts, prog[0, 0], prog[0, 1], z, stack, 0.0))
+            if f > best[b]:
+                best[b] = f
+    worst = -1.0
+    for b in range(blocks):
+        worst = max(worst, best[b])
+    return np.nan if worst < 0.0 else worst
 
 
 CROSSING_FOUND = 0  # a sign change of det J, refined to rounding
