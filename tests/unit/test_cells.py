@@ -130,3 +130,17 @@ def test_residual_of_f_at_the_nodes():
     f = np.asarray(r["u_x"]) ** 2 + np.asarray(r["u_y"]) ** 2 - 1
     assert r.attrs["F_residual_max"] == pytest.approx(np.nanmax(np.abs(f)), rel=1e-12, abs=0)
     assert 0 < r.attrs["F_residual_max"] < 1e-8
+
+
+@pytest.mark.parametrize("gx, gy", [("[0.7, 0.7, 1]", "[-1, 1, 5]"), ("[-1, 1, 5]", "[0.7, 0.7, 1]"),
+                                    ("[0.1, 0.1, 1]", "[0.2, 0.2, 1]")])  # fmt: skip
+def test_an_axis_of_one_node(gx, gy):
+    """A grid line (or a single point) is evaluated like any grid (it was all NaN)."""
+    pde = build_pde(parse_spec_text(
+        "kind: pde\nvariables: [x, y]\nequation: u_x^2 + u_y^2 = 1\n"
+        "initial: {parameters: {s: [0, 6.283185307179586, 361]}, x: 0.5*cos(s), "
+        "y: 0.5*sin(s), u: 0, branch: -1}\n"
+        f"grid: {{x: {gx}, y: {gy}}}\n", "e.yaml", ".yaml"))  # fmt: skip
+    r = solve_pde(pde, crossing="stop", evaluation="raster")
+    X, Y = np.meshgrid(r["x"], r["y"], indexing="ij")
+    np.testing.assert_allclose(r["u"], np.hypot(X, Y) - 0.5, rtol=0, atol=1e-9)

@@ -270,8 +270,10 @@ def rasterise(out, code, consts, prog, s, taus, nz, charpit, xs, ys, bands, mode
     R, L, _ = out.shape
     nx, ny = xs.shape[0], ys.shape[0]
     width = best_u.shape[2]
-    dx = (xs[-1] - xs[0]) / max(nx - 1, 1)
-    dy = (ys[-1] - ys[0]) / max(ny - 1, 1)
+    # the spacing (any positive number for an axis of one node: it only turns
+    # positions into index ranges)
+    dx = (xs[-1] - xs[0]) / (nx - 1) if nx > 1 else 1.0
+    dy = (ys[-1] - ys[0]) / (ny - 1) if ny > 1 else 1.0
     per = (nx + bands - 1) // bands
     for band in prange(bands):
         b_lo, b_hi = band * per, min(nx, (band + 1) * per) - 1  # the band's columns
