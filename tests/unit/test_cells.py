@@ -144,3 +144,38 @@ def test_an_axis_of_one_node(gx, gy):
     r = solve_pde(pde, crossing="stop", evaluation="raster")
     X, Y = np.meshgrid(r["x"], r["y"], indexing="ij")
     np.testing.assert_allclose(r["u"], np.hypot(X, Y) - 0.5, rtol=0, atol=1e-9)
+
+
+def ellipse_distance(px, py, a, b):
+    """Signed distance from (px, py) to the ellipse (a cos s, b sin s): the nearest of
+    dense samples, refined by Newton on the foot point's parameter."""
+    ss = np.linspace(0, 2 * np.pi, 4001)[:-1]
+    d2 = (px[:, None] - a * np.cos(ss)) ** 2 + (py[:, None] - b * np.sin(ss)) ** 2
+    s = ss[d2.argmin(axis=1)]
+    for _ in range(30):  # (E(s) - P) . E'(s) = 0
+        ex, ey, dx, dy = a * np.cos(s), b * np.sin(s), -a * np.sin(s), b * np.cos(s)
+        g = (ex - px) * dx + (ey - py) * dy
+        h = dx * dx + dy * dy - (ex - px) * ex - (ey - py) * ey
+        s = s - g / h
+    dist = np.hypot(px - a * np.cos(s), py - b * np.sin(s))
+    return np.where((px / a) ** 2 + (py / b) ** 2 < 1, -dist, dist)
+
+
+def test_signed_distance_to_an_ellipse_in_one_solve():
+    """Rays both ways from an ellipse, each node from the nearest ray before it focuses:
+    the signed distance, across the medial axis (where rays from the two sides meet
+    before either focuses) and at the cusps of the evolute (+-0.45, 0), which are
+    nodes here and lie on a traced ray exactly at its focus."""
+    pde = build_pde(parse_spec_text(
+        "kind: pde\nvariables: [x, y]\nequation: u_x^2 + u_y^2 = 1\n"
+        "initial: {parameters: {s: [0, 6.283185307179586, 361]}, x: 0.6*cos(s), "
+        "y: 0.3*sin(s), u: 0, branch: -1}\n"
+        "grid: {x: [-0.9, 0.9, 81], y: [-0.9, 0.9, 61]}\n", "e.yaml", ".yaml"))  # fmt: skip
+    r = solve_pde(pde, crossing="stop", evaluation="raster")
+    X, Y = np.meshgrid(r["x"], r["y"], indexing="ij")
+    exact = ellipse_distance(X.ravel(), Y.ravel(), 0.6, 0.3).reshape(X.shape)
+    u = np.asarray(r["u"])
+    assert not np.isnan(u).any()
+    np.testing.assert_allclose(u, exact, rtol=0, atol=1e-7)
+    cusp = np.isclose(np.abs(X), 0.45) & np.isclose(Y, 0.0)
+    assert cusp.sum() == 2 and np.abs(u[cusp] + 0.15).max() < 1e-9

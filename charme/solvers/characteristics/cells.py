@@ -137,6 +137,28 @@ def _locate(cx, cy, px, py, sg, th, jac):
 
 
 @njit(cache=True)
+def _locate_on_ray(cx, cy, px, py, a, size):
+    """(found, theta) of the node on the cell's edge sigma = ``a`` (a traced ray), by
+    Newton on theta alone.  For nodes where the patch is singular, a focus on that ray:
+    Newton on both coordinates cannot converge there, this can."""
+    th = 0.5
+    for _ in range(30):
+        fx, _, fxt, fy, _, fyt = _patch2(cx, cy, a, th)
+        norm = fxt * fxt + fyt * fyt
+        if norm == 0.0 or not np.isfinite(norm):
+            return False, th
+        step = ((fx - px) * fxt + (fy - py) * fyt) / norm
+        th -= step
+        if th < -2.0 or th > 3.0:
+            return False, th
+        if abs(step) < CELL_TOL:
+            fx, _, _, fy, _, _ = _patch2(cx, cy, a, th)
+            near = np.hypot(fx - px, fy - py) <= 1e-9 * size + 1e-14 * (abs(px) + abs(py))
+            return near and -EDGE <= th <= 1 + EDGE, th
+    return False, th
+
+
+@njit(cache=True)
 def _anchor(anc, px, py, sg, th, jac):
     """Remember a located node: its position, cell coordinates and the map's Jacobian."""
     anc[0], anc[1], anc[2], anc[3] = px, py, sg, th
@@ -372,15 +394,23 @@ def rasterise(out, code, consts, prog, s, taus, nz, charpit, xs, ys, bands, mode
                         found, sg1, th1 = _locate(cx, cy, xs[ix], ys[iy], sg, th, jac)
                         if not found and (sg != 0.5 or th != 0.5):  # again from the centre
                             found, sg1, th1 = _locate(cx, cy, xs[ix], ys[iy], 0.5, 0.5, jac)
-                        if not found:
-                            continue
-                        _anchor(row, xs[ix], ys[iy], sg1, th1, jac)
-                        if not row_ok:
-                            _anchor(col, xs[ix], ys[iy], sg1, th1, jac)
-                            row_ok = col_ok = True
+                        if found:
+                            _anchor(row, xs[ix], ys[iy], sg1, th1, jac)
+                            if not row_ok:
+                                _anchor(col, xs[ix], ys[iy], sg1, th1, jac)
+                                row_ok = col_ok = True
+                        else:  # on one of the cell's rays, at a focus of it?
+                            size = x_hi - x_lo + y_hi - y_lo
+                            for a in range(2):
+                                found, th1 = _locate_on_ray(cx, cy, xs[ix], ys[iy], a, size)
+                                if found:
+                                    sg1 = float(a)
+                                    break
+                            if not found:
+                                continue
                         uval, us_, ut_ = _patch(cu, sg1, th1)
                         score = uval if mode == FIRST_ARRIVAL else abs(taus[k] + th1 * ht)
-                        if mode == NEAREST and score >= t_max:
+                        if mode == NEAREST and score > t_max * (1.0 + 1e-9):
                             continue  # this node is reached only after the rays cross
                         if mode != ALL_BRANCHES and score >= best_score[ix, iy, 0]:
                             continue
