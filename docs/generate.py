@@ -97,6 +97,10 @@ DESCRIPTIONS = {
     "pde.characteristics.crossing": "After characteristics cross: `stop` (solution up to the "
     "first crossing), `multivalued` (every branch), `viscosity` (Hopf-Lax minimum / first "
     "arrival), `shock` (Lax-Oleinik entropy solution); see the CLI reference.",
+    "pde.characteristics.evaluation": "How grid points get their values: `newton` (each "
+    "point's own ray, near machine precision), `hermite` (cubic Hermite between rays, 1-D "
+    "evolution problems), `raster` (bicubic ray cells, big 2-D grids without an evolution "
+    "variable; fourth order in the ray spacing).",
 }
 
 #: introductions of tables whose model has no docstring
@@ -168,6 +172,7 @@ EXAMPLES = {
     "pde.characteristics.rtol": "rtol: 1.0e-10",
     "pde.characteristics.atol": "atol: 1.0e-12",
     "pde.characteristics.crossing": "crossing: viscosity",
+    "pde.characteristics.evaluation": "evaluation: raster",
 }
 
 #: spec kinds: (key, root pydantic model); the network's JSON Schema is `charme schema`'s

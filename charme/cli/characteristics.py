@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import click
@@ -24,11 +25,10 @@ from charme.cli.common import handle_errors, overwrite_option, parse_sets, set_o
               help="After characteristics cross: stop (default), multivalued (every branch), "
                    "viscosity (Hamilton-Jacobi: Hopf-Lax, first arrival), shock (1-D "
                    "conservation laws).")  # fmt: skip
-@click.option("--evaluation", type=click.Choice(["newton", "hermite", "raster"]), default="newton",
-              show_default=True,
-              help="Per grid point: Newton onto the exact ray; cubic Hermite between rays (1-D "
-                   "evolution problems); "
-                   "raster: bicubic ray cells, for big 2-D grids without an evolution variable.")  # fmt: skip
+@click.option("--evaluation", type=click.Choice(["newton", "hermite", "raster"]),
+              help="Per grid point: newton (default) onto the exact ray; hermite: cubic Hermite "
+                   "between rays (1-D evolution problems); raster: bicubic ray cells, for big "
+                   "2-D grids without an evolution variable.")  # fmt: skip
 @click.option("--save-rays", is_flag=True, help="Also store the traced characteristics.")
 @set_option
 @overwrite_option
@@ -59,14 +59,19 @@ def characteristics(spec, out, rtol, atol, crossing, evaluation, save_rays, sets
     result.write(out, overwrite=overwrite)
     if not quiet:
         a = result.attrs
-        click.echo(
-            f"wrote {out}: {a['equation_class']}, {a['rays']} rays, breaking time "
-            f"{a['breaking_time']}"
-            + (
+        if a["breaking_time"] != "none" or "breaking_time_searched_to" in a:  # evolution
+            crossed = f"breaking time {a['breaking_time']}" + (
                 f" (looked for up to {a['breaking_time_searched_to']:g})"
                 if a["breaking_time"] == "none" and "breaking_time_searched_to" in a
                 else ""
             )
-            + f", {a['wall_time_s']:.2f} s",
+        elif a.get("breaking_location", "none") != "none":
+            where = ast.literal_eval(a["breaking_location"])
+            crossed = "rays first cross at " + ", ".join(f"{k}={v:.6g}" for k, v in where.items())
+        else:
+            crossed = "rays do not cross"
+        click.echo(
+            f"wrote {out}: {a['equation_class']}, {a['rays']} rays, {crossed}, "
+            f"{a['wall_time_s']:.2f} s",
             err=True,
         )

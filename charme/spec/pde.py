@@ -30,6 +30,7 @@ class CharacteristicsSettings(_Strict):
     rtol: Annotated[float, Field(gt=0, lt=1)] = 1e-13
     atol: Annotated[float, Field(gt=0)] = 1e-15
     crossing: Literal["stop", "multivalued", "viscosity", "shock"] = "stop"
+    evaluation: Literal["newton", "hermite", "raster"] = "newton"
 
 
 class PDESpec(_Strict):

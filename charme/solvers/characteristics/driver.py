@@ -42,10 +42,11 @@ EVOLUTION_LEVELS = 64
 
 
 def solve_pde(
-    pde, *, rtol=None, atol=None, crossing=None, save_rays=False, evaluation="newton"
+    pde, *, rtol=None, atol=None, crossing=None, save_rays=False, evaluation=None
 ) -> Result:
     """Solve ``pde`` on its grid; see the module docstring for what is covered.
 
+    Options left at None take the spec's ``characteristics`` settings.
     ``evaluation="newton"`` (default) finds the characteristic through each
     grid point (near machine precision); ``"hermite"`` (1-D evolution
     problems, every ``crossing``) interpolates between the traced rays with
@@ -59,6 +60,7 @@ def solve_pde(
     rtol = float(rtol or settings.get("rtol", 1e-13))
     atol = float(atol or settings.get("atol", 1e-15))
     crossing = crossing or settings.get("crossing", "stop")
+    evaluation = evaluation or settings.get("evaluation", "newton")
     if evaluation not in ("newton", "hermite", "raster"):
         raise SpecError(f"unknown evaluation {evaluation!r} (newton, hermite, raster)")
     if crossing not in ("stop", "multivalued", "viscosity", "shock"):
