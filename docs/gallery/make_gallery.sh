@@ -17,3 +17,5 @@ charme moc "$ex/burgers_shock.yaml" --save-rays -o burgers.nc -q
 charme plot burgers.nc -o "$out/burgers_shock.png" --dpi 90 --overwrite
 charme moc "$ex/eikonal_circle.yaml" --save-rays -o eikonal.nc -q
 charme plot eikonal.nc -o "$out/eikonal.png" --dpi 80 --overwrite
+charme moc "$ex/signed_distance_ellipse.yaml" -o ellipse.nc -q
+charme plot ellipse.nc -o "$out/signed_distance.png" --dpi 80 --overwrite
