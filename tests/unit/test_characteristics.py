@@ -522,3 +522,60 @@ def test_manifold_normals_complete_a_positive_frame():
                                [[0.0, 1.0], [-2.0, 0.0]])  # fmt: skip
     frame = np.array([[[1.0, 0, 0], [0, 1.0, 0]], [[0, 1.0, 0], [1.0, 0, 0]]])
     np.testing.assert_allclose(manifold_normals(frame), [[0, 0, 1.0], [0, 0, -1.0]])
+
+
+def _mirrored(text, pairs):
+    for old, new in pairs:
+        assert old in text
+        text = text.replace(old, new)
+    return pde(text)
+
+
+def test_concave_flux_shock_is_the_mirror_of_burgers():
+    """u_t - u u_x = 0 from -sin x is Burgers from sin x for w = -u (the flux -u^2/2 is
+    concave: the Lax-Oleinik maximum is the entropy solution), shock at pi."""
+    w = solve_pde(pde(BURGERS), crossing="shock")
+    u = solve_pde(_mirrored(BURGERS, [("u_t + u*u_x", "u_t - u*u_x"), ("u: sin(s)", "u: -sin(s)")]),
+                  crossing="shock")  # fmt: skip
+    np.testing.assert_allclose(u["u"], -np.asarray(w["u"]), rtol=0, atol=1e-13)
+    shocks = ast.literal_eval(u.attrs["shock_positions"])
+    assert shocks and shocks[0][1] == pytest.approx(PI, abs=1e-9)
+
+
+def test_concave_hamiltonian_viscosity_takes_the_largest_branch():
+    """u_t - u_x^2/2 = 0 from cos x: v = -u solves v_t + v_x^2/2 = 0 from -cos x, whose
+    viscosity solution is the Hopf-Lax minimum; so u is the largest branch."""
+    text = ("variables: [t, x]\nequation: u_t + u_x^2/2 = 0\n"
+            "initial: {parameters: {s: [-9.42477796076938, 15.707963267948966, 2001]}, t: 0, "
+            "x: s, u: -cos(s)}\ngrid: {t: [0.5, 2, 4], x: [0, 6.283185307179586, 41]}\n")  # fmt: skip
+    v = solve_pde(pde(text), crossing="viscosity")
+    u = solve_pde(_mirrored(text, [("u_t + u_x^2/2", "u_t - u_x^2/2"), ("u: -cos(s)", "u: cos(s)")]),
+                  crossing="viscosity")  # fmt: skip
+    np.testing.assert_allclose(u["u"], -np.asarray(v["u"]), rtol=0, atol=1e-12)
+    multi = solve_pde(_mirrored(text, [("u_t + u_x^2/2", "u_t - u_x^2/2"),
+                                       ("u: -cos(s)", "u: cos(s)")]), crossing="multivalued")  # fmt: skip
+    np.testing.assert_allclose(u["u"], np.nanmax(multi["u_branches"], axis=-1), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("equation, crossing, what", [
+    ("u_t + u^2*u_x = 0", "shock", "flux"),          # f = u^3/3: f'' = 2u changes sign
+    ("u_t + u_x^3/3 = 0", "viscosity", "Hamiltonian"),  # H'' = 2p changes sign
+])  # fmt: skip
+def test_neither_convex_nor_concave_is_refused(equation, crossing, what):
+    with pytest.raises(SpecError, match=f"{what}.*neither convex nor concave"):
+        solve_pde(pde(f"variables: [t, x]\nequation: {equation}\n"
+                      'initial: "u(x, t=0) = sin(x)"\ngrid: {t: [0, 2, 3], x: [0, 6.28, 21]}\n'),
+                  crossing=crossing)  # fmt: skip
+
+
+def test_first_arrival_needs_an_equation_convex_in_the_gradient():
+    """1 = u_x^2 + u_y^2 is the eikonal equation written concave in p: its rays run
+    backwards, and first arrival would be meaningless; refused with the way out."""
+    text = ("variables: [x, y]\nequation: 1 = u_x^2 + u_y^2\n"
+            "initial: {parameters: {s: [0, 6.283185307179586, 91]}, x: cos(s), y: sin(s), u: 0, "
+            "branch: -1}\ngrid: {x: [-2, 2, 6], y: [-2, 2, 6]}\n")  # fmt: skip
+    with pytest.raises(SpecError, match="u_x\\^2 \\+ u_y\\^2 = 1 rather than"):
+        solve_pde(pde(text), crossing="viscosity")
+    r = solve_pde(pde(text), crossing="stop")  # stop does not depend on the orientation
+    X, Y = np.meshgrid(r["x"], r["y"], indexing="ij")
+    np.testing.assert_allclose(r["u"], np.hypot(X, Y) - 1, rtol=0, atol=1e-9)

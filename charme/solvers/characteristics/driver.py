@@ -445,10 +445,16 @@ def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out,
     if n != 2:
         if crossing == "shock":
             raise SpecError("--crossing shock is for 1-D conservation laws (n = 2 variables)")
-        return _branches_nd(c, crossing, e, tau_levels, taus, out)
+        return _branches_nd(info, c, crossing, e, speed, tau_levels, taus, out)
     o = 1 - e
     S = c["S"][:, 0]
     flux = _flux(info, pde) if crossing == "shock" else None
+    # +1: the smallest value wins (f or H convex), -1: the largest (concave)
+    sign = 1.0
+    if crossing == "shock":
+        sign = _flux_sign(info, pde, c)
+    elif crossing == "viscosity":
+        sign = _hamiltonian_sign(info, c, out, [o], speed)
     xs = c["grid_axes"][o]
     u = np.full(c["shape"], np.nan)
     grad = np.full((*c["shape"], n), np.nan)
@@ -482,11 +488,11 @@ def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out,
             if crossing == "multivalued":
                 return bs[0]
             if crossing == "viscosity":
-                return min(bs, key=lambda br: br[0])
+                return min(bs, key=lambda br: sign * br[0])
             t = t0 + speed * tau
             values = _lax_oleinik(pde, flux, [br[2] for br in bs], np.full(len(bs), x), t,
                                   [br[3] for br in bs], c.get("kinks", ()), c)  # fmt: skip
-            return bs[int(np.argmin(values))]
+            return bs[int(np.argmin(sign * values))]
 
         found = branches(xs)
         sl = [slice(None)] * n
@@ -498,9 +504,9 @@ def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out,
             best = [bs[0] if len(bs) == 1 else None for bs in found]
             flat = [(q, br) for q, bs in enumerate(found) if len(bs) > 1 for br in bs]
             if flat:
-                values = _lax_oleinik(pde, flux, [br[2] for _, br in flat],
-                                      xs[[q for q, _ in flat]], t0 + speed * tau,
-                                      [br[3] for _, br in flat], c.get("kinks", ()), c)  # fmt: skip
+                values = sign * _lax_oleinik(pde, flux, [br[2] for _, br in flat],
+                                             xs[[q for q, _ in flat]], t0 + speed * tau,
+                                             [br[3] for _, br in flat], c.get("kinks", ()), c)  # fmt: skip
                 low = np.full(len(xs), np.inf)
                 for (q, br), v in zip(flat, values):
                     if v < low[q]:
@@ -525,9 +531,10 @@ def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out,
                     continue
                 x_shock = _shock_between(
                     xs[q], xs[q + 1], a, b, branches,
-                    lambda bs, x, t=t0 + speed * tau: _lax_oleinik(
+                    lambda bs, x, t=t0 + speed * tau: sign * _lax_oleinik(
                         pde, flux, [br[2] for br in bs], np.full(len(bs), x), t,
                         [br[3] for br in bs], c.get("kinks", ()), c),
+                    sign,
                 )  # fmt: skip
                 shocks.append((float(t0 + speed * tau), x_shock))
     extra = {"crossing_method": crossing}
@@ -548,18 +555,20 @@ def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out,
 BRANCH_SEEDS = 12
 
 
-def _branches_nd(c, crossing, e, tau_levels, taus, out):
+def _branches_nd(info, c, crossing, e, speed, tau_levels, taus, out):
     """Every branch at each grid point of an evolution problem in 2+ space dimensions.
 
     Per output level, Newton on the manifold parameters from up to
     ``BRANCH_SEEDS`` rays near the point that lie well apart on the data;
     the distinct solutions are the branches.  ``viscosity`` takes the
-    smallest u, ``multivalued`` keeps them all (``u`` is the smallest).
+    smallest u (the largest for a Hamiltonian concave in the gradient),
+    ``multivalued`` keeps them all (``u`` is the smallest).
     """
     from scipy.spatial import cKDTree
 
     n, m, S, y0 = c["n"], c["m"], c["S"], c["y0"]
     others = [i for i in range(n) if i != e]
+    sign = _hamiltonian_sign(info, c, out, others, speed) if crossing == "viscosity" else 1.0
     spacing = np.maximum((c["s_hi"] - c["s_lo"]) / np.maximum(len(S) ** (1 / m), 1), 1e-300)
     pts = np.array(list(itertools.product(*(c["grid_axes"][i] for i in others))), float)
     sub_shape = tuple(len(c["grid_axes"][i]) for i in others)
@@ -598,7 +607,7 @@ def _branches_nd(c, crossing, e, tau_levels, taus, out):
                 q = owner[j]
                 if all(np.max(np.abs(sq[j] - b[2]) / spacing) > 1e-6 for b in found[q]):
                     found[q].append((uq[j], gq[j], sq[j].copy()))
-        found = [sorted(f, key=lambda b: b[0]) for f in found]
+        found = [sorted(f, key=lambda b: sign * b[0]) for f in found]
         per_level.append(found)
         sl = [slice(None)] * n
         sl[e] = lvl
@@ -704,14 +713,16 @@ def _hermite_branches(c, e, Y, S, targets, qs, k, seeds, found):
     return found
 
 
-def _shock_between(lo, hi, a, b, branches, values):
+def _shock_between(lo, hi, a, b, branches, values, sign=1.0):
     """Where branch ``a`` (chosen at ``lo``) hands over to ``b`` (chosen at ``hi``).
 
     The shock is the zero of G(x) = L_a(x) - L_b(x), the difference of the
     Lax-Oleinik values of the two branches continued to x, with G'(x) =
     u_a - u_b (the functional is stationary along a ray, so dL/dx = u):
     Newton kept inside the bracket [lo, hi], bisection on which branch wins
-    where a step leaves it or a branch cannot be continued.
+    where a step leaves it or a branch cannot be continued.  ``values``
+    gives the functional times ``sign`` (-1 for a concave flux: the largest
+    value wins).
     """
 
     def diff(x):
@@ -723,7 +734,7 @@ def _shock_between(lo, hi, a, b, branches, values):
         if ia == ib:
             return None
         v = values(bs, x)
-        return v[ia] - v[ib], bs[ia][0] - bs[ib][0], v[ia] <= v.min()
+        return v[ia] - v[ib], sign * (bs[ia][0] - bs[ib][0]), v[ia] <= v.min()
 
     # start from the secant of G through the bracket's ends
     ends = [diff(lo), diff(hi)]
@@ -751,6 +762,75 @@ def _shock_between(lo, hi, a, b, branches, values):
             return float(new)
         x = new
     return float(0.5 * (lo + hi))
+
+
+def _curvature_sign(values, what):
+    """+1 if every matrix of ``values`` (float[N, k, k]) is positive semidefinite, -1 if
+    every one is negative semidefinite (0 everywhere counts as +1), else a SpecError."""
+    values = values[np.isfinite(values).all(axis=(1, 2))]
+    if not values.size:
+        return 1.0
+    eig = np.linalg.eigvalsh(values)
+    tol = 1e-9 * max(float(np.abs(eig).max()), 1e-300)
+    if (eig >= -tol).all():
+        return 1.0
+    if (eig <= tol).all():
+        return -1.0
+    raise SpecError(f"{what} is neither convex nor concave over the values the characteristics "
+                    "carry, so no branch is the entropy / viscosity one by a minimum or a "
+                    "maximum: use --crossing multivalued (every branch) or stop",
+                    field="equation")  # fmt: skip
+
+
+def _hamiltonian_sign(info, c, out, space, speed=None):
+    """+1 if F is convex in the gradient components ``space`` at every traced state
+    (the smallest u is the viscosity solution), -1 if concave (the largest); for an
+    evolution problem F = speed * (u_t + H), so H's curvature is F's over ``speed``."""
+    if info.Fpp is None:
+        raise SpecError("cannot tell whether the equation is convex in the gradient (its second "
+                        "derivatives do not compile): --crossing viscosity needs that",
+                        field="equation")  # fmt: skip
+    z = out[:, :, : len(info.z_names)].reshape(-1, len(info.z_names))
+    z = z[np.isfinite(z).all(axis=1)]
+    env = {name: z[:, i] for i, name in enumerate(info.z_names)}
+    hess = np.empty((len(z), len(space), len(space)))
+    for a, i in enumerate(space):
+        for b, j in enumerate(space):
+            with np.errstate(all="ignore"):
+                hess[:, a, b] = np.broadcast_to(evaluate_array(info.Fpp[i][j], env), len(z))
+    if speed is not None and speed < 0:
+        hess = -hess
+    what = "the Hamiltonian" if speed is not None else "the equation, in the gradient,"
+    return _curvature_sign(hess, what)
+
+
+def _flux_sign(info, pde, c):
+    """+1 for a flux convex over the data's values (the Lax-Oleinik minimum is the entropy
+    solution), -1 for a concave one (the maximum: u -> -u makes it convex)."""
+    us = c["y0"][:, c["n"]]
+    us = us[np.isfinite(us)]
+    if not us.size:
+        return 1.0
+    grid = np.concatenate([us, np.linspace(us.min(), us.max(), 401)])
+    with np.errstate(all="ignore"):
+        f2 = np.broadcast_to(np.asarray(_flux_curvature_of(tuple(info.a), tuple(pde.variables),
+                                                           pde.unknown)(grid), float), grid.shape)  # fmt: skip
+    return _curvature_sign(f2.reshape(-1, 1, 1), "the flux f(u)")
+
+
+@functools.lru_cache(maxsize=64)
+def _flux_curvature_of(speeds_tree, variables, unknown):
+    """f''(u) of the conservation law (see :func:`_flux_of`), as a function."""
+    import sympy as sp
+
+    from charme.solvers.characteristics.symbolic import to_sympy
+
+    sym = {v: sp.Symbol(v, real=True) for v in (*variables, unknown)}
+    speeds = [to_sympy(a, sym) for a in speeds_tree]
+    U = sym[unknown]
+    evo = [i for i, a in enumerate(speeds) if a.is_number][0]
+    other = [a for i, a in enumerate(speeds) if i != evo][0]
+    return sp.lambdify(U, sp.diff(other, U) / speeds[evo], "numpy")
 
 
 def _flux(info, pde):
@@ -946,6 +1026,12 @@ def _general(info, pde, c, crossing="stop", evaluation="newton"):
                         c["atol"], out, status, reached, np.empty(len(S)))  # fmt: skip
         tb, at = _crossings(c, out, taus, c["det0"], n, nz, m)
         runs.append((taus, out, tb, at, status, reached))
+    if crossing == "viscosity" and _hamiltonian_sign(info, c, runs[0][1], list(range(n))) < 0:
+        raise SpecError(
+            "--crossing viscosity without an evolution variable is the first arrival for an "
+            "equation convex in the gradient; this one is concave (write it the other way "
+            "round, e.g. u_x^2 + u_y^2 = 1 rather than 1 = u_x^2 + u_y^2)", field="equation",
+        )  # fmt: skip
     extra = {}
     if evaluation == "raster":
         u, grad, extra = _raster(c, runs, crossing)

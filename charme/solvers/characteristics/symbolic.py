@@ -117,6 +117,8 @@ class Classification:
     g: list = field(default_factory=list)
     G: list = field(default_factory=list)
     strip: list = field(default_factory=list)  # F, F_x (n), F_u, F_p (n) (Charpit)
+    # d2F/dp_i dp_j (Charpit; None if SymPy's result cannot be compiled): convexity checks
+    Fpp: list | None = None
 
     @property
     def charpit(self) -> bool:
@@ -170,6 +172,10 @@ def _classify(F_tree, variables, unknown) -> Classification:
         info.strip = [from_sympy(F), *(from_sympy(f) for f in Fx), from_sympy(Fu),
                       *(from_sympy(f) for f in Fp)]  # fmt: skip
         info.a = info.g[: len(X)]
+        try:
+            info.Fpp = [[from_sympy(sp.diff(F, pi, pj)) for pj in P] for pi in P]
+        except SpecError:
+            info.Fpp = None
         return info
     a = [sp.simplify(sp.diff(F, pi)) for pi in P]
     c = sp.simplify(F.subs({pi: 0 for pi in P}))
