@@ -121,7 +121,10 @@ def solve_pde(
                fcode=fcode, fconsts=fconsts, fprog=fprog, n=n, m=m, nz=nz, d=d, charpit=charpit,
                S=S, y0=y0, det0=det0, rtol=rtol, atol=atol, s_lo=s_lo, s_hi=s_hi,
                grid_axes=grid_axes, shape=shape, lo_g=lo_g, hi_g=hi_g,
-               save_rays=bool(save_rays))  # fmt: skip
+               save_rays=bool(save_rays),
+               # rays that start: data and their derivatives finite (a jump sampled exactly,
+               # 0/0, sqrt at 0 give no ray there, and no ray's end counts as a blow-up)
+               started=np.isfinite(det0) & np.isfinite(y0).all(axis=1))  # fmt: skip
     if e is None:
         if crossing == "shock":
             raise SpecError(
@@ -202,7 +205,8 @@ def solve_pde(
                 inside = [c for c in first
                           if ((c[1][space] >= lo_g[space] - 1e-9) & (c[1][space] <= hi_g[space] + 1e-9)).all()]  # fmt: skip
                 breaking_at = (inside or first)[0][1]  # prefer a crossing inside the grid
-            blow = np.flatnonzero(status == K.RAY_BLOW_UP)
+            # (rays from points where the data are undefined never started: not a blow-up)
+            blow = np.flatnonzero((status == K.RAY_BLOW_UP) & ctx["started"])
             blow_tau = float(reached[blow].min()) if blow.size else np.inf
 
             # evaluate on the grid: Newton on s from the nearest traced ray
@@ -218,7 +222,7 @@ def solve_pde(
                 raise SpecError("hermite evaluation is implemented for one space dimension (n = 2)")
             if evaluation == "hermite" and crossing == "stop":
                 u, grad = _hermite(info, pde, ctx, e, speed, tau_levels, taus, out,
-                                   min(breaking_tau, blow_tau))  # fmt: skip
+                                   breaking_tau)  # fmt: skip
                 return u, grad, taus, out, breaking_tau, breaking_at, blow_tau, {}
             if crossing != "stop":
                 extra = _after_crossing(
@@ -226,9 +230,11 @@ def solve_pde(
                 )
                 return (*extra[:2], taus, out, breaking_tau, breaking_at, blow_tau, extra[2])
             for lvl, tau in enumerate(tau_levels):
-                end = min(breaking_tau, blow_tau)
-                if tau >= end - 1e-9 * max(1.0, abs(end)):
-                    continue  # --crossing stop: nothing at or after the first crossing / blow-up
+                if tau > breaking_tau + 1e-9 * max(1.0, abs(breaking_tau)):
+                    # --crossing stop: nothing after the first crossing (at it, u is still
+                    # continuous).  A ray that blows up ends there, and with it the points
+                    # only it reaches: Newton cannot land on it.
+                    continue
                 kk = int(np.searchsorted(taus, tau))
                 pos = out[:, kk][:, others]
                 good = np.isfinite(pos).all(axis=1)
@@ -364,7 +370,7 @@ def _hermite(info, pde, c, e, speed, tau_levels, taus, out, end):
     grad = np.full((*c["shape"], n), np.nan)
     xs = c["grid_axes"][o]
     for lvl, tau in enumerate(tau_levels):
-        if tau >= end - 1e-9 * max(1.0, abs(end)):
+        if tau > end + 1e-9 * max(1.0, abs(end)):
             continue  # --crossing stop
         y = out[:, int(np.searchsorted(taus, tau))]
         y = y[np.isfinite(y).all(axis=1)]
@@ -1041,7 +1047,7 @@ def _general(info, pde, c, crossing="stop", evaluation="newton"):
     at_all = np.concatenate([r[3] for r in runs])
     first = int(np.argmin(tb_all)) if np.isfinite(tb_all).any() else None
     breaking_at = at_all[first] if first is not None else None
-    blow = [r[5][r[4] == K.RAY_BLOW_UP] for r in runs]
+    blow = [r[5][(r[4] == K.RAY_BLOW_UP) & c["started"]] for r in runs]
     blow_tau = min((float(np.abs(b).min()) for b in blow if b.size), default=np.inf)
     c["ray_parts"] = [r[1] for r in runs]  # for the strips' drift of F
     if len(runs) == 1:
