@@ -605,6 +605,8 @@ def test_data_undefined_on_part_of_the_range():
     T, X = np.meshgrid(r["t"], r["x"], indexing="ij")
     u = np.asarray(r["u"])
     reached = X - T > 1e-9  # x - t = 0 is the ray from sqrt's infinite slope: none
-    np.testing.assert_allclose(u[reached], np.sqrt(np.maximum(X - T, 0))[reached], rtol=0, atol=1e-13)
+    np.testing.assert_allclose(
+        u[reached], np.sqrt(np.maximum(X - T, 0))[reached], rtol=0, atol=1e-13
+    )
     assert np.isnan(u[X - T < -1e-9]).all()
     assert r.attrs["blow_up_time"] == "none"
