@@ -6,6 +6,7 @@ import ast
 from pathlib import Path
 
 import click
+import numpy as np
 
 from charme.cli.common import handle_errors, overwrite_option, parse_sets, set_option
 
@@ -75,3 +76,10 @@ def characteristics(spec, out, rtol, atol, crossing, evaluation, save_rays, sets
             f"{a['wall_time_s']:.2f} s",
             err=True,
         )
+        mask = np.asarray(result["mask"])
+        if not mask.all():
+            click.echo(
+                f"note: {int(mask.size - mask.sum())} of {mask.size} grid points are reached by "
+                "no characteristic (NaN there, mask 0)",
+                err=True,
+            )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import sys
 
 import click
@@ -28,6 +29,9 @@ def handle_errors(func):
             fail(str(exc), EXIT_USAGE)
         except SolverError as exc:
             fail(str(exc), EXIT_RUNTIME)
+        except MemoryError:
+            fail("out of memory: the problem is too big for this machine (fewer grid points, "
+                 "rays, runs or states)", EXIT_USAGE)  # fmt: skip
         except KeyboardInterrupt:
             click.echo("charme: interrupted", err=True)
             sys.exit(EXIT_INTERRUPTED)
@@ -42,9 +46,12 @@ def parse_value(text: str):
     except ValueError:
         pass
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise SpecError(f"--set: value {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise SpecError(f"--set: value {text!r} is not a finite number")
+    return value
 
 
 def parse_sets(items) -> dict:

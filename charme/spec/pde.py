@@ -7,6 +7,7 @@ the same safe parser as rate laws.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Annotated, Literal
@@ -52,6 +53,14 @@ class PDESpec(_Strict):
     def _unique(cls, v):
         if len(set(v)) != len(v):
             raise ValueError("variables must be distinct")
+        return v
+
+    @field_validator("parameters")
+    @classmethod
+    def _finite(cls, v):
+        bad = [k for k, x in v.items() if not math.isfinite(x)]
+        if bad:
+            raise ValueError(f"parameter {bad[0]!r} must be a finite number")
         return v
 
 

@@ -1,6 +1,7 @@
 """Method of characteristics against closed forms (quasilinear, evolution problems)."""
 
 import ast
+import re
 
 import numpy as np
 import pytest
@@ -610,3 +611,55 @@ def test_data_undefined_on_part_of_the_range():
     )
     assert np.isnan(u[X - T < -1e-9]).all()
     assert r.attrs["blow_up_time"] == "none"
+
+
+def _moc(tmp_path, text, *args):
+    spec = tmp_path / "p.yaml"
+    spec.write_text("kind: pde\n" + text)
+    out = tmp_path / "out.nc"
+    res = CliRunner().invoke(cli, ["moc", str(spec), "-o", str(out), *map(str, args)])
+    return res, out
+
+
+EIKONAL_CONCAVE = ("variables: [x, y]\nequation: 1 = u_x^2 + u_y^2\n"
+                   "initial: {parameters: {s: [0, 6.283185307179586, 91]}, x: cos(s), "
+                   "y: sin(s), u: 0, branch: -1}\ngrid: {x: [-2, 2, 6], y: [-2, 2, 6]}\n")  # fmt: skip
+SIMPLE = ('variables: [t, x]\nparameters: {c: 1}\nequation: u_t + c*u_x = 0\n'
+          'initial: "u(x, t=0) = sin(x)"\n')  # fmt: skip
+
+
+@pytest.mark.parametrize("text, args, message", [
+    # an error the solver finds names the file, the line of its field and the field
+    (EIKONAL_CONCAVE, ["--crossing", "viscosity"], r"p\.yaml:3: equation: .*concave"),
+    (SIMPLE + "grid: {t: [0, 1, 100000], x: [0, 1, 100000]}\n", [],
+     r"p\.yaml:6: grid: the grid has 1e\+10 points"),
+    (SIMPLE + "grid: {t: [0, 1, 3], x: [0, 1, 3]}\n", ["--set", "c=nan"], "not a finite number"),
+    (SIMPLE.replace("{c: 1}", "{c: .inf}") + "grid: {t: [0, 1, 3], x: [0, 1, 3]}\n", [],
+     r"p\.yaml:3: parameters: .*'c' must be a finite number"),
+])  # fmt: skip
+def test_cli_errors_are_located_and_leave_nothing(tmp_path, text, args, message):
+    res, out = _moc(tmp_path, text, *args)
+    assert res.exit_code == 2, res.output
+    assert re.search(message, res.output), res.output
+    assert not out.exists()
+
+
+def test_cli_says_how_many_points_no_ray_reaches(tmp_path):
+    res, out = _moc(tmp_path, SIMPLE + "grid: {t: [0, 10, 11], x: [0, 1, 11]}\n")
+    assert res.exit_code == 0, res.output
+    with xr.open_dataset(out) as ds:
+        unreached = int((ds["mask"] == 0).sum())
+    assert unreached > 0 and f"note: {unreached} of 121 grid points" in res.output
+
+
+def test_abs_of_the_gradient_compiles():
+    """u_t + |u_x| = 0: H'(p) = sign(p), and SymPy's p sign(p) comes back as a Piecewise
+    (it was 'cannot compile'). u is constant along rays moving with sign(u_x)."""
+    r = solve_pde(pde('variables: [t, x]\nequation: u_t + abs(u_x) = 0\n'
+                      'initial: "u(x, t=0) = sin(x)"\ngrid: {t: [0.5, 0.5, 1], x: [0, 3, 7]}\n'))  # fmt: skip
+    x = np.asarray(r["x"])
+    s = np.where(np.cos(x - 0.5) > 0, x - 0.5, x + 0.5)  # the foot of the ray through x
+    s = np.where((np.cos(x - 0.5) > 0) == (np.cos(s) > 0), s, np.nan)
+    ok = np.isfinite(s)
+    assert ok.sum() >= 5
+    np.testing.assert_allclose(np.asarray(r["u"])[0][ok], np.sin(s[ok]), rtol=0, atol=1e-12)

@@ -53,8 +53,52 @@ def solve_pde(
     cubic Hermite splines from what the rays carry (x_s, u_s, p_s): cheaper,
     fourth order in the ray spacing; ``"raster"`` (2-D problems without an
     evolution variable) the same with bicubic patches on the ray cells.
-    """
 
+    Raises
+    ------
+    charme.errors.SpecError
+        For what the spec asks that cannot be done (characteristic data, a
+        failed completion of the gradient, a crossing mode that does not
+        apply...), located in the spec's file where it came from one.
+    """
+    try:
+        return _solve_pde(pde, rtol=rtol, atol=atol, crossing=crossing, save_rays=save_rays,
+                          evaluation=evaluation)  # fmt: skip
+    except SpecError as exc:
+        raise _located(exc, pde) from None
+
+
+def _check_memory(pde, n):
+    """Refuse a grid whose solution alone would not fit in the memory available."""
+    from charme.solvers.gillespie.driver import available_memory
+
+    points = float(np.prod([float(k) for _, _, k in pde.grid]))
+    need = points * 8.0 * (4 * n + 16)  # u, gradient, mask and the evaluation's work arrays
+    have = available_memory()
+    if need > have:
+        raise SpecError(
+            f"the grid has {points:.3g} points: its solution needs about {need / 2**30:.3g} GiB "
+            f"of memory, more than the {have / 2**30:.3g} GiB available; use fewer points",
+            field="grid",
+        )  # fmt: skip
+
+
+def _located(exc, pde):
+    """``exc`` with the spec's file and the line of its top-level field filled in."""
+    import re
+
+    if not getattr(pde, "source_path", ""):
+        return exc
+    line = None
+    key = (exc.field or "").split(".")[0].split("[")[0]
+    if key:
+        pattern = re.compile(rf'^\s*"?{re.escape(key)}"?\s*[:=]')
+        line = next((i + 1 for i, text in enumerate(pde.source_text.splitlines())
+                     if pattern.match(text)), None)  # fmt: skip
+    return exc.located(file=pde.source_path, line=line)
+
+
+def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation):
     started = time.perf_counter()
     settings = dict(pde.settings)
     rtol = float(rtol or settings.get("rtol", 1e-13))
@@ -111,6 +155,7 @@ def solve_pde(
             f"the Cauchy data are characteristic (not transversal) at {where}", field="initial"
         )
 
+    _check_memory(pde, n)
     grid_axes = [np.linspace(a, b, k) for a, b, k in pde.grid]
     shape = tuple(len(a) for a in grid_axes)
     s_lo = np.array([a for a, _, _ in pde.manifold_ranges])

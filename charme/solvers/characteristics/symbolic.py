@@ -98,6 +98,25 @@ def from_sympy(obj) -> Expr:
                 ("select", ("lt", a, ("num", 0.0)), ("num", 0.0), ("num", 0.5)))  # fmt: skip
     if obj.func is sp.DiracDelta:  # derivative of a kink: zero wherever it is defined
         return ("num", 0.0)
+    if obj.func is sp.Piecewise:  # e.g. from simplifying p * sign(p); last branch: True
+        out = None
+        for expr, cond in reversed(obj.args):
+            value = from_sympy(expr)
+            out = value if out is None or cond is sp.true else ("select", from_sympy(cond),
+                                                                  value, out)  # fmt: skip
+        return out
+    relations = {sp.StrictLessThan: "lt", sp.LessThan: "le", sp.StrictGreaterThan: "gt",
+                 sp.GreaterThan: "ge", sp.Equality: "eq", sp.Unequality: "ne"}  # fmt: skip
+    if obj.func in relations:
+        return (relations[obj.func], from_sympy(obj.args[0]), from_sympy(obj.args[1]))
+    if obj.func in (sp.And, sp.Or):
+        args = [from_sympy(a) for a in obj.args]
+        out = args[0]
+        for a in args[1:]:
+            out = ("and" if obj.func is sp.And else "or", out, a)
+        return out
+    if obj.func is sp.Not:
+        return ("not", from_sympy(obj.args[0]))
     raise SpecError(f"cannot compile {obj} (from a derivative)")
 
 
