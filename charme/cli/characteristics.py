@@ -27,9 +27,10 @@ from charme.cli.common import handle_errors, overwrite_option, parse_sets, set_o
                    "viscosity (Hamilton-Jacobi: Hopf-Lax, first arrival), shock (1-D "
                    "conservation laws).")  # fmt: skip
 @click.option("--evaluation", type=click.Choice(["newton", "hermite", "raster"]),
-              help="Per grid point: newton (default) onto the exact ray; hermite: cubic Hermite "
-                   "between rays (1-D evolution problems); raster: bicubic ray cells, for big "
-                   "2-D grids without an evolution variable.")  # fmt: skip
+              help="How grid points get their values: newton (default): Newton onto the "
+                   "exact ray; hermite: cubic Hermite between rays (1-D evolution problems); "
+                   "raster: bicubic ray cells, for big 2-D grids without an evolution variable. "
+                   "Default: the spec's characteristics.evaluation.")  # fmt: skip
 @click.option("--save-rays", is_flag=True, help="Also store the traced characteristics.")
 @set_option
 @overwrite_option
@@ -40,7 +41,9 @@ def characteristics(spec, out, rtol, atol, crossing, evaluation, save_rays, sets
 
     Writes the solution and its first derivatives with the grid's variables
     as dimensions, a mask of the points a characteristic reaches, and the
-    breaking time (first crossing) and blow-up time as attributes.
+    breaking time (first crossing) and blow-up time as attributes.  Exit
+    status: 0 success, 2 bad input (located: file:line: field: problem),
+    1 solver failure.
     """
     from charme.results import check_output_path
     from charme.spec import load

@@ -71,7 +71,7 @@ set_option = click.option(
     "sets",
     multiple=True,
     metavar="NAME=VALUE",
-    help="Override a parameter or an initial count (repeatable).",
+    help="Override a parameter (or a network's initial count); repeatable.",
 )
 overwrite_option = click.option(
     "--overwrite", is_flag=True, help="Replace OUT if it exists (refused otherwise)."

@@ -14,7 +14,7 @@ from charme.cli.common import handle_errors, parse_sets, set_option
 @set_option
 @handle_errors
 def validate(spec, sets):
-    """Check SPEC and print the network it defines.
+    """Check SPEC and print what it defines (network, chain or PDE).
 
     Exit status 0 when valid, 2 with a located message (file:line: field:
     problem) when not.
