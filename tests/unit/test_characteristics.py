@@ -663,3 +663,17 @@ def test_abs_of_the_gradient_compiles():
     ok = np.isfinite(s)
     assert ok.sum() >= 5
     np.testing.assert_allclose(np.asarray(r["u"])[0][ok], np.sin(s[ok]), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("shift, count", [(0.1234, 2001), (0.0, 2000), (0.3, 201)])
+def test_breaking_time_between_samples(shift, count):
+    """Burgers from sin(x + shift): t* = 1 at x = pi - shift, wherever the samples fall
+    (it was 1 + 1.3e-6 for shift 0.1234, and at x = -pi, off the grid, for 2000)."""
+    r = solve_pde(pde(
+        "variables: [t, x]\nequation: u_t + u*u_x = 0\n"
+        f"initial: {{parameters: {{s: [-3.141592653589793, 9.42477796076938, {count}]}}, t: 0, "
+        f"x: s, u: sin(s + {shift})}}\ngrid: {{t: [0, 0.9, 4], x: [0, 6.283185307179586, 41]}}\n"
+    ))  # fmt: skip
+    assert r.attrs["breaking_time"] == pytest.approx(1.0, abs=1e-13)
+    at = ast.literal_eval(r.attrs["breaking_location"])
+    assert at["x"] == pytest.approx(PI - shift, abs=1e-7)

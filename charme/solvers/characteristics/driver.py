@@ -236,6 +236,7 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation):
                 FANS.trace(ctx, fan, taus)
             ctx["fans"] = fans
             candidates = [(tb_ray[r], at_ray[r]) for r in np.flatnonzero(np.isfinite(tb_ray))]
+            candidates += _between_samples(pde, ctx, tb_ray)
             breaking_tau, breaking_at = np.inf, None
             if candidates:
                 breaking_tau = min(c[0] for c in candidates)
@@ -966,6 +967,75 @@ def _u_dx_integral(c, o, lo, hi, panels=2):
 REFINED_RAYS = 32
 MAX_REFINED = 4096
 SUBDIVISIONS = 16
+
+
+#: sampled local minima of the rays' crossing times refined between the samples
+BETWEEN_SAMPLES = 8
+
+
+def _between_samples(pde, c, tb):
+    """The first crossing between the data's samples (1-D data): each ray's crossing
+    time is a smooth function of s; around the sampled local minima within 1e-3 of the
+    least, successive parabolic interpolation through the three best points (each new
+    point a ray traced from the data) finds its minimum to rounding in a few steps.
+    Returns (tau, x) candidates."""
+    if c["m"] != 1:
+        return []
+    S = c["S"][:, 0]
+    finite = np.isfinite(tb)
+    if finite.sum() < 3:
+        return []
+    low = tb[finite].min()
+    r = np.arange(1, len(tb) - 1)
+    local = r[finite[r] & finite[r - 1] & finite[r + 1] & (tb[r] <= tb[r - 1])
+              & (tb[r] <= tb[r + 1]) & (tb[r] <= low + 1e-3 * max(1.0, low))]  # fmt: skip
+    out = []
+    for k in local[np.argsort(tb[local])][:BETWEEN_SAMPLES]:
+        pts = [(float(S[j]), float(tb[j])) for j in (k - 1, k, k + 1)]
+        best = None
+        for _ in range(4):
+            (s1, f1), (s2, f2), (s3, f3) = sorted(pts)
+            den = (s2 - s1) * (f2 - f3) - (s2 - s3) * (f2 - f1)
+            if den == 0.0:
+                break
+            v = s2 - 0.5 * ((s2 - s1) ** 2 * (f2 - f3) - (s2 - s3) ** 2 * (f2 - f1)) / den
+            if not s1 < v < s3 or any(abs(v - q) <= 1e-15 * max(1.0, abs(v)) for q, _ in pts):
+                break
+            t, at = _crossing_of_ray(pde, c, v, c["y0"][k], float(tb[k]))
+            if not np.isfinite(t):
+                break
+            if best is None or t < best[0]:
+                best = (t, at)
+            pts = sorted([*pts, (v, t)], key=lambda q: q[1])[:3]  # the three lowest
+        if best is not None and best[0] <= tb[k]:
+            out.append(best)
+    return out
+
+
+def _crossing_of_ray(pde, c, s_value, like, estimate):
+    """(|tau|, x) of the first crossing of the data's ray at ``s_value`` near ``estimate``
+    (inf, None if there is none there); ``like``: a neighbouring ray's initial state
+    (its p starts Newton's completion)."""
+    n, nz, d = c["n"], c["nz"], c["d"]
+    y = np.empty((1, d))
+    ok = np.zeros(1, np.bool_)
+    guess = like[n + 1 : 2 * n + 1][None, :].copy() if c["charpit"] else np.zeros((1, n))
+    K.initial_states(c["icode"], c["iconsts"], c["iprog"], c["fcode"], c["fconsts"], c["fprog"],
+                     n, c["charpit"], np.array([[s_value]]), guess, y, ok)  # fmt: skip
+    if not ok[0] or not np.isfinite(y[0]).all():
+        return np.inf, None
+    y0 = y[0].copy()
+    lo, hi = 0.9 * estimate, 1.1 * estimate + 1e-12
+    status, _, _ = K.integrate(c["code"], c["consts"], c["prog"], nz, y0, 0.0, lo, c["rtol"],
+                               c["atol"], 0.0)  # fmt: skip
+    if status != K.RAY_OK:
+        return np.inf, None
+    y_at = np.empty(d)
+    st, t = K.refine_crossing(c["code"], c["consts"], c["prog"], nz, n, y0, lo, hi, c["rtol"],
+                              c["atol"], SUBDIVISIONS, y_at)  # fmt: skip
+    if st in (K.CROSSING_FOUND, K.CROSSING_TOUCH):
+        return abs(t), y_at[:n].copy()
+    return np.inf, None
 
 
 def _refine_crossings(info, c, out, taus, tb, at):
