@@ -677,3 +677,23 @@ def test_breaking_time_between_samples(shift, count):
     assert r.attrs["breaking_time"] == pytest.approx(1.0, abs=1e-13)
     at = ast.literal_eval(r.attrs["breaking_location"])
     assert at["x"] == pytest.approx(PI - shift, abs=1e-7)
+
+
+def test_a_compressive_jump_breaks_at_once():
+    """Burgers from a step down (1 then 0): the rays from the two sides cross at t = 0+;
+    the breaking time is 0 at the jump (it was 'none', and `stop` picked a branch in
+    the overlap), and `shock` gives the shock x = t/2."""
+    text = ("variables: [t, x]\nequation: u_t + u*u_x = 0\n"
+            'initial: "u(x, t=0) = 0.5*(1 - x/abs(x))"\ngrid: {t: [0, 2, 5], x: [-1, 2, 31]}\n')  # fmt: skip
+    stop = solve_pde(pde(text))
+    assert stop.attrs["breaking_time"] == 0.0
+    assert ast.literal_eval(stop.attrs["breaking_location"])["x"] == pytest.approx(0.0, abs=1e-9)
+    assert np.isnan(np.asarray(stop["u"])[1:]).all()
+    shock = solve_pde(pde(text), crossing="shock")
+    assert shock.attrs["breaking_time"] == 0.0
+    for t, x in ast.literal_eval(shock.attrs["shock_positions"]):
+        assert x == pytest.approx(t / 2, abs=1e-9)
+    T, X = np.meshgrid(shock["t"], shock["x"], indexing="ij")
+    u = np.asarray(shock["u"])
+    later = (T > 0) & (np.abs(X - T / 2) > 0.05)
+    np.testing.assert_allclose(u[later], np.where(X < T / 2, 1.0, 0.0)[later], rtol=0, atol=1e-12)

@@ -231,12 +231,14 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation):
             tb_ray, at_ray = _crossings(ctx, out, taus, det0, n, nz, m)
             _refine_crossings(info, ctx, out, taus, tb_ray, at_ray)
             # rarefaction fans from kinks (Charpit) or jumps (quasilinear) of 1-D data
-            fans, ctx["kinks"] = FANS.detect(info, pde, ctx, e, lambda z: _eval_a(ctx, z))
+            fans, ctx["kinks"], converging = FANS.detect(info, pde, ctx, e,
+                                                         lambda z: _eval_a(ctx, z))  # fmt: skip
             for fan in fans:
                 FANS.trace(ctx, fan, taus)
             ctx["fans"] = fans
             candidates = [(tb_ray[r], at_ray[r]) for r in np.flatnonzero(np.isfinite(tb_ray))]
             candidates += _between_samples(pde, ctx, tb_ray)
+            candidates += [(0.0, x) for x in converging]  # jumps and kinks that close at once
             breaking_tau, breaking_at = np.inf, None
             if candidates:
                 breaking_tau = min(c[0] for c in candidates)

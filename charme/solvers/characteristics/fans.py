@@ -87,17 +87,18 @@ def detect(info, pde, c, e, speed_of):
     """The fans of a 1-D evolution problem (``e``: the evolution variable's index).
 
     ``speed_of(z)`` gives dx/dtau at ray states ``z``.  Returns the list of
-    :class:`Fan` (possibly empty) with initial states ready to trace, and the
+    :class:`Fan` (possibly empty) with initial states ready to trace, the
     manifold parameters of every kink or jump found (fans or not), where
-    quadratures over the data must be split.
+    quadratures over the data must be split, and the points x where the
+    rays on the two sides converge instead: they cross at once (tau = 0).
     """
     n, nz, charpit = c["n"], c["nz"], c["charpit"]
     if n != 2:
-        return [], []
+        return [], [], []
     o = 1 - e
     S, y0 = c["S"][:, 0], c["y0"]
     iw = _w_index(n, charpit, o)
-    fans, kinks = [], []
+    fans, kinks, converging = [], [], []
     for a, b in _kink_groups(y0[:, iw]):
         if not (np.isfinite(y0[a]).all() and np.isfinite(y0[b]).all()):
             continue
@@ -127,11 +128,15 @@ def detect(info, pde, c, e, speed_of):
         zl, zr = left[:nz], right[:nz]
         al, ar = speed_of(zl[None])[0, o], speed_of(zr[None])[0, o]
         xs = left[nz + o]  # dx_o/ds on the data: orientation of s along x
-        if not (ar - al) * np.sign(xs if xs != 0 else right[nz + o]) > 0:
-            continue  # the rays converge: a crossing, not a fan
+        spread = (ar - al) * np.sign(xs if xs != 0 else right[nz + o])
+        if spread < 0:  # the rays converge: a crossing at once, not a fan
+            converging.append(0.5 * (left[:n] + right[:n]))
+            continue
+        if not spread > 0:
+            continue
         at = _state_at(c, pde, s_star, guess_l)  # x (and u at a kink) exactly at s*
         fans.append(_fan(info, pde, c, e, s_star, zl, zr, at, iw, speed_of))
-    return fans, kinks
+    return fans, kinks, converging
 
 
 def _fan(info, pde, c, e, s_star, zl, zr, z_star, iw, speed_of):
