@@ -160,6 +160,22 @@ def build_pde(raw: RawSpec) -> FirstOrderPDE:
 
     F = substitute(F, params)
 
+    # the grid first: the shorthand for the data samples its ranges
+    grid = []
+    for v in variables:
+        if v not in spec.grid:
+            raise raw.error(f"the grid needs a range for {v!r}", ("grid",))
+    for k in spec.grid:
+        if k not in variables:
+            raise raw.error(f"{k!r} is not a variable", ("grid", k))
+    for v in variables:
+        a, b, n = spec.grid[v]
+        if n > 1 and not a < b:
+            raise raw.error("need start < stop", ("grid", v))
+        if n == 1 and a != b:
+            raise raw.error("one point: give start = stop", ("grid", v))
+        grid.append((float(a), float(b), int(n)))
+
     # Cauchy data
     init = (
         _shorthand(raw, spec.initial, u, variables, spec.grid)
@@ -231,18 +247,6 @@ def build_pde(raw: RawSpec) -> FirstOrderPDE:
     if init:
         raise raw.error(f"unknown key {sorted(init)[0]!r}", ("initial", sorted(init)[0]))
 
-    grid = []
-    for v in variables:
-        if v not in spec.grid:
-            raise raw.error(f"the grid needs a range for {v!r}", ("grid",))
-    for k in spec.grid:
-        if k not in variables:
-            raise raw.error(f"{k!r} is not a variable", ("grid", k))
-    for v in variables:
-        a, b, n = spec.grid[v]
-        if n > 1 and not a < b:
-            raise raw.error("need start < stop", ("grid", v))
-        grid.append((float(a), float(b), int(n)))
     return FirstOrderPDE(
         name=spec.name, unknown=u, variables=variables, F=F, manifold=tuple(manifold),
         manifold_ranges=tuple(ranges), x0=tuple(x0), u0=u0, grid=tuple(grid),

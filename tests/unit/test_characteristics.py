@@ -186,6 +186,12 @@ BASE = "variables: [t, x]\ninitial: {parameters: {s: [0, 1, 11]}, t: 0, x: s, u:
         ("equation: u_t + u_x = 0\nvariables: [t, x]\n"
          "initial: {parameters: {s: [0, 1, 11]}, t: 0, u: s}\ngrid: {t: [0, 1, 3], x: [0, 1, 3]}\n",
          "needs 'x'"),
+        # the grid is checked before the shorthand samples it (a reversed range was blamed
+        # on initial.parameters.x), and one point means start = stop
+        ('equation: u_t + u_x = 0\nvariables: [t, x]\ninitial: "u(x, t=0) = x"\n'
+         "grid: {t: [0, 1, 3], x: [1, 0, 5]}\n", r"grid\.x: need start < stop"),
+        ('equation: u_t + u_x = 0\nvariables: [t, x]\ninitial: "u(x, t=0) = x"\n'
+         "grid: {t: [0, 1, 3], x: [0, 1, 1]}\n", r"grid\.x: one point: give start = stop"),
     ],
 )  # fmt: skip
 def test_bad_pde_specs(text, message):

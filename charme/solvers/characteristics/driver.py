@@ -134,7 +134,8 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation):
         where = ", ".join(f"{s}={S[r, k]:g}" for k, s in enumerate(pde.manifold))
         raise SpecError(
             f"completing the initial gradient (F = 0 and the strip condition) by Newton failed "
-            f"at {where}: give a starting point under initial.guess", field="initial",
+            f"at {where}: give a starting point under initial.guess, or the side of the data "
+            "the gradient points to under initial.branch", field="initial",
         )  # fmt: skip
     if pde.branch:
         _check_branch(pde, S, y0, n, nz, m, charpit)
@@ -494,7 +495,8 @@ def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out,
     if crossing == "viscosity" and not info.charpit:
         raise SpecError(
             "--crossing viscosity is for Hamilton-Jacobi equations (fully nonlinear, convex "
-            "in the gradient); for a conservation law use --crossing shock"
+            "in the gradient); for a 1-D conservation law u_t + f(u)_x = 0 use --crossing "
+            "shock, otherwise multivalued (every branch)"
         )
     if n != 2:
         if crossing == "shock":
