@@ -703,3 +703,27 @@ def test_a_compressive_jump_breaks_at_once():
     u = np.asarray(shock["u"])
     later = (T > 0) & (np.abs(X - T / 2) > 0.05)
     np.testing.assert_allclose(u[later], np.where(X < T / 2, 1.0, 0.0)[later], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("variables: [t, x]\nequation: u_t + u_x = 0\n"  # data along a characteristic
+     "initial: {parameters: {s: [0, 1, 11]}, t: s, x: s, u: s}\ngrid: {t: [0, 1, 3], x: [0, 1, 3]}\n",
+     "characteristic"),
+    ("variables: [t, x]\nequation: u_t + u_x = 0\n"  # the grid behind the data
+     'initial: "u(x, t=0.5) = x"\ngrid: {t: [0, 1, 3], x: [0, 1, 3]}\n', r"grid\.t: the grid's t"),
+    ("variables: [x, y]\nequation: u_x^2 + u_y^2 = 1\n"  # no gradient on the data: |u_s| > 1
+     "initial: {parameters: {s: [0, 1, 11]}, x: s, y: 0, u: 2*s}\ngrid: {x: [0, 1, 3], y: [0, 1, 3]}\n",
+     "completing the initial gradient"),
+])  # fmt: skip
+def test_validate_checks_the_data_as_the_solver_does(tmp_path, text, message):
+    spec = tmp_path / "p.yaml"
+    spec.write_text("kind: pde\n" + text)
+    res = CliRunner().invoke(cli, ["validate", str(spec)])
+    assert res.exit_code == 2 and re.search(message, res.output), res.output
+    assert "p.yaml:" in res.output
+
+
+def test_validate_reports_the_data():
+    res = CliRunner().invoke(cli, ["validate", "examples/eikonal_circle.yaml"])
+    assert res.exit_code == 0, res.output
+    assert "Cauchy data: 361 rays, transversal, the gradient completed on each" in res.output

@@ -68,6 +68,30 @@ def solve_pde(
         raise _located(exc, pde) from None
 
 
+def check_pde(pde) -> int:
+    """Everything :func:`solve_pde` checks before it traces a ray: the gradient's
+    completion on every sample (and ``initial.branch``), transversality of the data,
+    the grid's side of the data for evolution problems, memory for the grid.  Returns
+    the number of rays; raises :class:`~charme.errors.SpecError` (located) otherwise."""
+    try:
+        return _solve_pde(pde, rtol=None, atol=None, crossing=None, save_rays=False,
+                          evaluation=None, check_only=True)  # fmt: skip
+    except SpecError as exc:
+        raise _located(exc, pde) from None
+
+
+def _grid_side(pde, e, t_levels, t0, speed):
+    """The grid's levels of the evolution variable in tau; all must lie on the side of
+    the data the characteristics go to."""
+    tau_levels = (t_levels - t0) / speed
+    if (tau_levels < -1e-15).any():
+        raise SpecError(
+            f"the grid's {pde.variables[e]} values must lie on the side of the data the "
+            "characteristics go to", field=f"grid.{pde.variables[e]}",
+        )  # fmt: skip
+    return tau_levels
+
+
 def _check_memory(pde, n):
     """Refuse a grid whose solution alone would not fit in the memory available."""
     from charme.solvers.gillespie.driver import available_memory
@@ -98,7 +122,7 @@ def _located(exc, pde):
     return exc.located(file=pde.source_path, line=line)
 
 
-def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation):
+def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=False):
     started = time.perf_counter()
     settings = dict(pde.settings)
     rtol = float(rtol or settings.get("rtol", 1e-13))
@@ -157,6 +181,10 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation):
         )
 
     _check_memory(pde, n)
+    if check_only:
+        if e is not None:
+            _grid_side(pde, e, np.linspace(*pde.grid[e]), t0, speed)
+        return len(S)
     grid_axes = [np.linspace(a, b, k) for a, b, k in pde.grid]
     shape = tuple(len(a) for a in grid_axes)
     s_lo = np.array([a for a, _, _ in pde.manifold_ranges])
@@ -203,12 +231,7 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation):
         def evolution():
             t_levels = grid_axes[e]
             ctx["t_levels"] = t_levels
-            tau_levels = (t_levels - t0) / speed
-            if (tau_levels < -1e-15).any():
-                raise SpecError(
-                    f"the grid's {pde.variables[e]} values must lie on the side of the data the "
-                    "characteristics go to", field=f"grid.{pde.variables[e]}",
-                )  # fmt: skip
+            tau_levels = _grid_side(pde, e, t_levels, t0, speed)
             # rays are traced to twice the grid's reach, so that a crossing just beyond it is reported
             horizon = 2.0 * tau_levels.max() if tau_levels.max() > 0 else 1.0
             ctx["searched_to"] = float(t0 + speed * horizon)
