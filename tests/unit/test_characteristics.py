@@ -727,3 +727,14 @@ def test_validate_reports_the_data():
     res = CliRunner().invoke(cli, ["validate", "examples/eikonal_circle.yaml"])
     assert res.exit_code == 0, res.output
     assert "Cauchy data: 361 rays, transversal, the gradient completed on each" in res.output
+
+
+def test_hermite_keeps_nodes_on_the_last_ray():
+    """Data on s in [0, 1], u = 1/2: at t the rays cover [t/2, 1 + t/2]; nodes on the
+    end rays are within rounding of them (hermite dropped them, Newton did not)."""
+    p = pde("variables: [t, x]\nequation: u_t + u*u_x = 0\n"
+            "initial: {parameters: {s: [0, 1, 11]}, t: 0, x: s, u: 0.5}\n"
+            "grid: {t: [0, 1, 3], x: [0, 1.5, 7]}\n")  # fmt: skip
+    a, b = solve_pde(p), solve_pde(p, evaluation="hermite")
+    assert (np.isfinite(a["u"]) == np.isfinite(b["u"])).all()
+    assert int(np.isfinite(b["u"]).sum()) == 15

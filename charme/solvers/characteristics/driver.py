@@ -459,8 +459,14 @@ def _hermite(info, pde, c, e, speed, tau_levels, taus, out, end):
         x, uu, ux = x[order], uu[order], ux[order]
         keep = np.concatenate([[True], np.diff(x) > 0])
         spline = CubicHermiteSpline(x[keep], uu[keep], ux[keep], extrapolate=False)
-        level_u = spline(xs)
-        level_ux = spline(xs, 1)
+        # a node on the first or last ray within rounding of its x counts as on it
+        lo, hi = x[keep][0], x[keep][-1]
+        tol = 1e-12 * (1.0 + np.abs(xs))
+        at = np.where(
+            (xs < lo) & (xs >= lo - tol), lo, np.where((xs > hi) & (xs <= hi + tol), hi, xs)
+        )
+        level_u = spline(at)
+        level_ux = spline(at, 1)
         # u along the evolution variable from the equation: F is linear in p_e with slope `speed`
         env = {pde.variables[o]: xs}
         env[pde.variables[e]] = np.full(len(xs), c["t_levels"][lvl])
