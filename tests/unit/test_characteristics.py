@@ -738,3 +738,20 @@ def test_hermite_keeps_nodes_on_the_last_ray():
     a, b = solve_pde(p), solve_pde(p, evaluation="hermite")
     assert (np.isfinite(a["u"]) == np.isfinite(b["u"])).all()
     assert int(np.isfinite(b["u"]).sum()) == 15
+
+
+def test_curvature_sign_of_small_matrices():
+    from charme.solvers.characteristics.driver import _curvature_sign
+
+    rot = np.array([[np.cos(0.3), -np.sin(0.3)], [np.sin(0.3), np.cos(0.3)]])
+    for k in (1, 2, 3):
+        eye = np.eye(k)
+        psd = np.stack([eye, 2 * eye, np.diag([1.0] + [0.0] * (k - 1))])
+        if k == 2:
+            psd = np.concatenate([psd, (rot @ np.diag([3.0, 0.5]) @ rot.T)[None]])
+        assert _curvature_sign(psd, "H") == 1.0
+        assert _curvature_sign(-psd, "H") == -1.0
+        mixed = np.concatenate([psd, -psd]) if k == 1 else np.diag([1.0, -1.0, 1.0][:k])[None]
+        with pytest.raises(SpecError, match="neither convex nor concave"):
+            _curvature_sign(mixed, "H")
+    assert _curvature_sign(np.zeros((4, 2, 2)), "H") == 1.0  # linear in p: either

@@ -855,7 +855,15 @@ def _curvature_sign(values, what):
     values = values[np.isfinite(values).all(axis=(1, 2))]
     if not values.size:
         return 1.0
-    eig = np.linalg.eigvalsh(values)
+    k = values.shape[1]
+    if k == 1:
+        eig = values[:, 0]
+    elif k == 2:  # closed form: the mean of the diagonal -+ the half spread
+        a, b, d = values[:, 0, 0], 0.5 * (values[:, 0, 1] + values[:, 1, 0]), values[:, 1, 1]
+        half = np.hypot(0.5 * (a - d), b)
+        eig = np.concatenate([0.5 * (a + d) - half, 0.5 * (a + d) + half])
+    else:
+        eig = np.linalg.eigvalsh(values)
     tol = 1e-9 * max(float(np.abs(eig).max()), 1e-300)
     if (eig >= -tol).all():
         return 1.0
@@ -875,8 +883,12 @@ def _hamiltonian_sign(info, c, out, space, speed=None):
         raise SpecError("cannot tell whether the equation is convex in the gradient (its second "
                         "derivatives do not compile): --crossing viscosity needs that",
                         field="equation")  # fmt: skip
-    z = out[:, :, : len(info.z_names)].reshape(-1, len(info.z_names))
-    z = z[np.isfinite(z).all(axis=1)]
+    entries = [info.Fpp[i][j] for i in space for j in space]
+    if all(t[0] == "num" for t in entries):  # a constant Hessian (|p|^2, p^2/2, ...)
+        z = np.zeros((1, len(info.z_names)))
+    else:
+        z = out[:, :, : len(info.z_names)].reshape(-1, len(info.z_names))
+        z = z[np.isfinite(z).all(axis=1)]
     env = {name: z[:, i] for i, name in enumerate(info.z_names)}
     hess = np.empty((len(z), len(space), len(space)))
     for a, i in enumerate(space):
