@@ -755,3 +755,10 @@ def test_curvature_sign_of_small_matrices():
         with pytest.raises(SpecError, match="neither convex nor concave"):
             _curvature_sign(mixed, "H")
     assert _curvature_sign(np.zeros((4, 2, 2)), "H") == 1.0  # linear in p: either
+
+
+def test_guess_is_refused_where_the_gradient_is_unique():
+    with pytest.raises(SpecError, match="initial.guess.*linear"):
+        solve_pde(pde("variables: [t, x]\nequation: u_t + u_x = 0\n"
+                      "initial: {parameters: {s: [0, 1, 11]}, t: 0, x: s, u: s, guess: {u_x: 1}}\n"
+                      "grid: {t: [0, 1, 3], x: [0, 1, 3]}\n"))  # fmt: skip

@@ -161,6 +161,12 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
             f"at {where}: give a starting point under initial.guess, or the side of the data "
             "the gradient points to under initial.branch", field="initial",
         )  # fmt: skip
+    if pde.guess and not charpit:
+        raise SpecError(
+            "initial.guess starts Newton's completion of the gradient for fully nonlinear "
+            f"equations; this one is {info.kind}: its gradient on the data is unique",
+            field="initial.guess",
+        )  # fmt: skip
     if pde.branch:
         _check_branch(pde, S, y0, n, nz, m, charpit)
     # transversality: [x_s1 .. x_sm, dx/dtau] must be invertible on the data
@@ -400,7 +406,7 @@ def _check_branch(pde, S, y0, n, nz, m, charpit):
     if not charpit:
         raise SpecError(
             "initial.branch picks a root of F = 0 for fully nonlinear equations; this one is "
-            f"{'quasilinear'}: its gradient on the data is unique", field="initial.branch",
+            "not: its gradient on the data is unique", field="initial.branch",
         )  # fmt: skip
     xs = np.stack([y0[:, nz + k * nz : nz + k * nz + n] for k in range(m)], axis=1)
     side = np.einsum("ri,ri->r", y0[:, n + 1 : 2 * n + 1], manifold_normals(xs))
