@@ -284,8 +284,11 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
                           if ((c[1][space] >= lo_g[space] - 1e-9) & (c[1][space] <= hi_g[space] + 1e-9)).all()]  # fmt: skip
                 breaking_at = (inside or first)[0][1]  # prefer a crossing inside the grid
             # (rays from points where the data are undefined never started: not a blow-up)
-            blow = np.flatnonzero((status == K.RAY_BLOW_UP) & ctx["started"])
-            blow_tau = float(reached[blow].min()) if blow.size else np.inf
+            blown = (status == K.RAY_BLOW_UP) & ctx["started"]
+            blow_tau = float(reached[blown].min()) if blown.any() else np.inf
+            if blown.any():  # the first blow-up between the samples
+                ctx["blow_reached"] = reached
+                blow_tau = min(blow_tau, _blow_up_between_samples(ctx, reached, blown))
 
             # evaluate on the grid: Newton on s from the nearest traced ray
             from scipy.spatial import cKDTree
@@ -1025,24 +1028,40 @@ BETWEEN_SAMPLES = 8
 
 
 def _between_samples(pde, c, tb):
-    """The first crossing between the data's samples (1-D data): each ray's crossing
-    time is a smooth function of s; around the sampled local minima within 1e-3 of the
-    least, successive parabolic interpolation through the three best points (each new
-    point a ray traced from the data) finds its minimum to rounding in a few steps.
-    Returns (tau, x) candidates."""
+    """The first crossing between the data's samples (1-D data): see
+    :func:`_least_between_samples`.  Returns (tau, x) candidates."""
+    return _least_between_samples(
+        c, tb, lambda v, k: _crossing_of_ray(pde, c, v, c["y0"][k], float(tb[k]))
+    )
+
+
+def _blow_up_between_samples(c, reached, blown):
+    """The first blow-up between the data's samples (1-D data): the least ``reached``
+    over the rays that blow up, refined like the breaking time.  Returns tau or inf."""
+    times = np.where(blown, np.abs(reached), np.inf)
+    found = _least_between_samples(c, times, lambda v, k: (_blow_up_of_ray(c, v, k), None))
+    return min((t for t, _ in found), default=np.inf)
+
+
+def _least_between_samples(c, times, time_at):
+    """Minima of a per-ray time (a smooth function of s on 1-D data) between the
+    samples: around the sampled local minima within 1e-3 of the least, successive
+    parabolic interpolation through the three best points, each new point
+    ``time_at(s, k) -> (time, payload)`` (a ray traced from the data near ray k),
+    finds the minimum to rounding in a few steps.  Returns (time, payload) pairs."""
     if c["m"] != 1:
         return []
     S = c["S"][:, 0]
-    finite = np.isfinite(tb)
+    finite = np.isfinite(times)
     if finite.sum() < 3:
         return []
-    low = tb[finite].min()
-    r = np.arange(1, len(tb) - 1)
-    local = r[finite[r] & finite[r - 1] & finite[r + 1] & (tb[r] <= tb[r - 1])
-              & (tb[r] <= tb[r + 1]) & (tb[r] <= low + 1e-3 * max(1.0, low))]  # fmt: skip
+    low = times[finite].min()
+    r = np.arange(1, len(times) - 1)
+    local = r[finite[r] & finite[r - 1] & finite[r + 1] & (times[r] <= times[r - 1])
+              & (times[r] <= times[r + 1]) & (times[r] <= low + 1e-3 * max(1.0, low))]  # fmt: skip
     out = []
-    for k in local[np.argsort(tb[local])][:BETWEEN_SAMPLES]:
-        pts = [(float(S[j]), float(tb[j])) for j in (k - 1, k, k + 1)]
+    for k in local[np.argsort(times[local])][:BETWEEN_SAMPLES]:
+        pts = [(float(S[j]), float(times[j])) for j in (k - 1, k, k + 1)]
         best = None
         for _ in range(4):
             (s1, f1), (s2, f2), (s3, f3) = sorted(pts)
@@ -1052,15 +1071,41 @@ def _between_samples(pde, c, tb):
             v = s2 - 0.5 * ((s2 - s1) ** 2 * (f2 - f3) - (s2 - s3) ** 2 * (f2 - f1)) / den
             if not s1 < v < s3 or any(abs(v - q) <= 1e-15 * max(1.0, abs(v)) for q, _ in pts):
                 break
-            t, at = _crossing_of_ray(pde, c, v, c["y0"][k], float(tb[k]))
+            t, payload = time_at(v, k)
             if not np.isfinite(t):
                 break
             if best is None or t < best[0]:
-                best = (t, at)
+                best = (t, payload)
             pts = sorted([*pts, (v, t)], key=lambda q: q[1])[:3]  # the three lowest
-        if best is not None and best[0] <= tb[k]:
+        if best is not None and best[0] <= times[k]:
             out.append(best)
     return out
+
+
+def _start_ray(c, s_value, like):
+    """The data's ray state at manifold parameter ``s_value`` (None if it cannot be
+    built); ``like``: a neighbouring ray's initial state (its p starts Newton)."""
+    n, d = c["n"], c["d"]
+    y = np.empty((1, d))
+    ok = np.zeros(1, np.bool_)
+    guess = like[n + 1 : 2 * n + 1][None, :].copy() if c["charpit"] else np.zeros((1, n))
+    K.initial_states(c["icode"], c["iconsts"], c["iprog"], c["fcode"], c["fconsts"], c["fprog"],
+                     n, c["charpit"], np.array([[s_value]]), guess, y, ok)  # fmt: skip
+    if not ok[0] or not np.isfinite(y[0]).all():
+        return None
+    return y[0].copy()
+
+
+def _blow_up_of_ray(c, s_value, k):
+    """|tau| where the data's ray at ``s_value`` blows up (inf if it does not by twice
+    its neighbour ``k``'s time)."""
+    y0 = _start_ray(c, s_value, c["y0"][k])
+    if y0 is None:
+        return np.inf
+    end = 2.0 * float(c["blow_reached"][k])
+    status, _, tau = K.integrate(c["code"], c["consts"], c["prog"], c["nz"], y0, 0.0, end,
+                                 c["rtol"], c["atol"], 0.0)  # fmt: skip
+    return abs(tau) if status == K.RAY_BLOW_UP else np.inf
 
 
 def _crossing_of_ray(pde, c, s_value, like, estimate):
@@ -1068,14 +1113,9 @@ def _crossing_of_ray(pde, c, s_value, like, estimate):
     (inf, None if there is none there); ``like``: a neighbouring ray's initial state
     (its p starts Newton's completion)."""
     n, nz, d = c["n"], c["nz"], c["d"]
-    y = np.empty((1, d))
-    ok = np.zeros(1, np.bool_)
-    guess = like[n + 1 : 2 * n + 1][None, :].copy() if c["charpit"] else np.zeros((1, n))
-    K.initial_states(c["icode"], c["iconsts"], c["iprog"], c["fcode"], c["fconsts"], c["fprog"],
-                     n, c["charpit"], np.array([[s_value]]), guess, y, ok)  # fmt: skip
-    if not ok[0] or not np.isfinite(y[0]).all():
+    y0 = _start_ray(c, s_value, like)
+    if y0 is None:
         return np.inf, None
-    y0 = y[0].copy()
     lo, hi = 0.9 * estimate, 1.1 * estimate + 1e-12
     status, _, _ = K.integrate(c["code"], c["consts"], c["prog"], nz, y0, 0.0, lo, c["rtol"],
                                c["atol"], 0.0)  # fmt: skip
