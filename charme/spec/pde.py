@@ -85,6 +85,8 @@ class FirstOrderPDE:
     description: str | None = None
     source_text: str = ""
     source_path: str = ""
+    # the data came from the shorthand u(x, t=0) = g(x): the solver may sample g farther out
+    from_shorthand: bool = False
 
     @property
     def derivative_names(self) -> tuple[str, ...]:
@@ -253,6 +255,7 @@ def build_pde(raw: RawSpec) -> FirstOrderPDE:
         parameters=MappingProxyType(params), guess=tuple(guess), branch=int(branch),
         settings=MappingProxyType(spec.characteristics.model_dump()),
         description=spec.description, source_text=raw.text, source_path=raw.path,
+        from_shorthand=isinstance(spec.initial, str),
     )  # fmt: skip
 
 
@@ -261,7 +264,8 @@ def _shorthand(raw, text, u, variables, grid) -> dict:
 
     The data are sampled on each free variable's grid range widened by its
     length on both sides (characteristics may come in from outside), with two
-    samples per grid spacing; give the full form for other choices.
+    samples per grid spacing; the solver widens this further where the
+    characteristics' speeds need it.  Give the full form for other choices.
     """
     import re
 

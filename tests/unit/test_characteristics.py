@@ -651,7 +651,9 @@ def test_cli_errors_are_located_and_leave_nothing(tmp_path, text, args, message)
 
 
 def test_cli_says_how_many_points_no_ray_reaches(tmp_path):
-    res, out = _moc(tmp_path, SIMPLE + "grid: {t: [0, 10, 11], x: [0, 1, 11]}\n")
+    res, out = _moc(tmp_path, "variables: [t, x]\nequation: u_t + u_x = 0\n"
+                    "initial: {parameters: {s: [0, 1, 11]}, t: 0, x: s, u: sin(s)}\n"
+                    "grid: {t: [0, 10, 11], x: [0, 1, 11]}\n")  # fmt: skip
     assert res.exit_code == 0, res.output
     with xr.open_dataset(out) as ds:
         unreached = int((ds["mask"] == 0).sum())
@@ -762,3 +764,16 @@ def test_guess_is_refused_where_the_gradient_is_unique():
         solve_pde(pde("variables: [t, x]\nequation: u_t + u_x = 0\n"
                       "initial: {parameters: {s: [0, 1, 11]}, t: 0, x: s, u: s, guess: {u_x: 1}}\n"
                       "grid: {t: [0, 1, 3], x: [0, 1, 3]}\n"))  # fmt: skip
+
+
+def test_shorthand_data_are_sampled_as_far_out_as_the_rays_need():
+    """u_t + u_x = 0 to t = 10 on x in [0, 1]: the rays come from x - 10; the shorthand
+    samples [-1, 2] (the grid's range widened by its length), and the solver widens it
+    (98 of 121 points were NaN).  Full-form data are the user's choice: not widened."""
+    r = solve_pde(pde('variables: [t, x]\nequation: u_t + u_x = 0\n'
+                      'initial: "u(x, t=0) = sin(x)"\ngrid: {t: [0, 10, 11], x: [0, 1, 11]}\n'))  # fmt: skip
+    T, X = np.meshgrid(r["t"], r["x"], indexing="ij")
+    np.testing.assert_allclose(r["u"], np.sin(X - T), rtol=0, atol=1e-13)
+    r = solve_pde(pde('variables: [t, x]\nequation: u_t + x*u_x = 0\n'  # already far enough
+                      'initial: "u(x, t=0) = exp(-x^2)"\ngrid: {t: [0, 2, 5], x: [-3, 3, 61]}\n'))  # fmt: skip
+    assert r.attrs["rays"] == 2 * 61 * 3 + 1

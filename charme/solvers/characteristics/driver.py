@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import itertools
 import time
+from typing import NamedTuple
 
 import numpy as np
 
@@ -80,6 +81,42 @@ def check_pde(pde) -> int:
         raise _located(exc, pde) from None
 
 
+#: most samples the shorthand's data get when the solver widens them
+SHORTHAND_MAX_SAMPLES = 20001
+
+
+class _Resample(NamedTuple):
+    """The same problem with its shorthand data sampled farther out."""
+
+    pde: object
+
+
+def _wider_data(pde, c, out, taus, tau_levels, e):
+    """For data from the shorthand u(x, t=0) = g(x): if at some output level the
+    grid reaches past the end rays, the data sampled far enough out that they
+    cover it (the gap over the end ray's dx/ds, with a margin), at the same density
+    (at most ``SHORTHAND_MAX_SAMPLES``); else None."""
+    import dataclasses
+
+    o = 1 - e
+    nz = c["nz"]
+    g_lo, g_hi, _ = pde.grid[o]
+    a, b, count = pde.manifold_ranges[0]
+    grow_lo = grow_hi = 0.0
+    for tau in tau_levels:
+        y = out[:, int(np.searchsorted(taus, tau))]
+        first, last = y[0], y[-1]
+        if np.isfinite(first[[o, nz + o]]).all() and first[o] > g_lo and first[nz + o] > 0:
+            grow_lo = max(grow_lo, 1.2 * (first[o] - g_lo) / first[nz + o])
+        if np.isfinite(last[[o, nz + o]]).all() and last[o] < g_hi and last[nz + o] > 0:
+            grow_hi = max(grow_hi, 1.2 * (g_hi - last[o]) / last[nz + o])
+    if grow_lo == 0.0 and grow_hi == 0.0:
+        return None
+    density = (count - 1) / (b - a)
+    new_count = int(min(SHORTHAND_MAX_SAMPLES, np.ceil((b - a + grow_lo + grow_hi) * density) + 1))
+    return dataclasses.replace(pde, manifold_ranges=((a - grow_lo, b + grow_hi, new_count),))
+
+
 def _grid_side(pde, e, t_levels, t0, speed):
     """The grid's levels of the evolution variable in tau; all must lie on the side of
     the data the characteristics go to."""
@@ -122,7 +159,8 @@ def _located(exc, pde):
     return exc.located(file=pde.source_path, line=line)
 
 
-def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=False):
+def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=False,
+               widened=False):  # fmt: skip
     started = time.perf_counter()
     settings = dict(pde.settings)
     rtol = float(rtol or settings.get("rtol", 1e-13))
@@ -257,6 +295,10 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
             K.trace_sampled(code, consts, prog, nz, y0, taus, exact, rtol, atol, out, status,
                             reached, h_ray)  # fmt: skip
             ctx["h_ray"] = h_ray
+            if pde.from_shorthand and m == 1 and not widened:
+                wider = _wider_data(pde, ctx, out, taus, tau_levels, e)
+                if wider is not None:  # the grid reaches past the data's rays: sample farther
+                    return _Resample(wider)
 
             tb_ray, at_ray = _crossings(ctx, out, taus, det0, n, nz, m)
             _refine_crossings(info, ctx, out, taus, tb_ray, at_ray)
@@ -349,7 +391,11 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
 
             return u, grad, taus, out, breaking_tau, breaking_at, blow_tau, {}
 
-        u, grad, taus, out, breaking_tau, breaking_at, blow_tau, extra_attrs = evolution()
+        got = evolution()
+        if isinstance(got, _Resample):
+            return _solve_pde(got.pde, rtol=rtol, atol=atol, crossing=crossing,
+                              save_rays=save_rays, evaluation=evaluation, widened=True)  # fmt: skip
+        u, grad, taus, out, breaking_tau, breaking_at, blow_tau, extra_attrs = got
     mask = np.isfinite(u)
 
     # drift of F at the grid points (how well the solution satisfies the equation)
