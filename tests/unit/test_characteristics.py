@@ -777,3 +777,14 @@ def test_shorthand_data_are_sampled_as_far_out_as_the_rays_need():
     r = solve_pde(pde('variables: [t, x]\nequation: u_t + x*u_x = 0\n'  # already far enough
                       'initial: "u(x, t=0) = exp(-x^2)"\ngrid: {t: [0, 2, 5], x: [-3, 3, 61]}\n'))  # fmt: skip
     assert r.attrs["rays"] == 2 * 61 * 3 + 1
+
+
+def test_shock_with_a_zero_flux():
+    """u_t + c u u_x = 0 with c = 0 is u_t = 0: a conservation law with f = 0, no shock
+    (it was refused as 'not a conservation law')."""
+    r = solve_pde(pde('variables: [t, x]\nparameters: {c: 0}\nequation: u_t + c*u*u_x = 0\n'
+                      'initial: "u(x, t=0) = sin(x)"\ngrid: {t: [0, 2, 3], x: [0, 6, 13]}\n'),
+                  crossing="shock")  # fmt: skip
+    T, X = np.meshgrid(r["t"], r["x"], indexing="ij")
+    np.testing.assert_allclose(r["u"], np.sin(X), rtol=0, atol=1e-14)
+    assert ast.literal_eval(r.attrs["shock_positions"]) == []

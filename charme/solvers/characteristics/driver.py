@@ -980,7 +980,7 @@ def _flux_curvature_of(speeds_tree, variables, unknown):
     sym = {v: sp.Symbol(v, real=True) for v in (*variables, unknown)}
     speeds = [to_sympy(a, sym) for a in speeds_tree]
     U = sym[unknown]
-    evo = [i for i, a in enumerate(speeds) if a.is_number][0]
+    evo = [i for i, a in enumerate(speeds) if a.is_number and a != 0][0]
     other = [a for i, a in enumerate(speeds) if i != evo][0]
     return sp.lambdify(U, sp.diff(other, U) / speeds[evo], "numpy")
 
@@ -1001,7 +1001,7 @@ def _flux_of(speeds_tree, variables, unknown):
     sym = {v: sp.Symbol(v, real=True) for v in (*variables, unknown)}
     speeds = [to_sympy(a, sym) for a in speeds_tree]
     U = sym[unknown]
-    evo = [i for i, a in enumerate(speeds) if a.is_number]
+    evo = [i for i, a in enumerate(speeds) if a.is_number and a != 0]
     other = [a for i, a in enumerate(speeds) if i not in evo]
     if len(evo) != 1 or other[0].free_symbols - {U}:
         raise SpecError("--crossing shock needs a scalar conservation law u_t + f(u)_x = 0")
