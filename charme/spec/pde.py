@@ -259,6 +259,10 @@ def build_pde(raw: RawSpec) -> FirstOrderPDE:
     )  # fmt: skip
 
 
+#: most samples the shorthand's data get (also when the solver widens them)
+SHORTHAND_MAX_SAMPLES = 20001
+
+
 def _shorthand(raw, text, u, variables, grid) -> dict:
     """``"u(x, t=0) = sin(x)"`` -> the full form, on the free variables' grid ranges.
 
@@ -295,7 +299,7 @@ def _shorthand(raw, text, u, variables, grid) -> dict:
             raise raw.error(f"the grid needs a range for {v!r}", ("grid",))
         a, b, n = grid[v]
         span = max(b - a, 1e-12)
-        out["parameters"][v] = [a - span, b + span, min(2 * int(n) * 3 + 1, 20001)]
+        out["parameters"][v] = [a - span, b + span, min(2 * int(n) * 3 + 1, SHORTHAND_MAX_SAMPLES)]
         out[v] = v
     out.update(fixed)
     out[u] = m.group(3).strip()

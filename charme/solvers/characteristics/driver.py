@@ -81,10 +81,6 @@ def check_pde(pde) -> int:
         raise _located(exc, pde) from None
 
 
-#: most samples the shorthand's data get when the solver widens them
-SHORTHAND_MAX_SAMPLES = 20001
-
-
 class _Resample(NamedTuple):
     """The same problem with its shorthand data sampled farther out."""
 
@@ -97,6 +93,8 @@ def _wider_data(pde, c, out, taus, tau_levels, e):
     cover it (the gap over the end ray's dx/ds, with a margin), at the same density
     (at most ``SHORTHAND_MAX_SAMPLES``); else None."""
     import dataclasses
+
+    from charme.spec.pde import SHORTHAND_MAX_SAMPLES
 
     o = 1 - e
     nz = c["nz"]
@@ -329,7 +327,6 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
             blown = (status == K.RAY_BLOW_UP) & ctx["started"]
             blow_tau = float(reached[blown].min()) if blown.any() else np.inf
             if blown.any():  # the first blow-up between the samples
-                ctx["blow_reached"] = reached
                 blow_tau = min(blow_tau, _blow_up_between_samples(ctx, reached, blown))
 
             # evaluate on the grid: Newton on s from the nearest traced ray
@@ -975,14 +972,8 @@ def _flux_curvature_of(speeds_tree, variables, unknown):
     """f''(u) of the conservation law (see :func:`_flux_of`), as a function."""
     import sympy as sp
 
-    from charme.solvers.characteristics.symbolic import to_sympy
-
-    sym = {v: sp.Symbol(v, real=True) for v in (*variables, unknown)}
-    speeds = [to_sympy(a, sym) for a in speeds_tree]
-    U = sym[unknown]
-    evo = [i for i, a in enumerate(speeds) if a.is_number and a != 0][0]
-    other = [a for i, a in enumerate(speeds) if i != evo][0]
-    return sp.lambdify(U, sp.diff(other, U) / speeds[evo], "numpy")
+    U, f = _flux_sym(speeds_tree, variables, unknown)
+    return sp.lambdify(U, sp.diff(f, U, 2), "numpy")
 
 
 def _flux(info, pde):
@@ -996,6 +987,14 @@ def _flux(info, pde):
 def _flux_of(speeds_tree, variables, unknown):
     import sympy as sp
 
+    return sp.lambdify(*_flux_sym(speeds_tree, variables, unknown), "numpy")
+
+
+@functools.lru_cache(maxsize=64)
+def _flux_sym(speeds_tree, variables, unknown):
+    """(u, f(u)) as SymPy objects: f' is the speed of u_t + f'(u) u_x = 0."""
+    import sympy as sp
+
     from charme.solvers.characteristics.symbolic import to_sympy
 
     sym = {v: sp.Symbol(v, real=True) for v in (*variables, unknown)}
@@ -1007,7 +1006,7 @@ def _flux_of(speeds_tree, variables, unknown):
         raise SpecError("--crossing shock needs a scalar conservation law u_t + f(u)_x = 0")
     w = sp.Symbol("w", real=True)
     f = sp.integrate(other[0].subs(U, w), (w, 0, U)) / speeds[evo[0]]
-    return sp.lambdify(U, f, "numpy")
+    return U, f
 
 
 _GAUSS = np.polynomial.legendre.leggauss(20)
@@ -1085,7 +1084,9 @@ def _blow_up_between_samples(c, reached, blown):
     """The first blow-up between the data's samples (1-D data): the least ``reached``
     over the rays that blow up, refined like the breaking time.  Returns tau or inf."""
     times = np.where(blown, np.abs(reached), np.inf)
-    found = _least_between_samples(c, times, lambda v, k: (_blow_up_of_ray(c, v, k), None))
+    found = _least_between_samples(
+        c, times, lambda v, k: (_blow_up_of_ray(c, v, k, 2.0 * times[k]), None)
+    )
     return min((t for t, _ in found), default=np.inf)
 
 
@@ -1131,24 +1132,18 @@ def _least_between_samples(c, times, time_at):
 def _start_ray(c, s_value, like):
     """The data's ray state at manifold parameter ``s_value`` (None if it cannot be
     built); ``like``: a neighbouring ray's initial state (its p starts Newton)."""
-    n, d = c["n"], c["d"]
-    y = np.empty((1, d))
-    ok = np.zeros(1, np.bool_)
-    guess = like[n + 1 : 2 * n + 1][None, :].copy() if c["charpit"] else np.zeros((1, n))
-    K.initial_states(c["icode"], c["iconsts"], c["iprog"], c["fcode"], c["fconsts"], c["fprog"],
-                     n, c["charpit"], np.array([[s_value]]), guess, y, ok)  # fmt: skip
-    if not ok[0] or not np.isfinite(y[0]).all():
-        return None
-    return y[0].copy()
+    n = c["n"]
+    guess = like[n + 1 : 2 * n + 1] if c["charpit"] else np.zeros(n)
+    y = FANS._state_at(c, None, s_value, guess)
+    return None if y is None else y.copy()
 
 
-def _blow_up_of_ray(c, s_value, k):
-    """|tau| where the data's ray at ``s_value`` blows up (inf if it does not by twice
-    its neighbour ``k``'s time)."""
+def _blow_up_of_ray(c, s_value, k, end):
+    """|tau| where the data's ray at ``s_value`` blows up (inf if it does not by
+    ``end``); ``k``: a neighbouring ray (its p starts Newton)."""
     y0 = _start_ray(c, s_value, c["y0"][k])
     if y0 is None:
         return np.inf
-    end = 2.0 * float(c["blow_reached"][k])
     status, _, tau = K.integrate(c["code"], c["consts"], c["prog"], c["nz"], y0, 0.0, end,
                                  c["rtol"], c["atol"], 0.0)  # fmt: skip
     return abs(tau) if status == K.RAY_BLOW_UP else np.inf
