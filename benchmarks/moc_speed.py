@@ -74,15 +74,20 @@ grid: {{t: [{t!r}, {t!r}, 1], x: [{lo!r}, {hi!r}, {n}]}}
     return charme.loads(text, fmt="yaml")
 
 
-def eikonal_pde(n: int, rays: int, outward: bool):
-    """|grad u| = 1 from the circle r = 1/2, fronts going out (or in)."""
-    sign = "" if outward else "-"
+def eikonal_pde(n: int, rays: int, outward: bool | None):
+    """|grad u| = 1 from the circle r = 1/2, fronts going out (or in); ``outward=None``:
+    the gradient picked pointing out by ``branch: -1`` (for rays both ways)."""
+    if outward is None:
+        side = "branch: -1"
+    else:
+        sign = "" if outward else "-"
+        side = f"guess: {{u_x: {sign}cos(s), u_y: {sign}sin(s)}}"
     text = f"""kind: pde
 name: eikonal_bench
 variables: [x, y]
 equation: u_x^2 + u_y^2 = 1
 initial: {{parameters: {{s: [0, {TWO_PI}, {rays}]}}, x: {RADIUS}*cos(s), y: {RADIUS}*sin(s),
-  u: 0, guess: {{u_x: {sign}cos(s), u_y: {sign}sin(s)}}}}
+  u: 0, {side}}}
 grid: {{x: [-1, 1, {n}], y: [-1, 1, {n}]}}
 """
     return charme.loads(text, fmt="yaml")
@@ -304,15 +309,7 @@ def charme_signed_distance(n: int, rays: int):
     """The signed distance from one charme solve: rays both ways from the circle
     (``branch: -1``, the gradient pointing out), ``crossing="stop"`` (each node from the
     nearest ray before the rays cross), raster evaluation."""
-    text = f"""kind: pde
-name: eikonal_bench
-variables: [x, y]
-equation: u_x^2 + u_y^2 = 1
-initial: {{parameters: {{s: [0, {TWO_PI}, {rays}]}}, x: {RADIUS}*cos(s), y: {RADIUS}*sin(s),
-  u: 0, branch: -1}}
-grid: {{x: [-1, 1, {n}], y: [-1, 1, {n}]}}
-"""
-    res = solve_pde(charme.loads(text, fmt="yaml"), crossing="stop", evaluation="raster")
+    res = solve_pde(eikonal_pde(n, rays, None), crossing="stop", evaluation="raster")
     return np.asarray(res["u"], float)
 
 
