@@ -25,6 +25,7 @@ import numpy as np
 
 from charme.errors import SpecError
 from charme.results.result import Result, provenance
+from charme.solvers.characteristics import branches as BR
 from charme.solvers.characteristics import fans as FANS
 from charme.solvers.characteristics import kernels as K
 from charme.solvers.characteristics.compile import (
@@ -360,23 +361,27 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
                 good = np.isfinite(pos).all(axis=1)
                 if not good.any():
                     continue
-                tree = cKDTree(pos[good])
-                idx_good = np.flatnonzero(good)
                 pts = np.array(
                     list(itertools.product(*(grid_axes[i] for i in others))), float
                 ).reshape(-1, m)
-                _, near = tree.query(pts)
-                seeds = _linear_seeds(out[idx_good[near], kk], S[idx_good[near]], pts, others,
-                                      nz, m, ctx["s_lo"], ctx["s_hi"])  # fmt: skip
+                seeds, near = _bracket_seeds(out[:, kk], S, pts, others[0], nz) if m == 1 else (
+                    np.zeros((len(pts), m)), np.full(len(pts), -1))  # fmt: skip
+                rest = np.flatnonzero(near < 0)
+                if rest.size:  # Newton from the nearest ray, one linear step away
+                    idx_good = np.flatnonzero(good)
+                    _, nr = cKDTree(pos[good]).query(pts[rest])
+                    near[rest] = idx_good[nr]
+                    seeds[rest] = _linear_seeds(out[near[rest], kk], S[near[rest]], pts[rest],
+                                                others, nz, m, ctx["s_lo"], ctx["s_hi"])  # fmt: skip
                 seed_p = (
-                    y0[idx_good[near], n + 1 : 2 * n + 1] if charpit else np.zeros((len(pts), n))
+                    y0[near, n + 1 : 2 * n + 1] if charpit else np.zeros((len(pts), n))
                 ).copy()
                 u_q = np.empty(len(pts))
                 g_q = np.empty((len(pts), n))
                 s_q = np.empty((len(pts), m))
                 ok = np.zeros(len(pts), np.bool_)
                 K.locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, e,
-                         pts, np.full(len(pts), tau), seeds, seed_p, h_ray[idx_good[near]], s_lo,
+                         pts, np.full(len(pts), tau), seeds, seed_p, h_ray[near], s_lo,
                          s_hi, rtol, atol, u_q, g_q, s_q, ok)  # fmt: skip
                 sl = [slice(None)] * n
                 sl[e] = lvl
@@ -465,6 +470,24 @@ def _check_branch(pde, S, y0, n, nz, m, charpit):
             "along the data's normal has the other sign or is zero): give initial.guess",
             field="initial.branch",
         )
+
+
+def _bracket_seeds(Y, S, pts, o, nz):
+    """Newton's starts on 1-D data: for each point x the root, between the first pair of
+    neighbouring rays (states ``Y`` at one level) whose positions bracket it, of the
+    Hermite interpolant of x(s) (:func:`kernels.hermite_seeds`).  Returns (seeds[q, 1],
+    the bracket's left ray or -1 where no pair brackets the point)."""
+    seeds = np.zeros((len(pts), 1))
+    near = np.full(len(pts), -1)
+    qs, lin, left = BR.brackets(Y[:, o], S[:, 0], pts[:, 0])
+    if qs.size:
+        qs, first = np.unique(qs, return_index=True)  # a point on a ray: two brackets
+        lin, left = lin[first].copy(), left[first]
+        K.hermite_seeds(S[:, 0].copy(), np.ascontiguousarray(Y[:, o]),
+                        np.ascontiguousarray(Y[:, nz + o]), left, pts[qs, 0].copy(), lin)  # fmt: skip
+        seeds[qs, 0] = lin
+        near[qs] = left
+    return seeds, near
 
 
 def _linear_seeds(y, s, pts, others, nz, m, s_lo, s_hi):
@@ -593,98 +616,78 @@ def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out,
     elif crossing == "viscosity":
         sign = _hamiltonian_sign(info, c, out, [o], speed)
     xs = c["grid_axes"][o]
+    kinks = c.get("kinks", ())
     u = np.full(c["shape"], np.nan)
     grad = np.full((*c["shape"], n), np.nan)
-    all_branches, shocks = [], []
+    per_level, shocks = [], []
     for lvl, tau in enumerate(tau_levels):
         kk = int(np.searchsorted(taus, tau))
         pos = out[:, kk, o]
+        t = t0 + speed * tau
 
         def branches(targets, pos=pos, tau=tau, kk=kk):
-            """(u, grad, s, fan value) of every ray through each target x, sorted by s."""
+            """Every ray through each target x (a :class:`Branches` table)."""
             targets = np.asarray(targets, float)
-            qs, seeds, left = _brackets(pos, S, targets)
-            found = [[] for _ in targets]
-            if qs.size and evaluation == "hermite":
-                found = _hermite_branches(c, e, out[:, kk], S, targets, qs, left, seeds, found)
-            elif qs.size:
-                found = _locate_branches(c, e, n, tau, S, targets, qs, seeds, found)
+            qs, seeds, left = BR.brackets(pos, S, targets)
+            if evaluation == "hermite":
+                parts = [_hermite_branches(c, e, out[:, kk], S, targets, qs, left, seeds)]
+            else:
+                parts = [_locate_branches(c, e, n, tau, out[:, kk], S, targets, qs, left, seeds)]
             for fan in c.get("fans", ()):
-                fb = FANS.branches(info, c, e, fan, kk, targets, lambda z: _eval_a(c, z),
-                                   lambda z: _eval_b(c, z))  # fmt: skip
-                for q, bs in enumerate(fb):
-                    for b in bs:  # one ray per point in a fan; skip its edges' duplicates
-                        if all(abs(b[0] - o_[0]) > 1e-12 * (1 + abs(b[0])) or abs(b[2] - o_[2]) > 1e-9
-                               for o_ in found[q]):  # fmt: skip
-                            found[q].append(b)
-            return [sorted(f, key=lambda b: b[2]) for f in found]
+                parts.append(BR.from_lists(
+                    FANS.branches(info, c, e, fan, kk, targets, lambda z: _eval_a(c, z),
+                                  lambda z: _eval_b(c, z)), n))  # fmt: skip
+            return BR.Branches.build(len(targets), n, parts)
 
-        def choose(bs, x, tau=tau):
-            if not bs:
-                return None
-            if crossing == "multivalued":
-                return bs[0]
-            if crossing == "viscosity":
-                return min(bs, key=lambda br: sign * br[0])
-            t = t0 + speed * tau
-            values = _lax_oleinik(pde, flux, [br[2] for br in bs], np.full(len(bs), x), t,
-                                  [br[3] for br in bs], c.get("kinks", ()), c)  # fmt: skip
-            return bs[int(np.argmin(sign * values))]
+        def lax_oleinik(s, x, w, t=t):
+            """The Lax-Oleinik functional of rays (s, fan value w) at x, least wins."""
+            return sign * _lax_oleinik(pde, flux, s, x, t, w, kinks, c)
 
-        found = branches(xs)
+        table = branches(xs)
+        if crossing == "multivalued":
+            key = None
+        elif crossing == "viscosity":
+            key = sign * table.u
+        else:  # a point reached by one ray has nothing to choose
+            key = np.zeros(len(table.u))
+            multi = table.counts[table.q] > 1
+            if multi.any():
+                key[multi] = lax_oleinik(table.s[multi], xs[table.q[multi]], table.w[multi])
+        picks = BR.pick(table, key)
+        has = picks >= 0
         sl = [slice(None)] * n
         sl[e] = lvl
         level_u = np.full(len(xs), np.nan)
         level_g = np.full((len(xs), n), np.nan)
-        if crossing == "shock":  # every branch of the level in one vectorised evaluation
-            # a point reached by one ray has nothing to choose
-            best = [bs[0] if len(bs) == 1 else None for bs in found]
-            flat = [(q, br) for q, bs in enumerate(found) if len(bs) > 1 for br in bs]
-            if flat:
-                values = sign * _lax_oleinik(pde, flux, [br[2] for _, br in flat],
-                                             xs[[q for q, _ in flat]], t0 + speed * tau,
-                                             [br[3] for _, br in flat], c.get("kinks", ()), c)  # fmt: skip
-                low = np.full(len(xs), np.inf)
-                for (q, br), v in zip(flat, values):
-                    if v < low[q]:
-                        low[q], best[q] = v, br
-            picks = best
-        else:
-            picks = [choose(bs, xs[q]) for q, bs in enumerate(found)]
-        for q, b in enumerate(picks):
-            if b is not None:
-                level_u[q], level_g[q] = b[0], b[1]
+        level_u[has] = table.u[picks[has]]
+        level_g[has] = table.g[picks[has]]
         u[tuple(sl)] = level_u
         grad[(*sl, slice(None))] = level_g
-        all_branches.append(found)
+        if crossing == "multivalued":
+            per_level.append(table)
         if crossing == "shock" and tau > 0:
-            for q in range(len(xs) - 1):
-                a, b = picks[q], picks[q + 1]
-                if a is None or b is None:
-                    continue
-                # the branch at x_{q+1} that continues the one chosen at x_q
-                cont = min(found[q + 1], key=lambda br, a=a: abs(br[2] - a[2]))
-                if cont is b:
-                    continue
+            for q in BR.handovers(table, picks):
                 x_shock = _shock_between(
-                    xs[q], xs[q + 1], a, b, branches,
-                    lambda bs, x, t=t0 + speed * tau: sign * _lax_oleinik(
-                        pde, flux, [br[2] for br in bs], np.full(len(bs), x), t,
-                        [br[3] for br in bs], c.get("kinks", ()), c),
+                    xs[q], xs[q + 1], table.entry(picks[q]), table.entry(picks[q + 1]),
+                    lambda x, branches=branches: branches([x]).at(0),
+                    lambda bs, x, lo=lax_oleinik: lo(np.array([br[2] for br in bs]),
+                                                     np.full(len(bs), x),
+                                                     np.array([br[3] for br in bs])),
                     sign,
                 )  # fmt: skip
-                shocks.append((float(t0 + speed * tau), x_shock))
+                shocks.append((float(t), x_shock))
     extra = {"crossing_method": crossing}
     if crossing == "shock":
         extra["shock_positions"] = repr([(round(t, 15), x) for t, x in shocks])
     if crossing == "multivalued":
-        width = max((len(f) for lvl in all_branches for f in lvl), default=1)
+        width = max((int(tb.counts.max(initial=0)) for tb in per_level), default=1)
         br = np.full((*c["shape"], max(width, 1)), np.nan)
-        for lvl, found in enumerate(all_branches):
-            for q, bs in enumerate(found):
-                idx = [lvl, q] if e == 0 else [q, lvl]
-                for j, b in enumerate(bs):
-                    br[idx[0], idx[1], j] = b[0]
+        for lvl, tb in enumerate(per_level):
+            j = np.arange(len(tb.q)) - tb.start[tb.q]
+            if e == 0:
+                br[lvl, tb.q, j] = tb.u
+            else:
+                br[tb.q, lvl, j] = tb.u
         extra["branches"] = br
     return u, grad, extra
 
@@ -766,33 +769,17 @@ def _branches_nd(info, c, crossing, e, speed, tau_levels, taus, out):
     return u, grad, extra
 
 
-def _brackets(pos, S, targets):
-    """(target index, seed s, left ray) for every pair of neighbouring rays whose
-    positions ``pos`` bracket a target x (the rays through it lie between them)."""
-    ok = np.isfinite(pos[:-1]) & np.isfinite(pos[1:])
-    k = np.flatnonzero(ok)
-    lo = np.minimum(pos[k], pos[k + 1])
-    hi = np.maximum(pos[k], pos[k + 1])
-    order = np.argsort(targets, kind="stable")
-    sorted_t = targets[order]
-    first = np.searchsorted(sorted_t, lo, side="left")
-    last = np.searchsorted(sorted_t, hi, side="right")
-    count = np.maximum(last - first, 0)
-    which = np.repeat(np.arange(len(k)), count)
-    offset = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
-    qs = order[first[which] + offset]
-    kw = k[which]
-    with np.errstate(all="ignore"):  # linear interpolation between the two rays
-        w = np.clip((targets[qs] - pos[kw]) / (pos[kw + 1] - pos[kw]), 0.0, 1.0)
-    w = np.where(np.isfinite(w), w, 0.5)
-    seeds = S[kw] + w * (S[kw + 1] - S[kw])
-    return qs, seeds, kw
-
-
-def _locate_branches(c, e, n, tau, S, targets, qs, seeds, found):
-    """Newton onto the data's rays through each target x, from the bracketing pairs."""
-    seeds = seeds[:, None].copy()
+def _locate_branches(c, e, n, tau, Y, S, targets, qs, left, seeds):
+    """Newton onto the data's rays through each target x, from the bracketing pairs
+    (rays ``left`` and ``left + 1`` of the level's states ``Y``), started on the
+    Hermite interpolant between them; (q, u, grad, s, w) arrays of the rays found
+    (w NaN: rays of the data)."""
+    o = 1 - e
     pts = np.asarray(targets, float)[qs][:, None]
+    seeds = seeds.copy()
+    K.hermite_seeds(S, np.ascontiguousarray(Y[:, o]), np.ascontiguousarray(Y[:, c["nz"] + o]),
+                    left, pts[:, 0].copy(), seeds)  # fmt: skip
+    seeds = seeds[:, None]
     near = np.searchsorted(S, seeds[:, 0]).clip(0, len(S) - 1)
     seed_p = (c["y0"][near, n + 1 : 2 * n + 1] if c["charpit"]
               else np.zeros((len(qs), n))).copy()  # fmt: skip
@@ -802,13 +789,10 @@ def _locate_branches(c, e, n, tau, S, targets, qs, seeds, found):
              c["fcode"], c["fconsts"], c["fprog"], n, c["charpit"], e, pts,
              np.full(len(qs), tau), seeds, seed_p, c["h_ray"][near], c["s_lo"], c["s_hi"],
              c["rtol"], c["atol"], uq, gq, sq, okq)  # fmt: skip
-    for j in np.flatnonzero(okq):
-        if all(abs(sq[j, 0] - b[2]) > 1e-9 * (1 + abs(b[2])) for b in found[qs[j]]):
-            found[qs[j]].append((uq[j], gq[j], sq[j, 0], None))
-    return found
+    return qs[okq], uq[okq], gq[okq], sq[okq, 0], np.full(int(okq.sum()), np.nan)
 
 
-def _hermite_branches(c, e, Y, S, targets, qs, k, seeds, found):
+def _hermite_branches(c, e, Y, S, targets, qs, k, seeds):
     """:func:`_locate_branches` on the cubic Hermite interpolants of the traced
     rays ``Y`` (one level) in s: x(s) between the two bracketing rays is
     solved for each target by Newton, u (and p) read off at that s; fourth
@@ -844,26 +828,24 @@ def _hermite_branches(c, e, Y, S, targets, qs, k, seeds, found):
             grad[:, o] = du / dx
             grad[:, e] = (b - a[:, o] * grad[:, o]) / a[:, e]
     s_at = S[k] + sig * h
-    for j in np.flatnonzero(ok & np.isfinite(u)):
-        if all(abs(s_at[j] - b[2]) > 1e-9 * (1 + abs(b[2])) for b in found[qs[j]]):
-            found[qs[j]].append((float(u[j]), grad[j], float(s_at[j]), None))
-    return found
+    ok &= np.isfinite(u)
+    return qs[ok], u[ok], grad[ok], s_at[ok], np.full(int(ok.sum()), np.nan)
 
 
-def _shock_between(lo, hi, a, b, branches, values, sign=1.0):
+def _shock_between(lo, hi, a, b, branches_at, values, sign=1.0):
     """Where branch ``a`` (chosen at ``lo``) hands over to ``b`` (chosen at ``hi``).
 
     The shock is the zero of G(x) = L_a(x) - L_b(x), the difference of the
     Lax-Oleinik values of the two branches continued to x, with G'(x) =
     u_a - u_b (the functional is stationary along a ray, so dL/dx = u):
     Newton kept inside the bracket [lo, hi], bisection on which branch wins
-    where a step leaves it or a branch cannot be continued.  ``values``
-    gives the functional times ``sign`` (-1 for a concave flux: the largest
-    value wins).
+    where a step leaves it or a branch cannot be continued.  ``branches_at(x)``
+    lists the rays through x as (u, grad, s, w); ``values(bs, x)`` gives their
+    functional times ``sign`` (-1 for a concave flux: the largest value wins).
     """
 
     def diff(x):
-        bs = branches([x])[0]
+        bs = branches_at(x)
         if len(bs) < 2:
             return None
         ia = min(range(len(bs)), key=lambda i: abs(bs[i][2] - a[2]))
@@ -1017,7 +999,7 @@ def _lax_oleinik(pde, flux, s, x, t, u_ray=None, breaks=(), c=None):
     solution's ray.
 
     A ray of a rarefaction fan starts at the kink x0(s) with its own value
-    ``u_ray`` (None for rays of the data).  U0(s) = integral of u0 dx0 from
+    ``u_ray`` (NaN for rays of the data; None: all are).  U0(s) = integral of u0 dx0 from
     the data's start, from a table of its values at the rays' samples and
     the ``breaks`` (kinks and jumps, cached in ``c``) plus Gauss-Legendre from
     the table's last node below s.  The data (u0, x0, dx0/ds) are evaluated
@@ -1037,7 +1019,7 @@ def _lax_oleinik(pde, flux, s, x, t, u_ray=None, breaks=(), c=None):
     data = _data_at(c, o, s)
     u_s = data[:, 1]
     if u_ray is not None:
-        given = np.array([np.nan if v is None else v for v in u_ray], float)
+        given = np.asarray(u_ray, float)
         u_s = np.where(np.isnan(given), u_s, given)
     return big_u + u_s * (np.asarray(x) - data[:, 0]) - t * np.broadcast_to(flux(u_s), s.shape)
 

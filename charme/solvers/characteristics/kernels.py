@@ -462,6 +462,71 @@ def locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, 
 
 
 @njit(cache=True)
+def hermite_seeds(S, X, XS, left, xt, seeds):
+    """Newton's start on 1-D data: for each target ``xt[j]`` bracketed by the rays
+    ``left[j]`` and ``left[j] + 1`` (positions ``X``, x_s ``XS`` at one level, ray
+    parameters ``S``), the root in that bracket of the Hermite interpolant of x(s)
+    through up to four neighbouring rays (degree 7: error O(h^8), so that two
+    integrations of the ray finish Newton to rounding instead of three or four).
+    ``seeds[j]`` holds the linear guess on entry and the refined one on return; it
+    is left alone where a ray's data are not finite or the root is not found.
+    """
+    nr = S.shape[0]
+    z = np.empty(8)
+    c = np.empty(8)
+    for j in range(left.shape[0]):
+        k = left[j]
+        lo = max(k - 1, 0)
+        hi = min(k + 2, nr - 1)
+        while lo > 0 and hi - lo < 3:
+            lo -= 1
+        while hi < nr - 1 and hi - lo < 3:
+            hi += 1
+        ok = True
+        for r in range(lo, hi + 1):
+            if not (math.isfinite(X[r]) and math.isfinite(XS[r])):
+                ok = False
+        if not ok:  # the bracket's own two rays: cubic Hermite
+            lo, hi = k, k + 1
+            if not (math.isfinite(XS[k]) and math.isfinite(XS[k + 1])):
+                continue
+        npt = 2 * (hi - lo + 1)
+        # divided differences on the doubled nodes (Newton form of the Hermite interpolant)
+        for i in range(npt):
+            z[i] = S[lo + i // 2]
+            c[i] = X[lo + i // 2]
+        for i in range(npt - 1, 0, -1):
+            if i % 2 == 1:
+                c[i] = XS[lo + i // 2]
+            else:
+                c[i] = (c[i] - c[i - 1]) / (z[i] - z[i - 1])
+        for lev in range(2, npt):
+            for i in range(npt - 1, lev - 1, -1):
+                c[i] = (c[i] - c[i - 1]) / (z[i] - z[i - lev])
+        a, b = S[k], S[k + 1]
+        s = min(max(seeds[j], a), b)
+        found = False
+        for _ in range(30):
+            p = c[npt - 1]
+            dp = 0.0
+            for i in range(npt - 2, -1, -1):
+                dp = dp * (s - z[i]) + p
+                p = p * (s - z[i]) + c[i]
+            if not (dp != 0.0 and math.isfinite(p) and math.isfinite(dp)):
+                break
+            step = (p - xt[j]) / dp
+            new = s - step
+            if not a <= new <= b:  # left the bracket: not this root
+                break
+            s = new
+            if abs(step) <= 1e-12 * (b - a):  # the seed need not be closer: Newton on
+                found = True  # the ray squares its error
+                break
+        if found:
+            seeds[j] = s
+
+
+@njit(cache=True)
 def gradient(code, consts, prog, n, charpit, y, v, stack, out):
     """grad u at the end of a ray: p itself (Charpit), or the solution of
     ``[x_s1 .. x_sm, a]^T p = [u_s1 .. u_sm, b]`` (quasilinear)."""
