@@ -134,6 +134,8 @@ def _check_memory(pde, n):
 
     points = float(np.prod([float(k) for _, _, k in pde.grid]))
     need = points * 8.0 * (4 * n + 16)  # u, gradient, mask and the evaluation's work arrays
+    if need < 2**26:  # 64 MiB: not worth asking the system
+        return
     have = available_memory()
     if need > have:
         raise SpecError(
@@ -299,7 +301,7 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
                 if wider is not None:  # the grid reaches past the data's rays: sample farther
                     return _Resample(wider)
 
-            tb_ray, at_ray = _crossings(ctx, out, taus, det0, n, nz, m)
+            tb_ray, at_ray = _crossings(ctx, out, taus, det0, n, nz, m, e)
             _refine_crossings(info, ctx, out, taus, tb_ray, at_ray)
             # rarefaction fans from kinks (Charpit) or jumps (quasilinear) of 1-D data
             fans, ctx["kinks"], converging = FANS.detect(info, pde, ctx, e,
@@ -667,13 +669,15 @@ def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out,
             per_level.append(table)
         if crossing == "shock" and tau > 0:
             for q in BR.handovers(table, picks):
+                known = [(table.at(i), key[table.start[i] : table.start[i + 1]])
+                         if table.counts[i] > 1 else None for i in (q, q + 1)]  # fmt: skip
                 x_shock = _shock_between(
                     xs[q], xs[q + 1], table.entry(picks[q]), table.entry(picks[q + 1]),
                     lambda x, branches=branches: branches([x]).at(0),
                     lambda bs, x, lo=lax_oleinik: lo(np.array([br[2] for br in bs]),
                                                      np.full(len(bs), x),
                                                      np.array([br[3] for br in bs])),
-                    sign,
+                    sign, known,
                 )  # fmt: skip
                 shocks.append((float(t), x_shock))
     extra = {"crossing_method": crossing}
@@ -832,7 +836,7 @@ def _hermite_branches(c, e, Y, S, targets, qs, k, seeds):
     return qs[ok], u[ok], grad[ok], s_at[ok], np.full(int(ok.sum()), np.nan)
 
 
-def _shock_between(lo, hi, a, b, branches_at, values, sign=1.0):
+def _shock_between(lo, hi, a, b, branches_at, values, sign=1.0, ends=(None, None)):
     """Where branch ``a`` (chosen at ``lo``) hands over to ``b`` (chosen at ``hi``).
 
     The shock is the zero of G(x) = L_a(x) - L_b(x), the difference of the
@@ -842,21 +846,23 @@ def _shock_between(lo, hi, a, b, branches_at, values, sign=1.0):
     where a step leaves it or a branch cannot be continued.  ``branches_at(x)``
     lists the rays through x as (u, grad, s, w); ``values(bs, x)`` gives their
     functional times ``sign`` (-1 for a concave flux: the largest value wins).
+    ``ends`` may give (rays, their values) at ``lo`` and ``hi`` already known.
     """
 
-    def diff(x):
-        bs = branches_at(x)
+    def diff(x, known=None):
+        bs, v = known if known is not None else (branches_at(x), None)
         if len(bs) < 2:
             return None
         ia = min(range(len(bs)), key=lambda i: abs(bs[i][2] - a[2]))
         ib = min(range(len(bs)), key=lambda i: abs(bs[i][2] - b[2]))
         if ia == ib:
             return None
-        v = values(bs, x)
+        if v is None:
+            v = values(bs, x)
         return v[ia] - v[ib], sign * (bs[ia][0] - bs[ib][0]), v[ia] <= v.min()
 
     # start from the secant of G through the bracket's ends
-    ends = [diff(lo), diff(hi)]
+    ends = [diff(lo, ends[0]), diff(hi, ends[1])]
     x = 0.5 * (lo + hi)
     if None not in ends and ends[0][0] != ends[1][0]:
         guess = lo + ends[0][0] / (ends[0][0] - ends[1][0]) * (hi - lo)
@@ -1011,7 +1017,8 @@ def _lax_oleinik(pde, flux, s, x, t, u_ray=None, breaks=(), c=None):
     if c.get("_u0_table", (None,))[0] != key:
         a, b = pde.manifold_ranges[0][:2]
         nodes = np.unique(np.concatenate([c["S"][:, 0], [a, b], [k for k in breaks if a < k < b]]))
-        cum = np.concatenate([[0.0], np.cumsum(_u_dx_integral(c, o, nodes[:-1], nodes[1:]))])
+        cum = np.concatenate([[0.0], np.cumsum(_u_dx_integral(c, o, nodes[:-1], nodes[1:],
+                                                               panels=1))])  # fmt: skip
         c["_u0_table"] = (key, nodes, cum)
     _, nodes, cum = c["_u0_table"]
     j = np.clip(np.searchsorted(nodes, s, side="right") - 1, 0, len(nodes) - 1)
@@ -1033,9 +1040,9 @@ def _data_at(c, o, s):
     return out
 
 
-def _u_dx_integral(c, o, lo, hi, panels=2):
+def _u_dx_integral(c, o, lo, hi, panels=1):
     """Integral of u0 dx0/ds over [lo, hi] (arrays; short intervals: between neighbouring
-    samples of the data), composite Gauss-Legendre."""
+    samples of the data, which resolve it), composite Gauss-Legendre of degree 39."""
     nodes, weights = _GAUSS
     lo, hi = np.asarray(lo, float), np.asarray(hi, float)
     width = (hi - lo) / panels
@@ -1204,16 +1211,28 @@ def _refine_rays(info, c, out, taus, tb, at, rays):
             tb[r], at[r] = np.inf, np.nan  # rounding noise, not a crossing
 
 
-def _crossings(c, out, taus, det0, n, nz, m):
+def _crossings(c, out, taus, det0, n, nz, m, e=None):
     """First tau where each ray's Jacobian [x_s, dx/dtau] changes sign, and where.
 
     ``taus`` runs away from 0 (either direction); rays without a crossing get inf.
+    For an evolution problem (variable ``e``, whose x_s are 0 and whose dx_e/dtau
+    is a constant) the determinant is that constant times the minor of the other
+    x_s, up to a sign fixed by the layout: only the minor is computed.
     """
     R = out.shape[0]
-    det = np.empty(R * len(taus))
-    K.jacobian_dets(c["code"], c["consts"], c["prog"], nz, n,
-                    np.ascontiguousarray(out).reshape(R * len(taus), -1), det)  # fmt: skip
-    det = det.reshape(R, len(taus))
+    if e is not None:
+        others = [i for i in range(n) if i != e]
+        xs = np.stack([out[:, :, nz + k * nz + np.array(others)] for k in range(m)], axis=2)
+        with np.errstate(invalid="ignore"):
+            minor = xs[..., 0, 0] if m == 1 else np.linalg.det(xs)
+        sign0 = np.sign(minor[:, 0]) * np.sign(det0)  # the layout's sign (with the speed's)
+        det = np.where(np.isfinite(out[:, :, : nz * (m + 1)]).all(axis=2), minor, np.nan)
+        det = det * np.where(sign0 != 0, sign0, 1.0)[:, None]
+    else:
+        det = np.empty(R * len(taus))
+        K.jacobian_dets(c["code"], c["consts"], c["prog"], nz, n,
+                        np.ascontiguousarray(out).reshape(R * len(taus), -1), det)  # fmt: skip
+        det = det.reshape(R, len(taus))
     flip = (det * det0[:, None] <= 0) & np.isfinite(out[:, :, 0])
     flip[:, 0] = False
     tb = np.full(R, np.inf)

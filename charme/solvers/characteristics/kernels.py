@@ -277,29 +277,31 @@ def initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, s, p
     """
     m = n - 1
     nz = 2 * n + 1 if charpit else n + 1
+    # x0, u0 and their s-derivatives straight into the state (no temporaries: this
+    # runs once per Newton step of every located point)
+    for i in range(n + 1):
+        y[i] = eval_program(icode, iconsts, iprog[i, 0], iprog[i, 1], s, stack, 0.0)
+    for i in range(n):
+        for k in range(m):
+            r = n + 1 + i * m + k
+            y[nz + k * nz + i] = eval_program(icode, iconsts, iprog[r, 0], iprog[r, 1], s,
+                                              stack, 0.0)  # fmt: skip
+    for k in range(m):
+        r = n + 1 + n * m + k
+        y[nz + k * nz + n] = eval_program(icode, iconsts, iprog[r, 0], iprog[r, 1], s, stack, 0.0)
+    if not charpit:
+        return True
+    # Charpit: complete p by Newton on F = 0 and the strip conditions
     x = np.empty(n)
     xs = np.empty((m, n))
     us = np.empty(m)
     for i in range(n):
-        x[i] = eval_program(icode, iconsts, iprog[i, 0], iprog[i, 1], s, stack, 0.0)
-    u = eval_program(icode, iconsts, iprog[n, 0], iprog[n, 1], s, stack, 0.0)
-    for i in range(n):
+        x[i] = y[i]
         for k in range(m):
-            r = n + 1 + i * m + k
-            xs[k, i] = eval_program(icode, iconsts, iprog[r, 0], iprog[r, 1], s, stack, 0.0)
+            xs[k, i] = y[nz + k * nz + i]
+    u = y[n]
     for k in range(m):
-        r = n + 1 + n * m + k
-        us[k] = eval_program(icode, iconsts, iprog[r, 0], iprog[r, 1], s, stack, 0.0)
-    for i in range(n):
-        y[i] = x[i]
-    y[n] = u
-    if not charpit:
-        for k in range(m):
-            for i in range(n):
-                y[nz + k * nz + i] = xs[k, i]
-            y[nz + k * nz + n] = us[k]
-        return True
-    # Charpit: complete p by Newton on F = 0 and the strip conditions
+        us[k] = y[nz + k * nz + n]
     v = np.empty(2 * n + 1)
     for i in range(n):
         v[i] = x[i]
@@ -397,68 +399,72 @@ def locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, 
     m = n - 1
     nz = 2 * n + 1 if charpit else n + 1
     d = nz * (m + 1)
-    for q in prange(targets.shape[0]):
-        s = seeds[q].copy()
+    block = 64  # scratch allocated once per block of points, not per point
+    for b in prange((targets.shape[0] + block - 1) // block):
+        s = np.empty(m)
         y = np.empty(d)
         work, v, stack, coef = workspace(prog, nz, d)
-        h_guess = seed_h[q]  # first integration: the seed ray's step (0: DOPRI5's own guess)
         jac = np.empty((m, m))
         LU = np.empty((m, m))
         res = np.empty(m)
         step = np.empty(m)
-        ok[q] = False
-        u_out[q] = np.nan
-        for i in range(n):
-            grad_out[q, i] = np.nan
-        for _ in range(40):
-            if not initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, s,
-                                 seed_p[q], y, stack):  # fmt: skip
-                break
-            st, h, tau = integrate_ws(code, consts, prog, nz, y, 0.0, taus[q], rtol, atol, h_guess,
-                                      work, v, stack, coef)  # fmt: skip
-            if st != RAY_OK:
-                break
-            h_guess = h
-            row = 0
+        for q in range(b * block, min(targets.shape[0], (b + 1) * block)):
+            for k in range(m):
+                s[k] = seeds[q, k]
+            h_guess = seed_h[q]  # first integration: the seed ray's step (0: DOPRI5's own guess)
+            ok[q] = False
+            u_out[q] = np.nan
             for i in range(n):
-                if i == e:
-                    continue
-                res[row] = y[i] - targets[q, row]
-                for k in range(m):
-                    jac[row, k] = y[nz + k * nz + i]
-                row += 1
-            if (
-                not (_finite(jac) and _finite(res))
-                or not abs(_lu_solve(jac, res, step, LU)) > 1e-300
-            ):
-                break  # characteristics cross here (or left every bound): no unique ray
-            size = 0.0
-            for k in range(m):
-                s[k] -= step[k]
-                size = max(size, abs(step[k]) / (1.0 + abs(s[k])))
-            if size >= 1e-14:
-                continue
-            # the last step is below rounding of s: move the ray state along it linearly
-            # (z_s carried by the ray; the error is O(step^2)) instead of integrating again
-            for i in range(nz):
-                acc = 0.0
-                for k in range(m):
-                    acc += y[nz + k * nz + i] * step[k]
-                y[i] -= acc
-            inside = True
-            for k in range(m):
-                if s[k] < s_lo[k] - 1e-12 * (1.0 + abs(s_lo[k])) or s[k] > s_hi[k] + 1e-12 * (
-                    1.0 + abs(s_hi[k])
+                grad_out[q, i] = np.nan
+            for _ in range(40):
+                if not initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, s,
+                                     seed_p[q], y, stack):  # fmt: skip
+                    break
+                st, h, tau = integrate_ws(code, consts, prog, nz, y, 0.0, taus[q], rtol, atol, h_guess,
+                                          work, v, stack, coef)  # fmt: skip
+                if st != RAY_OK:
+                    break
+                h_guess = h
+                row = 0
+                for i in range(n):
+                    if i == e:
+                        continue
+                    res[row] = y[i] - targets[q, row]
+                    for k in range(m):
+                        jac[row, k] = y[nz + k * nz + i]
+                    row += 1
+                if (
+                    not (_finite(jac) and _finite(res))
+                    or not abs(_lu_solve(jac, res, step, LU)) > 1e-300
                 ):
-                    inside = False
-            if not inside:
-                break
-            if gradient(code, consts, prog, n, charpit, y, v, stack, grad_out[q]):
-                u_out[q] = y[n]
+                    break  # characteristics cross here (or left every bound): no unique ray
+                size = 0.0
                 for k in range(m):
-                    s_out[q, k] = s[k]
-                ok[q] = True
-            break
+                    s[k] -= step[k]
+                    size = max(size, abs(step[k]) / (1.0 + abs(s[k])))
+                if size >= 1e-14:
+                    continue
+                # the last step is below rounding of s: move the ray state along it linearly
+                # (z_s carried by the ray; the error is O(step^2)) instead of integrating again
+                for i in range(nz):
+                    acc = 0.0
+                    for k in range(m):
+                        acc += y[nz + k * nz + i] * step[k]
+                    y[i] -= acc
+                inside = True
+                for k in range(m):
+                    if s[k] < s_lo[k] - 1e-12 * (1.0 + abs(s_lo[k])) or s[k] > s_hi[k] + 1e-12 * (
+                        1.0 + abs(s_hi[k])
+                    ):
+                        inside = False
+                if not inside:
+                    break
+                if gradient(code, consts, prog, n, charpit, y, v, stack, grad_out[q]):
+                    u_out[q] = y[n]
+                    for k in range(m):
+                        s_out[q, k] = s[k]
+                    ok[q] = True
+                break
 
 
 @njit(cache=True)
