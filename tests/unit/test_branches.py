@@ -1,0 +1,97 @@
+"""The 1-D branch table (every ray through each point of a level) and Newton's seeds."""
+
+import numpy as np
+
+from charme.solvers.characteristics import branches as BR
+from charme.solvers.characteristics import kernels as K
+
+
+def _part(q, u, s, w=None, n=2):
+    q = np.asarray(q, np.int64)
+    u = np.asarray(u, float)
+    g = np.column_stack([u, -u]).reshape(-1, n)
+    w = np.full(len(q), np.nan) if w is None else np.asarray(w, float)
+    return q, u, g, np.asarray(s, float), w
+
+
+def test_build_sorts_by_point_then_s_and_drops_a_ray_found_twice():
+    # point 1 is reached by three rays, one of them found from two brackets
+    data = _part([1, 0, 1, 1, 1], [3.0, 1.0, 2.0, 2.0 + 1e-15, 4.0], [0.5, 0.1, 0.2, 0.2, 0.9])
+    tb = BR.Branches.build(3, 2, [data])
+    assert tb.start.tolist() == [0, 1, 4, 4]
+    assert tb.counts.tolist() == [1, 3, 0]
+    assert tb.q.tolist() == [0, 1, 1, 1]
+    assert tb.s.tolist() == [0.1, 0.2, 0.5, 0.9]
+    assert [b[0] for b in tb.at(1)] == [2.0, 3.0, 4.0]
+    assert tb.at(2) == []
+
+
+def test_a_fan_ray_on_a_data_ray_is_kept_once_the_data_copy_first():
+    data = _part([0], [1.0], [0.3])
+    fan = _part([0, 0], [1.0, 0.7], [0.3, 0.3], w=[1.0, 0.7])  # its edge, and an inner ray
+    tb = BR.Branches.build(1, 2, [fan, data])
+    assert tb.counts.tolist() == [2]
+    assert np.isnan(tb.w[0]) and tb.u[0] == 1.0  # the data's copy of the edge
+    assert tb.w[1] == 0.7
+
+
+def test_build_of_nothing_is_an_empty_table():
+    tb = BR.Branches.build(4, 2, [_part([], [], [])])
+    assert tb.counts.tolist() == [0, 0, 0, 0]
+    assert BR.pick(tb).tolist() == [-1, -1, -1, -1]
+    assert BR.handovers(tb, BR.pick(tb)).size == 0
+
+
+def test_pick_first_or_least_key_per_point():
+    tb = BR.Branches.build(3, 2, [_part([0, 0, 2, 2, 2], [5, 4, 9, 7, 8], [0, 1, 2, 3, 4])])
+    assert BR.pick(tb).tolist() == [0, -1, 2]  # the least s
+    assert BR.pick(tb, tb.u).tolist() == [1, -1, 3]  # the least u
+    assert BR.pick(tb, -tb.u).tolist() == [0, -1, 2]  # the largest u
+
+
+def test_handovers_find_where_the_picked_family_jumps():
+    # two families of rays (s near 0 and s near 10) overlap at points 1..3; the pick
+    # follows family A up to point 2 and family B from point 3: one handover, 2 -> 3
+    q = [0, 1, 1, 2, 2, 3, 3, 4]
+    s = [0.0, 0.1, 10.1, 0.2, 10.2, 0.3, 10.3, 10.4]
+    u = [1.0, 1.0, 2.0, 1.0, 2.0, 1.0, 2.0, 2.0]
+    tb = BR.Branches.build(5, 2, [_part(q, u, s)])
+    key = np.where(np.asarray(tb.q) <= 2, np.asarray(tb.s), -np.asarray(tb.s))
+    picks = BR.pick(tb, key)
+    assert tb.s[picks].tolist() == [0.0, 0.1, 0.2, 10.3, 10.4]
+    assert BR.handovers(tb, picks).tolist() == [2]
+    # picking family A while it lasts: where it ends (point 4 has only B) the one ray
+    # left continues it, so that is not a handover
+    picks = BR.pick(tb)
+    assert BR.handovers(tb, picks).tolist() == []
+
+
+def test_brackets_list_every_pair_around_each_target():
+    pos = np.array([0.0, 1.0, 2.0, 1.5, 3.0])  # folds back between rays 2 and 3
+    S = np.arange(5.0)
+    qs, seeds, left = BR.brackets(pos, S, np.array([0.5, 1.75, 2.5]))
+    pairs = sorted(zip(qs.tolist(), left.tolist()))
+    assert pairs == [(0, 0), (1, 1), (1, 2), (1, 3), (2, 3)]
+    for q, k, sd in zip(qs, left, seeds):
+        assert S[k] <= sd <= S[k + 1]
+
+
+def test_hermite_seeds_are_close_to_the_ray_through_the_point():
+    # x(s) = s + t sin s at t = 0.9 (Burgers from sin x), 101 rays on [-pi, 3 pi]
+    t = 0.9
+    S = np.linspace(-np.pi, 3 * np.pi, 101)
+    X, XS = S + t * np.sin(S), 1 + t * np.cos(S)
+    s_true = np.linspace(0.05, 6.2, 300)
+    xt = s_true + t * np.sin(s_true)
+    qs, lin, left = BR.brackets(X, S, xt)
+    qs, first = np.unique(qs, return_index=True)
+    seeds = lin[first].copy()
+    K.hermite_seeds(S, X, XS, left[first], xt[qs].copy(), seeds)
+    assert np.abs(lin[first] - s_true[qs]).max() > 1e-4  # linear seeds are rough
+    assert np.abs(seeds - s_true[qs]).max() < 1e-9  # degree 7: close to rounding
+    # a ray whose data are not finite: the bracket's own cubic, still in the bracket
+    X2 = X.copy()
+    X2[left[first][10] - 1] = np.nan
+    seeds2 = lin[first].copy()
+    K.hermite_seeds(S, X2, XS, left[first], xt[qs].copy(), seeds2)
+    assert np.abs(seeds2[10] - s_true[qs][10]) < 1e-4
