@@ -72,7 +72,7 @@ def test_brackets_list_every_pair_around_each_target():
     qs, seeds, left = BR.brackets(pos, S, np.array([0.5, 1.75, 2.5]))
     pairs = sorted(zip(qs.tolist(), left.tolist()))
     assert pairs == [(0, 0), (1, 1), (1, 2), (1, 3), (2, 3)]
-    for q, k, sd in zip(qs, left, seeds):
+    for k, sd in zip(left, seeds):
         assert S[k] <= sd <= S[k + 1]
 
 

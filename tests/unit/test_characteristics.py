@@ -788,3 +788,52 @@ def test_shock_with_a_zero_flux():
     T, X = np.meshgrid(r["t"], r["x"], indexing="ij")
     np.testing.assert_allclose(r["u"], np.sin(X), rtol=0, atol=1e-14)
     assert ast.literal_eval(r.attrs["shock_positions"]) == []
+
+
+def test_first_sign_changes_scan_each_ray_to_its_first_crossing():
+    """The per-ray scan agrees with the determinants at every level, and stops at the
+    first change: rays into a circle cross at its centre, rays out never."""
+    from charme.solvers.characteristics import kernels as CK
+    from charme.solvers.characteristics.compile import (
+        compile_pde,
+        initial_guesses,
+        manifold_samples,
+    )
+
+    r = 0.5
+    spec = pde(
+        "variables: [x, y]\nequation: u_x^2 + u_y^2 = 1\n"
+        "initial: {parameters: {s: [0, 6.283185307179586, 41]}, x: 0.5*cos(s), "
+        "y: 0.5*sin(s), u: 0, guess: {u_x: -cos(s), u_y: -sin(s)}}\n"
+        "grid: {x: [-1, 1, 3], y: [-1, 1, 3]}\n"
+    )
+    c = compile_pde(spec)
+    S = manifold_samples(spec)
+    y0 = np.empty((len(S), c.d))
+    ok = np.zeros(len(S), np.bool_)
+    CK.initial_states(c.icode, c.iconsts, c.iprog, c.fcode, c.fconsts, c.fprog, c.n, c.charpit,
+                      S, initial_guesses(spec, S), y0, ok)  # fmt: skip
+    for sign in (1.0, -1.0):  # inward (crossing at the centre), then outward (none)
+        taus = np.linspace(0.0, sign * 2.0, 81)
+        out = np.empty((len(S), len(taus), c.d))
+        status, reached = np.empty(len(S), np.int64), np.empty(len(S))
+        CK.trace(c.code, c.consts, c.prog, c.nz, y0, taus, 1e-12, 1e-15, out, status, reached)
+        dets = np.empty(out.shape[0] * out.shape[1])
+        CK.jacobian_dets(c.code, c.consts, c.prog, c.nz, c.n, out.reshape(-1, c.d).copy(), dets)
+        dets = dets.reshape(out.shape[:2])
+        det0 = dets[:, 0].copy()
+        flip, before, after = np.empty(len(S), np.int64), np.empty(len(S)), np.empty(len(S))
+        CK.first_sign_changes(c.code, c.consts, c.prog, c.nz, c.n, out, det0, flip, before,
+                              after)  # fmt: skip
+        changes = (dets * det0[:, None] <= 0)[:, 1:]
+        expected = np.where(changes.any(axis=1), np.argmax(changes, axis=1) + 1, -1)
+        np.testing.assert_array_equal(flip, expected)
+        if sign > 0:
+            # dx/dtau = F_p = 2p: the rays meet at the centre at tau = r / 2
+            assert (flip > 0).all()
+            assert (taus[flip - 1] < r / 2 + 1e-9).all() and (taus[flip] > r / 2 - 1e-9).all()
+            rows = np.arange(len(S))
+            np.testing.assert_allclose(before, dets[rows, flip - 1], rtol=1e-14)
+            np.testing.assert_allclose(after, dets[rows, flip], rtol=1e-14)
+        else:
+            assert (flip == -1).all()

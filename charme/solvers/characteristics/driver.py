@@ -332,7 +332,7 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
             if blown.any():  # the first blow-up between the samples
                 blow_tau = min(blow_tau, _blow_up_between_samples(ctx, reached, blown))
 
-            # evaluate on the grid: Newton on s from the nearest traced ray
+            # evaluate on the grid: Newton on s from the traced rays around each point
             from scipy.spatial import cKDTree
 
             shape = tuple(len(a) for a in grid_axes)
@@ -592,8 +592,10 @@ def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out,
     equations convex in p); ``shock`` takes the branch that minimises the
     Lax-Oleinik functional U0(s) + u0(s) (x - x0(s)) - t f(u0(s)) of the
     conservation law u_t + f(u)_x = 0 (f convex): the entropy solution, with
-    the shocks where the choice jumps (located by bisection, Rankine-Hugoniot
-    holding by construction).  With ``evaluation="hermite"`` each ray
+    the shocks where the choice jumps (located by Newton on the difference of
+    the two branches' functionals, Rankine-Hugoniot holding by construction).
+    The rays through each level's points are one :class:`.branches.Branches`
+    table; the choices are array operations on it.  With ``evaluation="hermite"`` each ray
     through a point is found on the cubic Hermite interpolant between two
     traced rays (:func:`_hermite_branches`) instead of by Newton on the rays.
     """
@@ -1228,19 +1230,28 @@ def _crossings(c, out, taus, det0, n, nz, m, e=None):
         sign0 = np.sign(minor[:, 0]) * np.sign(det0)  # the layout's sign (with the speed's)
         det = np.where(np.isfinite(out[:, :, : nz * (m + 1)]).all(axis=2), minor, np.nan)
         det = det * np.where(sign0 != 0, sign0, 1.0)[:, None]
-    else:
-        det = np.empty(R * len(taus))
-        K.jacobian_dets(c["code"], c["consts"], c["prog"], nz, n,
-                        np.ascontiguousarray(out).reshape(R * len(taus), -1), det)  # fmt: skip
-        det = det.reshape(R, len(taus))
+    else:  # each ray only up to its first sign change
+        flip = np.empty(R, np.int64)
+        before, after = np.empty(R), np.empty(R)
+        K.first_sign_changes(c["code"], c["consts"], c["prog"], nz, n, out,
+                             np.ascontiguousarray(det0, float), flip, before, after)  # fmt: skip
+        return _crossing_at(out, taus, n, np.flatnonzero(flip >= 0), flip[flip >= 0],
+                            before[flip >= 0], after[flip >= 0])  # fmt: skip
     flip = (det * det0[:, None] <= 0) & np.isfinite(out[:, :, 0])
     flip[:, 0] = False
-    tb = np.full(R, np.inf)
-    at = np.full((R, n), np.nan)
     r = np.flatnonzero(flip.any(axis=1))
     k = np.argmax(flip[r], axis=1)  # the first level past the sign change
+    return _crossing_at(out, taus, n, r, k, det[r, k - 1], det[r, k])
+
+
+def _crossing_at(out, taus, n, r, k, before, after):
+    """(tb, at) of every ray: rays ``r`` change sign between levels ``k - 1`` and ``k``
+    (determinants ``before`` and ``after``), found by linear interpolation; inf and
+    NaN for the others."""
+    tb = np.full(out.shape[0], np.inf)
+    at = np.full((out.shape[0], n), np.nan)
     with np.errstate(all="ignore"):
-        w = det[r, k - 1] / (det[r, k - 1] - det[r, k])
+        w = before / (before - after)
     tb[r] = np.abs(taus[k - 1] + w * (taus[k] - taus[k - 1]))
     at[r] = out[r, k - 1, :n] + w[:, None] * (out[r, k, :n] - out[r, k - 1, :n])
     return tb, at

@@ -748,6 +748,46 @@ def jacobian_dets(code, consts, prog, nz, n, Y, out):
 
 
 @njit(cache=True, parallel=True)
+def first_sign_changes(code, consts, prog, nz, n, out, det0, flip, before, after):
+    """Per ray ``r`` of ``out[r, level]``: the first level ``flip[r]`` >= 1 where the
+    determinant of :func:`jacobian_dets` has the sign opposite to ``det0[r]`` (or is
+    0), with the determinants at the level before and at it; -1 if there is none.
+    Each ray is scanned only up to its first change (the rays that cross early,
+    fronts converging on a focus, cost a few levels instead of all)."""
+    m = n - 1
+    R, L, _ = out.shape
+    block = 16
+    for b in prange((R + block - 1) // block):
+        stack = np.empty(STACK_SIZE)
+        J = np.empty((n, n))
+        for r in range(b * block, min(R, (b + 1) * block)):
+            flip[r] = -1
+            prev = np.nan
+            for k in range(L):
+                y = out[r, k]
+                finite = True
+                for i in range(nz * (m + 1)):
+                    if not math.isfinite(y[i]):
+                        finite = False
+                        break
+                if not finite:
+                    prev = np.nan
+                    continue
+                for kk in range(m):
+                    for i in range(n):
+                        J[kk, i] = y[nz + kk * nz + i]
+                for i in range(n):
+                    J[m, i] = eval_program(code, consts, prog[i, 0], prog[i, 1], y, stack, 0.0)
+                det = _det_lu(J)
+                if k > 0 and det * det0[r] <= 0.0:
+                    flip[r] = k
+                    before[r] = prev
+                    after[r] = det
+                    break
+                prev = det
+
+
+@njit(cache=True, parallel=True)
 def residual_max(code, consts, prog, axes, lengths, u, grad):
     """max |F| over the grid's reached nodes (NaN if there are none).
 
@@ -764,13 +804,23 @@ def residual_max(code, consts, prog, axes, lengths, u, grad):
     for b in prange(blocks):
         z = np.empty(2 * n + 1)
         stack = np.empty(STACK_SIZE)
+        idx = np.empty(n, np.int64)  # the node's index along each axis, counted up
+        rest = b * block
+        for i in range(n - 1, -1, -1):
+            idx[i] = rest % lengths[i]
+            rest //= lengths[i]
         for q in range(b * block, min(nodes, (b + 1) * block)):
+            if q > b * block:  # the next node in C order: no division per node
+                i = n - 1
+                idx[i] += 1
+                while idx[i] == lengths[i] and i > 0:
+                    idx[i] = 0
+                    i -= 1
+                    idx[i] += 1
             if not math.isfinite(u[q]):
                 continue
-            rest = q
-            for i in range(n - 1, -1, -1):  # the node's index along each axis
-                z[i] = axes[i, rest % lengths[i]]
-                rest //= lengths[i]
+            for i in range(n):
+                z[i] = axes[i, idx[i]]
             z[n] = u[q]
             for i in range(n):
                 z[n + 1 + i] = grad[q, i]

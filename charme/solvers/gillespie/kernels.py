@@ -222,7 +222,9 @@ def eval_program(code, consts, start, stop, x, stack, t):
                 else:
                     r = a / b
             elif op == OP_POW:
-                if a < 0.0 and b != math.floor(b):
+                if b == 2.0:  # the commonest power: one multiplication, the same rounding
+                    r = a * a
+                elif a < 0.0 and b != math.floor(b):
                     r = math.nan
                 elif a == 0.0 and b < 0.0:
                     r = math.inf
