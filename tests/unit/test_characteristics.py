@@ -837,3 +837,27 @@ def test_first_sign_changes_scan_each_ray_to_its_first_crossing():
             np.testing.assert_allclose(after, dets[rows, flip], rtol=1e-14)
         else:
             assert (flip == -1).all()
+
+
+def test_grid_residual_in_slabs_is_the_max_over_reached_nodes(monkeypatch):
+    """max |F| over the nodes with a value, the same in one slab or many (3-D grid)."""
+    from charme.solvers.characteristics import driver as D
+
+    spec = pde(
+        "variables: [x, y, z]\nequation: x*u_x + 2*y*u_y + u_z = 3*u\n"
+        "initial: {parameters: {a: [-1, 1, 5], b: [-1, 1, 5]}, x: a, y: b, z: 0, u: a*b}\n"
+        "grid: {x: [-1, 1, 7], y: [-1, 1, 5], z: [0, 1, 3]}\n"
+    )
+    axes = [np.linspace(a, b, k) for a, b, k in spec.grid]
+    rng = np.random.default_rng(3)
+    u = rng.normal(size=(7, 5, 3))
+    grad = rng.normal(size=(7, 5, 3, 3))
+    u[0, 0, 0] = np.nan  # unreached: left out however large F would be there
+    grad[0, 0, 0] = 1e6
+    X, Y, Z = np.meshgrid(*axes, indexing="ij")
+    f = np.abs(X * grad[..., 0] + 2 * Y * grad[..., 1] + grad[..., 2] - 3 * u)
+    expected = np.nanmax(np.where(np.isfinite(u), f, np.nan))
+    assert D._grid_residual(spec, axes, u, grad) == pytest.approx(expected, rel=1e-15)
+    monkeypatch.setattr(D, "RESIDUAL_SLAB", 15)  # one x-row (5 * 3 nodes) per slab
+    assert D._grid_residual(spec, axes, u, grad) == pytest.approx(expected, rel=1e-15)
+    assert np.isnan(D._grid_residual(spec, axes, np.full_like(u, np.nan), grad))

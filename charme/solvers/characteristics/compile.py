@@ -151,17 +151,6 @@ def compile_pde(pde) -> CompiledPDE:
     )  # fmt: skip
 
 
-def residual_program(pde):
-    """F itself as a postfix program over ``(x_1..x_n, u, u_x1..u_xn)``: (code,
-    consts, prog), for :func:`~charme.solvers.characteristics.kernels.residual_max`."""
-    n = len(pde.variables)
-    slots = {v: i for i, v in enumerate(pde.variables)}
-    slots[pde.unknown] = n
-    slots.update({dname: n + 1 + i for i, dname in enumerate(pde.derivative_names)})
-    code, consts, prog, _ = _programs([pde.F], slots)
-    return code, consts, prog
-
-
 def _programs(exprs, slots):
     """Postfix programs of ``exprs`` over ``slots``: (code, consts, prog, stack depth)."""
     from charme.solvers.gillespie.compile import to_postfix

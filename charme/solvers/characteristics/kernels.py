@@ -787,52 +787,6 @@ def first_sign_changes(code, consts, prog, nz, n, out, det0, flip, before, after
                 prev = det
 
 
-@njit(cache=True, parallel=True)
-def residual_max(code, consts, prog, axes, lengths, u, grad):
-    """max |F| over the grid's reached nodes (NaN if there are none).
-
-    ``prog[0]`` is F over ``(x_1..x_n, u, u_x1..u_xn)``; ``axes[i, :lengths[i]]``
-    is the grid's axis i; ``u`` (float64[N]) and ``grad`` (float64[N, n]) run
-    over the nodes in C order.  Nodes where F is NaN are left out, as by
-    ``np.nanmax``.
-    """
-    n = axes.shape[0]
-    nodes = u.shape[0]
-    block = 8192
-    blocks = (nodes + block - 1) // block
-    best = np.full(blocks, -1.0)
-    for b in prange(blocks):
-        z = np.empty(2 * n + 1)
-        stack = np.empty(STACK_SIZE)
-        idx = np.empty(n, np.int64)  # the node's index along each axis, counted up
-        rest = b * block
-        for i in range(n - 1, -1, -1):
-            idx[i] = rest % lengths[i]
-            rest //= lengths[i]
-        for q in range(b * block, min(nodes, (b + 1) * block)):
-            if q > b * block:  # the next node in C order: no division per node
-                i = n - 1
-                idx[i] += 1
-                while idx[i] == lengths[i] and i > 0:
-                    idx[i] = 0
-                    i -= 1
-                    idx[i] += 1
-            if not math.isfinite(u[q]):
-                continue
-            for i in range(n):
-                z[i] = axes[i, idx[i]]
-            z[n] = u[q]
-            for i in range(n):
-                z[n + 1 + i] = grad[q, i]
-            f = abs(eval_program(code, consts, prog[0, 0], prog[0, 1], z, stack, 0.0))
-            if f > best[b]:
-                best[b] = f
-    worst = -1.0
-    for b in range(blocks):
-        worst = max(worst, best[b])
-    return np.nan if worst < 0.0 else worst
-
-
 CROSSING_FOUND = 0  # a sign change of det J, refined to rounding
 CROSSING_TOUCH = 1  # det J touches zero without changing sign (a focus)
 CROSSING_NONE = 2  # no crossing in the interval (the coarse estimate was noise)
