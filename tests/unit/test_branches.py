@@ -95,3 +95,19 @@ def test_hermite_seeds_are_close_to_the_ray_through_the_point():
     seeds2 = lin[first].copy()
     K.hermite_seeds(S, X2, XS, left[first], xt[qs].copy(), seeds2)
     assert np.abs(seeds2[10] - s_true[qs][10]) < 1e-4
+
+
+def test_seed_curvatures_are_the_derivative_of_z_s_at_the_seeds():
+    t = 1.5
+    S = np.linspace(-np.pi, 3 * np.pi, 101)
+    ZS = np.column_stack([np.zeros_like(S), 1 + t * np.cos(S), np.cos(S)])  # t_s, x_s, u_s
+    seeds = np.array([-3.1, 0.3, 2.0, 9.4])
+    left = np.searchsorted(S, seeds) - 1
+    out = np.empty((len(seeds), 3))
+    K.seed_curvatures(S, ZS, left, seeds, out)
+    assert np.abs(out[:, 0]).max() == 0.0
+    assert np.abs(out[:, 1] + t * np.sin(seeds)).max() < 1e-3  # O(h^3), h = 0.126
+    assert np.abs(out[:, 2] + np.sin(seeds)).max() < 1e-3
+    ZS[left[1] + 2, 1] = np.nan  # a ray of the four not finite: no estimate
+    K.seed_curvatures(S, ZS, left, seeds, out)
+    assert np.isnan(out[1, 1]) and np.isfinite(out[2, 1])

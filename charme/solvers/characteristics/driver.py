@@ -365,8 +365,8 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
                 pts = np.array(
                     list(itertools.product(*(grid_axes[i] for i in others))), float
                 ).reshape(-1, m)
-                seeds, near = _bracket_seeds(out[:, kk], S, pts, others[0], nz) if m == 1 else (
-                    np.zeros((len(pts), m)), np.full(len(pts), -1))  # fmt: skip
+                seeds, near, zss = _bracket_seeds(out[:, kk], S, pts, others[0], nz) if m == 1 \
+                    else (np.zeros((len(pts), m)), np.full(len(pts), -1), np.empty((0, nz)))  # fmt: skip
                 rest = np.flatnonzero(near < 0)
                 if rest.size:  # Newton from the nearest ray, one linear step away
                     idx_good = np.flatnonzero(good)
@@ -382,7 +382,7 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
                 s_q = np.empty((len(pts), m))
                 ok = np.zeros(len(pts), np.bool_)
                 K.locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, e,
-                         pts, np.full(len(pts), tau), seeds, seed_p, h_ray[near], s_lo,
+                         pts, np.full(len(pts), tau), seeds, seed_p, h_ray[near], zss, s_lo,
                          s_hi, rtol, atol, u_q, g_q, s_q, ok)  # fmt: skip
                 sl = [slice(None)] * n
                 sl[e] = lvl
@@ -501,9 +501,11 @@ def _bracket_seeds(Y, S, pts, o, nz):
     """Newton's starts on 1-D data: for each point x the root, between the first pair of
     neighbouring rays (states ``Y`` at one level) whose positions bracket it, of the
     Hermite interpolant of x(s) (:func:`kernels.hermite_seeds`).  Returns (seeds[q, 1],
-    the bracket's left ray or -1 where no pair brackets the point)."""
+    the bracket's left ray or -1 where no pair brackets the point, d(z_s)/ds at the seeds
+    (:func:`kernels.seed_curvatures`; NaN rows where there is no bracket))."""
     seeds = np.zeros((len(pts), 1))
     near = np.full(len(pts), -1)
+    zss = np.full((len(pts), nz), np.nan)
     qs, lin, left = BR.brackets(Y[:, o], S[:, 0], pts[:, 0])
     if qs.size:
         qs, first = np.unique(qs, return_index=True)  # a point on a ray: two brackets
@@ -512,7 +514,11 @@ def _bracket_seeds(Y, S, pts, o, nz):
                         np.ascontiguousarray(Y[:, nz + o]), left, pts[qs, 0].copy(), lin)  # fmt: skip
         seeds[qs, 0] = lin
         near[qs] = left
-    return seeds, near
+        found = np.empty((len(qs), nz))
+        K.seed_curvatures(S[:, 0].copy(), np.ascontiguousarray(Y[:, nz : 2 * nz]), left, lin,
+                          found)  # fmt: skip
+        zss[qs] = found
+    return seeds, near, zss
 
 
 def _linear_seeds(y, s, pts, others, nz, m, s_lo, s_hi):
@@ -771,7 +777,8 @@ def _branches_nd(info, c, crossing, e, speed, tau_levels, taus, out):
             K.locate(c["code"], c["consts"], c["prog"], c["icode"], c["iconsts"], c["iprog"],
                      c["fcode"], c["fconsts"], c["fprog"], n, c["charpit"], e, pts[owner],
                      np.full(len(rays), tau), S[rays].copy(), seed_p, c["h_ray"][rays],
-                     c["s_lo"], c["s_hi"], c["rtol"], c["atol"], uq, gq, sq, ok)  # fmt: skip
+                     np.empty((0, c["nz"])), c["s_lo"], c["s_hi"], c["rtol"], c["atol"], uq, gq,
+                     sq, ok)  # fmt: skip
             for j in np.flatnonzero(ok):
                 q = owner[j]
                 if all(np.max(np.abs(sq[j] - b[2]) / spacing) > 1e-6 for b in found[q]):
@@ -808,6 +815,8 @@ def _locate_branches(c, e, n, tau, Y, S, targets, qs, left, seeds):
     seeds = seeds.copy()
     K.hermite_seeds(S, np.ascontiguousarray(Y[:, o]), np.ascontiguousarray(Y[:, c["nz"] + o]),
                     left, pts[:, 0].copy(), seeds)  # fmt: skip
+    zss = np.empty((len(qs), c["nz"]))
+    K.seed_curvatures(S, np.ascontiguousarray(Y[:, c["nz"] : 2 * c["nz"]]), left, seeds, zss)
     seeds = seeds[:, None]
     near = np.searchsorted(S, seeds[:, 0]).clip(0, len(S) - 1)
     seed_p = (c["y0"][near, n + 1 : 2 * n + 1] if c["charpit"]
@@ -816,8 +825,8 @@ def _locate_branches(c, e, n, tau, Y, S, targets, qs, left, seeds):
     okq = np.zeros(len(qs), np.bool_)
     K.locate(c["code"], c["consts"], c["prog"], c["icode"], c["iconsts"], c["iprog"],
              c["fcode"], c["fconsts"], c["fprog"], n, c["charpit"], e, pts,
-             np.full(len(qs), tau), seeds, seed_p, c["h_ray"][near], c["s_lo"], c["s_hi"],
-             c["rtol"], c["atol"], uq, gq, sq, okq)  # fmt: skip
+             np.full(len(qs), tau), seeds, seed_p, c["h_ray"][near], zss, c["s_lo"],
+             c["s_hi"], c["rtol"], c["atol"], uq, gq, sq, okq)  # fmt: skip
     return qs[okq], uq[okq], gq[okq], sq[okq, 0], np.full(int(okq.sum()), np.nan)
 
 

@@ -29,6 +29,9 @@ RAY_TOO_MANY_STEPS = 2
 MAX_STEPS = 1_000_000
 #: depth of the postfix evaluation stack every kernel allocates
 STACK_SIZE = 64
+#: Newton onto a ray of 1-D data ends after one integration when its step is below
+#: this (relative to 1 + |s|) and d(z_s)/ds at the seed is known (:func:`locate`)
+ONE_STEP = 1e-11
 
 
 @njit(cache=True)
@@ -385,8 +388,8 @@ def initial_states(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, S, 
 
 @njit(cache=True, parallel=True)
 def locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, e,
-           targets, taus, seeds, seed_p, seed_h, s_lo, s_hi, rtol, atol, u_out, grad_out, s_out,
-           ok):  # fmt: skip
+           targets, taus, seeds, seed_p, seed_h, zss, s_lo, s_hi, rtol, atol, u_out, grad_out,
+           s_out, ok):  # fmt: skip
     """For each target point find the ray through it by Newton on s; fill u and grad u.
 
     ``e`` is the evolution variable: point ``q`` lies at time ``taus[q]``
@@ -395,8 +398,15 @@ def locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, 
     seed ray's initial p, picks the Charpit branch; ``seed_h[q]``, a step
     size it took, or 0, starts the integration); ``ok[q]`` says whether
     it converged with s inside ``[s_lo, s_hi]``, and ``s_out[q]`` holds that s.
+
+    On 1-D data (m = 1) ``zss[q]``, if given (one row per target, else no
+    rows), estimates d(z_s)/ds at the seed: when the first Newton step is
+    below ``ONE_STEP`` (a seed that close), the ray state and its z_s are moved
+    along it linearly (errors O(step^2) and O(step) times the estimate's error,
+    both below rounding) instead of integrating the ray a second time.
     """
     m = n - 1
+    curvatures = zss.shape[0] == targets.shape[0] and m == 1
     nz = 2 * n + 1 if charpit else n + 1
     d = nz * (m + 1)
     block = 64  # scratch allocated once per block of points, not per point
@@ -416,7 +426,7 @@ def locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, 
             u_out[q] = np.nan
             for i in range(n):
                 grad_out[q, i] = np.nan
-            for _ in range(40):
+            for it in range(40):
                 if not initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, s,
                                      seed_p[q], y, stack):  # fmt: skip
                     break
@@ -442,7 +452,9 @@ def locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, 
                 for k in range(m):
                     s[k] -= step[k]
                     size = max(size, abs(step[k]) / (1.0 + abs(s[k])))
-                if size >= 1e-14:
+                # a first step this small from a seed whose d(z_s)/ds is known: z_s moves too
+                along = curvatures and it == 0 and size < ONE_STEP and _finite(zss[q])
+                if size >= 1e-14 and not along:
                     continue
                 # the last step is below rounding of s: move the ray state along it linearly
                 # (z_s carried by the ray; the error is O(step^2)) instead of integrating again
@@ -451,6 +463,9 @@ def locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, 
                     for k in range(m):
                         acc += y[nz + k * nz + i] * step[k]
                     y[i] -= acc
+                if along:
+                    for i in range(nz):
+                        y[nz + i] -= zss[q, i] * step[0]
                 inside = True
                 for k in range(m):
                     if s[k] < s_lo[k] - 1e-12 * (1.0 + abs(s_lo[k])) or s[k] > s_hi[k] + 1e-12 * (
@@ -530,6 +545,37 @@ def hermite_seeds(S, X, XS, left, xt, seeds):
                 break
         if found:
             seeds[j] = s
+
+
+@njit(cache=True)
+def seed_curvatures(S, ZS, left, seeds, out):
+    """``out[j]``: d/ds at ``seeds[j]`` of the cubic through the x_s, u_s (, p_s) ``ZS`` of
+    the four traced rays around the bracket ``left[j]``, ``left[j] + 1`` (1-D data, one
+    level): d(z_s)/ds for :func:`locate`, accurate to O(h^3); NaN where a ray of the
+    four is not finite or there are fewer than four rays."""
+    nr = S.shape[0]
+    w = np.empty(4)
+    for j in range(left.shape[0]):
+        if nr < 4:
+            for c in range(ZS.shape[1]):
+                out[j, c] = np.nan
+            continue
+        lo = min(max(left[j] - 1, 0), nr - 4)
+        x = seeds[j]
+        for a in range(4):  # derivative of the Lagrange basis polynomial a at x
+            acc = 0.0
+            for b in range(4):
+                if b == a:
+                    continue
+                term = 1.0 / (S[lo + a] - S[lo + b])
+                for c in range(4):
+                    if c != a and c != b:
+                        term *= (x - S[lo + c]) / (S[lo + a] - S[lo + c])
+                acc += term
+            w[a] = acc
+        for c in range(ZS.shape[1]):
+            out[j, c] = w[0] * ZS[lo, c] + w[1] * ZS[lo + 1, c] + w[2] * ZS[lo + 2, c] + w[
+                3] * ZS[lo + 3, c]  # fmt: skip
 
 
 @njit(cache=True)
