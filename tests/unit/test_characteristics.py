@@ -275,6 +275,13 @@ def test_burgers_shock_after_breaking():
     shocks = ast.literal_eval(r.attrs["shock_positions"])
     assert [t for t, _ in shocks] == [1.5]
     assert shocks[0][1] == pytest.approx(PI, abs=1e-9)
+    # the gradient too, on every branch chosen: u_x = g'(s) / (1 + t g'(s)), s = x - u t
+    # (but for the breaking point itself, t = 1 at x = pi, where 1 + t g' = 0)
+    c = np.cos(X - u * T)
+    ok = np.abs(1 + T * c) > 1e-6
+    assert ok.sum() == ok.size - 1
+    np.testing.assert_allclose(r["u_x"][ok], (c / (1 + T * c))[ok], rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(r["u_t"][ok], (-u * r["u_x"])[ok], rtol=1e-13, atol=1e-13)
 
 
 def test_burgers_multivalued_keeps_every_branch():
