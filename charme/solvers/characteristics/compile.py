@@ -15,6 +15,7 @@ for each manifold parameter ``s_k`` the block ``y[nz*(k+1) : nz*(k+2)]`` holds
 
 from __future__ import annotations
 
+import functools
 import itertools
 from typing import NamedTuple
 
@@ -152,8 +153,23 @@ def compile_pde(pde) -> CompiledPDE:
 
 
 def _programs(exprs, slots):
-    """Postfix programs of ``exprs`` over ``slots``: (code, consts, prog, stack depth)."""
+    """Postfix programs of ``exprs`` over ``slots``: (code, consts, prog, stack depth).
+
+    Cached per (expressions, slots): a solve of an equation compiled before (a sweep,
+    a benchmark's repeats) reuses its arrays; the kernels only read them."""
+    key = (tuple(exprs), tuple(slots.items()))
+    try:
+        hash(key)
+    except TypeError:  # a tree with a list in it: compile it afresh
+        return _programs_cached.__wrapped__(*key)
+    return _programs_cached(*key)
+
+
+@functools.lru_cache(maxsize=256)
+def _programs_cached(exprs, slot_items):
     from charme.solvers.gillespie.compile import to_postfix
+
+    slots = dict(slot_items)
 
     code, consts, prog = [], [], []
     deepest = 1

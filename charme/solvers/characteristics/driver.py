@@ -1260,8 +1260,7 @@ def _crossings(c, out, taus, det0, n, nz, m, e=None):
         with np.errstate(invalid="ignore"):
             minor = xs[..., 0, 0] if m == 1 else np.linalg.det(xs)
         sign0 = np.sign(minor[:, 0]) * np.sign(det0)  # the layout's sign (with the speed's)
-        det = np.where(np.isfinite(out[:, :, : nz * (m + 1)]).all(axis=2), minor, np.nan)
-        det = det * np.where(sign0 != 0, sign0, 1.0)[:, None]
+        det = minor * np.where(sign0 != 0, sign0, 1.0)[:, None]  # NaN where a ray ended
     else:  # each ray only up to its first sign change
         flip = np.empty(R, np.int64)
         before, after = np.empty(R), np.empty(R)
