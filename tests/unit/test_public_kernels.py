@@ -158,3 +158,16 @@ def test_jacobian_dets_are_the_ray_jacobians_determinants():
     assert np.isnan(dets[3])
     keep = np.arange(len(Y)) != 3
     np.testing.assert_allclose(dets[keep], expected[keep], rtol=1e-12, atol=1e-14)
+
+
+def test_compile_pde_arrays_are_the_callers_own():
+    """compile_pde caches its translation, but a caller changing its consts in place
+    (a parameter sweep in embedding code) does not change the next compile's."""
+    pde = charme.load("examples/burgers.yaml")
+    a = K.compile_pde(pde)
+    keep = a.iconsts.copy()
+    a.consts[:] = 123.0
+    a.iconsts[:] = 123.0
+    b = K.compile_pde(pde)
+    assert not (b.consts == 123.0).any() or not b.consts.size
+    np.testing.assert_array_equal(b.iconsts, keep)

@@ -156,13 +156,15 @@ def _programs(exprs, slots):
     """Postfix programs of ``exprs`` over ``slots``: (code, consts, prog, stack depth).
 
     Cached per (expressions, slots): a solve of an equation compiled before (a sweep,
-    a benchmark's repeats) reuses its arrays; the kernels only read them."""
+    a benchmark's repeats) skips the translation; each caller gets its own copies
+    (an embedding may change ``consts`` in place)."""
     key = (tuple(exprs), tuple(slots.items()))
     try:
         hash(key)
     except TypeError:  # a tree with a list in it: compile it afresh
         return _programs_cached.__wrapped__(*key)
-    return _programs_cached(*key)
+    code, consts, prog, depth = _programs_cached(*key)
+    return code.copy(), consts.copy(), prog.copy(), depth
 
 
 @functools.lru_cache(maxsize=256)
