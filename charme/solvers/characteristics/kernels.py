@@ -386,6 +386,17 @@ def initial_states(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, S, 
                               S[r], guesses[r], y0[r], stack)  # fmt: skip
 
 
+@njit(cache=True)
+def _inside(s, s_lo, s_hi):
+    """Whether the manifold point ``s`` lies in the box [s_lo, s_hi] (up to rounding)."""
+    for k in range(s.shape[0]):
+        if s[k] < s_lo[k] - 1e-12 * (1.0 + abs(s_lo[k])) or s[k] > s_hi[k] + 1e-12 * (
+            1.0 + abs(s_hi[k])
+        ):
+            return False
+    return True
+
+
 @njit(cache=True, parallel=True)
 def locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, e,
            targets, taus, seeds, seed_p, seed_h, zss, s_lo, s_hi, rtol, atol, u_out, grad_out,
@@ -466,13 +477,7 @@ def locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, 
                 if along:
                     for i in range(nz):
                         y[nz + i] -= zss[q, i] * step[0]
-                inside = True
-                for k in range(m):
-                    if s[k] < s_lo[k] - 1e-12 * (1.0 + abs(s_lo[k])) or s[k] > s_hi[k] + 1e-12 * (
-                        1.0 + abs(s_hi[k])
-                    ):
-                        inside = False
-                if not inside:
+                if not _inside(s, s_lo, s_hi):
                     break
                 if gradient(code, consts, prog, n, charpit, y, v, stack, grad_out[q]):
                     u_out[q] = y[n]
@@ -487,8 +492,8 @@ def hermite_seeds(S, X, XS, left, xt, seeds):
     """Newton's start on 1-D data: for each target ``xt[j]`` bracketed by the rays
     ``left[j]`` and ``left[j] + 1`` (positions ``X``, x_s ``XS`` at one level, ray
     parameters ``S``), the root in that bracket of the Hermite interpolant of x(s)
-    through up to four neighbouring rays (degree 7: error O(h^8), so that two
-    integrations of the ray finish Newton to rounding instead of three or four).
+    through up to four neighbouring rays (degree 7: error O(h^8), close enough that
+    one integration of the ray and a linear step finish Newton, see :func:`locate`).
     ``seeds[j]`` holds the linear guess on entry and the refined one on return; it
     is left alone where a ray's data are not finite or the root is not found.
     """
@@ -663,12 +668,7 @@ def locate_general(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fp
                                  seed_p[q], y, stack):  # fmt: skip
                 break
             st, h, t_end = integrate(code, consts, prog, nz, y, 0.0, tau, rtol, atol, 0.0)
-            inside = st == RAY_OK
-            for k in range(m):
-                if s[k] < s_lo[k] - 1e-12 * (1.0 + abs(s_lo[k])) or s[k] > s_hi[k] + 1e-12 * (
-                    1.0 + abs(s_hi[k])
-                ):
-                    inside = False
+            inside = st == RAY_OK and _inside(s, s_lo, s_hi)
             if inside and gradient(code, consts, prog, n, charpit, y, v, stack, grad_out[q]):
                 u_out[q] = y[n]
                 tau_out[q] = tau
