@@ -365,15 +365,18 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
                 pts = np.array(
                     list(itertools.product(*(grid_axes[i] for i in others))), float
                 ).reshape(-1, m)
-                seeds, near, zss = _bracket_seeds(out[:, kk], S, pts, others[0], nz) if m == 1 \
-                    else (np.zeros((len(pts), m)), np.full(len(pts), -1), np.empty((0, nz)))  # fmt: skip
+                if m == 1:  # from the rays around each point
+                    seeds, near, zss = _bracket_seeds(out[:, kk], S, pts, others[0], nz)
+                else:
+                    seeds, near = np.zeros((len(pts), m)), np.full(len(pts), -1)
+                    zss = np.empty((0, nz))
                 rest = np.flatnonzero(near < 0)
                 if rest.size:  # Newton from the nearest ray, one linear step away
                     idx_good = np.flatnonzero(good)
                     _, nr = cKDTree(pos[good]).query(pts[rest])
                     near[rest] = idx_good[nr]
                     seeds[rest] = _linear_seeds(out[near[rest], kk], S[near[rest]], pts[rest],
-                                                others, nz, m, ctx["s_lo"], ctx["s_hi"])  # fmt: skip
+                                                others, nz, m, s_lo, s_hi)  # fmt: skip
                 seed_p = (
                     y0[near, n + 1 : 2 * n + 1] if charpit else np.zeros((len(pts), n))
                 ).copy()
@@ -510,8 +513,8 @@ def _bracket_seeds(Y, S, pts, o, nz):
     if qs.size:
         qs, first = np.unique(qs, return_index=True)  # a point on a ray: two brackets
         lin, left = lin[first].copy(), left[first]
-        K.hermite_seeds(S[:, 0].copy(), np.ascontiguousarray(Y[:, o]),
-                        np.ascontiguousarray(Y[:, nz + o]), left, pts[qs, 0].copy(), lin)  # fmt: skip
+        x, x_s = np.ascontiguousarray(Y[:, o]), np.ascontiguousarray(Y[:, nz + o])
+        K.hermite_seeds(S[:, 0].copy(), x, x_s, left, pts[qs, 0].copy(), lin)
         seeds[qs, 0] = lin
         near[qs] = left
         found = np.empty((len(qs), nz))
@@ -624,9 +627,10 @@ def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out,
     the shocks where the choice jumps (located by Newton on the difference of
     the two branches' functionals, Rankine-Hugoniot holding by construction).
     The rays through each level's points are one :class:`.branches.Branches`
-    table; the choices are array operations on it.  With ``evaluation="hermite"`` each ray
-    through a point is found on the cubic Hermite interpolant between two
-    traced rays (:func:`_hermite_branches`) instead of by Newton on the rays.
+    table; the choices are array operations on it.  With
+    ``evaluation="hermite"`` each ray through a point is found on the cubic
+    Hermite interpolant between two traced rays (:func:`_hermite_branches`)
+    instead of by Newton on the rays.
     """
     n = c["n"]
     if crossing == "viscosity" and not info.charpit:
@@ -1053,8 +1057,7 @@ def _lax_oleinik(pde, flux, s, x, t, u_ray=None, breaks=(), c=None):
     if c.get("_u0_table", (None,))[0] != key:
         a, b = pde.manifold_ranges[0][:2]
         nodes = np.unique(np.concatenate([c["S"][:, 0], [a, b], [k for k in breaks if a < k < b]]))
-        cum = np.concatenate([[0.0], np.cumsum(_u_dx_integral(c, o, nodes[:-1], nodes[1:],
-                                                               panels=1))])  # fmt: skip
+        cum = np.concatenate([[0.0], np.cumsum(_u_dx_integral(c, o, nodes[:-1], nodes[1:]))])
         c["_u0_table"] = (key, nodes, cum)
     _, nodes, cum = c["_u0_table"]
     j = np.clip(np.searchsorted(nodes, s, side="right") - 1, 0, len(nodes) - 1)

@@ -441,8 +441,8 @@ def locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, 
                 if not initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, s,
                                      seed_p[q], y, stack):  # fmt: skip
                     break
-                st, h, tau = integrate_ws(code, consts, prog, nz, y, 0.0, taus[q], rtol, atol, h_guess,
-                                          work, v, stack, coef)  # fmt: skip
+                st, h, tau = integrate_ws(code, consts, prog, nz, y, 0.0, taus[q], rtol, atol,
+                                          h_guess, work, v, stack, coef)  # fmt: skip
                 if st != RAY_OK:
                     break
                 h_guess = h
