@@ -14,7 +14,9 @@ from charme.cli.common import handle_errors, overwrite_option, parse_sets, set_o
 @click.command()
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False),
-              help="Output (.nc, or .csv: one row per grid point). Default: SPEC's name with .nc.")  # fmt: skip
+              help="Output (.nc, or .csv: one row per grid point, a column per branch with "
+                   "--crossing multivalued; attributes only in .nc). Default: SPEC's name "
+                   "with .nc.")  # fmt: skip
 @click.option("--rtol", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True),
               help="Relative tolerance of the ray integrator (default 1e-13).")  # fmt: skip
 @click.option(

@@ -85,10 +85,17 @@ def write_csv(result: Result, path) -> None:
         dims = result.data_vars["mask"][0]
         names = [k for k, (d, _) in result.data_vars.items() if d == dims]
         grids = np.meshgrid(*(result.coords[d] for d in dims), indexing="ij")
+        cols = [g.ravel() for g in grids] + [result[k].ravel() for k in names]
+        # every branch (--crossing multivalued): a column each, NaN where a point has fewer
+        for k, (d, _) in result.data_vars.items():
+            if d == (*dims, "branch"):
+                values = np.asarray(result[k], float)
+                for j in range(values.shape[-1]):
+                    names.append(f"{k}_{j}")
+                    cols.append(values[..., j].ravel())
         with open(path, "w", newline="") as fh:
             w = csv.writer(fh)
             w.writerow([*dims, *names])
-            cols = [g.ravel() for g in grids] + [result[k].ravel() for k in names]
             for row in zip(*cols):
                 w.writerow([repr(float(v)) for v in row])
         return

@@ -868,3 +868,24 @@ def test_grid_residual_in_slabs_is_the_max_over_reached_nodes(monkeypatch):
     monkeypatch.setattr(D, "RESIDUAL_SLAB", 15)  # one x-row (5 * 3 nodes) per slab
     assert D._grid_residual(spec, axes, u, grad) == pytest.approx(expected, rel=1e-15)
     assert np.isnan(D._grid_residual(spec, axes, np.full_like(u, np.nan), grad))
+
+
+def test_csv_keeps_every_branch_of_multivalued(tmp_path):
+    """--crossing multivalued to CSV: a column per branch, NaN where a point has fewer."""
+    import csv
+
+    out = tmp_path / "m.csv"
+    res = CliRunner().invoke(cli, ["moc", "examples/burgers_shock.yaml", "-o", str(out), "-q",
+                                   "--crossing", "multivalued"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    rows = list(csv.reader(out.read_text().splitlines()))
+    head, body = rows[0], np.array(rows[1:], float)
+    branch_cols = [i for i, name in enumerate(head) if name.startswith("u_branches_")]
+    assert head[:4] == ["t", "x", "u", "mask"] and len(branch_cols) == 3
+    b = body[:, branch_cols]
+    t, x = body[:, 0], body[:, 1]
+    assert (np.isfinite(b).sum(axis=1)[(t == 2.0) & (np.abs(x - PI) < 0.3)] == 3).all()
+    assert (np.isfinite(b).sum(axis=1)[t == 0.0] == 1).all()
+    np.testing.assert_array_equal(body[:, 2], b[:, 0])  # u is the first branch
+    ok = np.isfinite(b)
+    np.testing.assert_allclose(b[ok], np.sin((x[:, None] - b * t[:, None])[ok]), atol=5e-15)
