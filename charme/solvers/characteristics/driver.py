@@ -319,8 +319,6 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
                     for c in candidates
                     if c[0] <= breaking_tau + 1e-9 * max(1.0, abs(breaking_tau))
                 ]
-                lo_g = np.array([a for a, _, _ in pde.grid])
-                hi_g = np.array([b for _, b, _ in pde.grid])
                 space = [i for i in range(n) if i != e]  # inside the grid's space range
                 inside = [c for c in first
                           if ((c[1][space] >= lo_g[space] - 1e-9) & (c[1][space] <= hi_g[space] + 1e-9)).all()]  # fmt: skip
@@ -334,12 +332,9 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
             # evaluate on the grid: Newton on s from the traced rays around each point
             from scipy.spatial import cKDTree
 
-            shape = tuple(len(a) for a in grid_axes)
             u = np.full(shape, np.nan)
             grad = np.full((*shape, n), np.nan)
             others = [i for i in range(n) if i != e]
-            s_lo = np.array([a for a, _, _ in pde.manifold_ranges])
-            s_hi = np.array([b for _, b, _ in pde.manifold_ranges])
             if evaluation == "hermite" and n != 2:
                 raise SpecError("hermite evaluation is implemented for one space dimension (n = 2)")
             if evaluation == "hermite" and crossing == "stop":
@@ -513,15 +508,23 @@ def _bracket_seeds(Y, S, pts, o, nz):
     if qs.size:
         qs, first = np.unique(qs, return_index=True)  # a point on a ray: two brackets
         lin, left = lin[first].copy(), left[first]
-        x, x_s = np.ascontiguousarray(Y[:, o]), np.ascontiguousarray(Y[:, nz + o])
-        K.hermite_seeds(S[:, 0].copy(), x, x_s, left, pts[qs, 0].copy(), lin)
+        zss[qs] = _hermite_start(Y, S[:, 0], o, nz, left, pts[qs, 0], lin)
         seeds[qs, 0] = lin
         near[qs] = left
-        found = np.empty((len(qs), nz))
-        K.seed_curvatures(S[:, 0].copy(), np.ascontiguousarray(Y[:, nz : 2 * nz]), left, lin,
-                          found)  # fmt: skip
-        zss[qs] = found
     return seeds, near, zss
+
+
+def _hermite_start(Y, S, o, nz, left, xt, seeds):
+    """Newton's starts between the bracketing rays ``left``, ``left + 1`` (states ``Y`` at
+    one level, 1-D parameters ``S``) for the targets ``xt``: ``seeds`` refined in place on
+    the Hermite interpolant of x(s) (:func:`kernels.hermite_seeds`); returns d(z_s)/ds at
+    them (:func:`kernels.seed_curvatures`), for :func:`kernels.locate`'s linear finish."""
+    S = np.ascontiguousarray(S, float)
+    x, x_s = np.ascontiguousarray(Y[:, o]), np.ascontiguousarray(Y[:, nz + o])
+    K.hermite_seeds(S, x, x_s, left, np.ascontiguousarray(xt, float), seeds)
+    zss = np.empty((len(seeds), nz))
+    K.seed_curvatures(S, np.ascontiguousarray(Y[:, nz : 2 * nz]), left, seeds, zss)
+    return zss
 
 
 def _linear_seeds(y, s, pts, others, nz, m, s_lo, s_hi):
@@ -814,13 +817,9 @@ def _locate_branches(c, e, n, tau, Y, S, targets, qs, left, seeds):
     (rays ``left`` and ``left + 1`` of the level's states ``Y``), started on the
     Hermite interpolant between them; (q, u, grad, s, w) arrays of the rays found
     (w NaN: rays of the data)."""
-    o = 1 - e
     pts = np.asarray(targets, float)[qs][:, None]
     seeds = seeds.copy()
-    K.hermite_seeds(S, np.ascontiguousarray(Y[:, o]), np.ascontiguousarray(Y[:, c["nz"] + o]),
-                    left, pts[:, 0].copy(), seeds)  # fmt: skip
-    zss = np.empty((len(qs), c["nz"]))
-    K.seed_curvatures(S, np.ascontiguousarray(Y[:, c["nz"] : 2 * c["nz"]]), left, seeds, zss)
+    zss = _hermite_start(Y, S, 1 - e, c["nz"], left, pts[:, 0], seeds)
     seeds = seeds[:, None]
     near = np.searchsorted(S, seeds[:, 0]).clip(0, len(S) - 1)
     seed_p = (c["y0"][near, n + 1 : 2 * n + 1] if c["charpit"]

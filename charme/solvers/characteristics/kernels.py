@@ -294,21 +294,11 @@ def initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, s, p
         y[nz + k * nz + n] = eval_program(icode, iconsts, iprog[r, 0], iprog[r, 1], s, stack, 0.0)
     if not charpit:
         return True
-    # Charpit: complete p by Newton on F = 0 and the strip conditions
-    x = np.empty(n)
-    xs = np.empty((m, n))
-    us = np.empty(m)
-    for i in range(n):
-        x[i] = y[i]
-        for k in range(m):
-            xs[k, i] = y[nz + k * nz + i]
-    u = y[n]
-    for k in range(m):
-        us[k] = y[nz + k * nz + n]
+    # Charpit: complete p by Newton on F = 0 and the strip conditions (x_s, u_s read
+    # from the state: dx0_i/ds_k is y[nz + k nz + i], du0/ds_k is y[nz + k nz + n])
     v = np.empty(2 * n + 1)
-    for i in range(n):
-        v[i] = x[i]
-    v[n] = u
+    for i in range(n + 1):
+        v[i] = y[i]
     p = p_guess.copy()
     M = np.empty((n, n))
     LU = np.empty((n, n))
@@ -324,10 +314,10 @@ def initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, s, p
             r = 2 + n + i
             M[0, i] = eval_program(fcode, fconsts, fprog[r, 0], fprog[r, 1], v, stack, 0.0)
         for k in range(m):
-            acc = -us[k]
+            acc = -y[nz + k * nz + n]
             for i in range(n):
-                acc += p[i] * xs[k, i]
-                M[k + 1, i] = xs[k, i]
+                acc += p[i] * y[nz + k * nz + i]
+                M[k + 1, i] = y[nz + k * nz + i]
             res[k + 1] = acc
         if not (_finite(M) and _finite(res)) or not abs(_lu_solve(M, res, dp, LU)) > 1e-300:
             return False
@@ -354,9 +344,9 @@ def initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, s, p
     rhs_ = np.empty(n)
     for j in range(m):
         # d/ds_j of F = 0 and of the strip conditions gives dp/ds_j
-        acc = fu * us[j]
+        acc = fu * y[nz + j * nz + n]
         for i in range(n):
-            acc += fx[i] * xs[j, i]
+            acc += fx[i] * y[nz + j * nz + i]
         rhs_[0] = -acc
         for k in range(m):
             r = base_uss + k * m + j
@@ -370,9 +360,7 @@ def initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, s, p
         if not (_finite(M) and _finite(rhs_)) or not abs(_lu_solve(M, rhs_, ps, LU)) > 1e-300:
             return False
         for i in range(n):
-            y[nz + j * nz + i] = xs[j, i]
             y[nz + j * nz + n + 1 + i] = ps[i]
-        y[nz + j * nz + n] = us[j]
     return True
 
 
