@@ -54,12 +54,19 @@ def _monomial(c, A):
 
 
 @njit(cache=True)
-def _mono(A, s, t):
-    """Value and (d/ds, d/dt) of the patch ``A`` from :func:`_monomial`."""
+def _in_t(A, t):
+    """The patch ``A`` from :func:`_monomial` at t: the coefficients of 1, s, s^2, s^3."""
     c0 = ((A[0, 3] * t + A[0, 2]) * t + A[0, 1]) * t + A[0, 0]
     c1 = ((A[1, 3] * t + A[1, 2]) * t + A[1, 1]) * t + A[1, 0]
     c2 = ((A[2, 3] * t + A[2, 2]) * t + A[2, 1]) * t + A[2, 0]
     c3 = ((A[3, 3] * t + A[3, 2]) * t + A[3, 1]) * t + A[3, 0]
+    return c0, c1, c2, c3
+
+
+@njit(cache=True)
+def _mono(A, s, t):
+    """Value and (d/ds, d/dt) of the patch ``A`` from :func:`_monomial`."""
+    c0, c1, c2, c3 = _in_t(A, t)
     d0 = (3.0 * A[0, 3] * t + 2.0 * A[0, 2]) * t + A[0, 1]
     d1 = (3.0 * A[1, 3] * t + 2.0 * A[1, 2]) * t + A[1, 1]
     d2 = (3.0 * A[2, 3] * t + 2.0 * A[2, 2]) * t + A[2, 1]
@@ -73,10 +80,7 @@ def _mono(A, s, t):
 @njit(cache=True)
 def _mono_value(A, s, t):
     """The value alone of the patch ``A`` from :func:`_monomial`."""
-    c0 = ((A[0, 3] * t + A[0, 2]) * t + A[0, 1]) * t + A[0, 0]
-    c1 = ((A[1, 3] * t + A[1, 2]) * t + A[1, 1]) * t + A[1, 0]
-    c2 = ((A[2, 3] * t + A[2, 2]) * t + A[2, 1]) * t + A[2, 0]
-    c3 = ((A[3, 3] * t + A[3, 2]) * t + A[3, 1]) * t + A[3, 0]
+    c0, c1, c2, c3 = _in_t(A, t)
     return ((c3 * s + c2) * s + c1) * s + c0
 
 
