@@ -22,7 +22,6 @@ global state and no GUI backend; ``Figure.savefig`` renders with Agg.
 
 from __future__ import annotations
 
-import ast
 from dataclasses import dataclass
 
 import numpy as np
@@ -140,14 +139,6 @@ def _number_or_none(value):
     except (TypeError, ValueError):
         return None
     return out if np.isfinite(out) else None
-
-
-def _literal(text, default):
-    """``ast.literal_eval`` of an attribute written with ``repr``."""
-    try:
-        return ast.literal_eval(str(text))
-    except (ValueError, SyntaxError):
-        return default
 
 
 def _variable(result, name):
@@ -438,9 +429,14 @@ def _pde_figure(result, opts):
     return fig
 
 
-def _shocks(result):
-    found = _literal(result.attrs.get("shock_positions", "[]"), [])
-    return [(float(t), float(x)) for t, x in found] if isinstance(found, list) else []
+def _shocks(result, evo, x):
+    """(t, x) of every shock (the ``shock_<var>`` variables of ``--crossing shock``)."""
+    for prefix in ("shock", "front"):
+        if f"{prefix}_{evo}" in result.data_vars and f"{prefix}_{x}" in result.data_vars:
+            ts, xs = result[f"{prefix}_{evo}"], result[f"{prefix}_{x}"]
+            if result.data_vars[f"{prefix}_{x}"][0] == ("shock",):
+                return [(float(t), float(p)) for t, p in zip(ts, xs)]
+    return []
 
 
 def _breaking_note(result, evo):
@@ -473,7 +469,7 @@ def _curves_figure(result, name, dims, arr, evo, x, opts):
             _, many = _take(result[f"{name}_branches"], (*dims, "branch"), {evo: k})
             for b in range(many.shape[-1]):
                 ax.plot(xs, many[:, b], linestyle="none", marker=".", markersize=2, color=colour)
-    shocks = _shocks(result)
+    shocks = _shocks(result, evo, x)
     picked = {float(levels[k]) for k in chosen}
     for ts, xsh in shocks:
         if any(abs(ts - lv) <= 1e-9 * max(1.0, abs(lv)) for lv in picked):

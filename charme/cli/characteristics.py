@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import click
@@ -43,7 +42,9 @@ def characteristics(spec, out, rtol, atol, crossing, evaluation, save_rays, sets
 
     Writes the solution and its first derivatives with the grid's variables
     as dimensions, a mask of the points a characteristic reaches, and the
-    breaking time (first crossing) and blow-up time as attributes.  Exit
+    breaking time and place (first crossing, breaking_location_<var>) and
+    blow-up time as attributes; with --crossing shock, the shocks at the
+    output levels as shock_<t>(shock) and shock_<x>(shock).  Exit
     status: 0 success, 2 bad input (located: file:line: field: problem),
     1 solver failure.
     """
@@ -71,8 +72,9 @@ def characteristics(spec, out, rtol, atol, crossing, evaluation, save_rays, sets
                 if a["breaking_time"] == "none" and "breaking_time_searched_to" in a
                 else ""
             )
-        elif a.get("breaking_location", "none") != "none":
-            where = ast.literal_eval(a["breaking_location"])
+        elif any(k.startswith("breaking_location_") and v != "none" for k, v in a.items()):
+            where = {k.removeprefix("breaking_location_"): v for k, v in a.items()
+                     if k.startswith("breaking_location_")}  # fmt: skip
             crossed = "rays first cross at " + ", ".join(f"{k}={v:.6g}" for k, v in where.items())
         else:
             crossed = "rays do not cross"

@@ -1,6 +1,5 @@
 """Method of characteristics against closed forms (quasilinear, evolution problems)."""
 
-import ast
 import re
 
 import numpy as np
@@ -74,7 +73,8 @@ def test_burgers_before_breaking_and_breaking_time():
     ))  # fmt: skip
     assert r.attrs["equation_class"] == "quasilinear"
     assert r.attrs["breaking_time"] == pytest.approx(1.0, abs=1e-9)
-    assert "3.14159265" in r.attrs["breaking_location"]
+    assert r.attrs["breaking_location_x"] == pytest.approx(PI, abs=1e-9)
+    assert r.attrs["breaking_location_t"] == r.attrs["breaking_time"]
     t = r.coords["t"]
     u = r["u"]
     before = t <= 1.0 + 1e-12  # at the breaking time itself u is still continuous
@@ -272,7 +272,7 @@ def test_burgers_shock_after_breaking():
     assert (late[(x > 0.01) & (x < PI - 0.01)] > 0).all() and (
         late[(x > PI + 0.01) & (x < 2 * PI - 0.01)] < 0
     ).all()
-    shocks = ast.literal_eval(r.attrs["shock_positions"])
+    shocks = list(zip(r["shock_t"], r["shock_x"]))
     assert [t for t, _ in shocks] == [1.5]
     assert shocks[0][1] == pytest.approx(PI, abs=1e-9)
     # the gradient too, on every branch chosen: u_x = g'(s) / (1 + t g'(s)), s = x - u t
@@ -391,7 +391,7 @@ def test_hermite_after_crossing_converges_at_fourth_order(crossing):
         assert np.isfinite(r[key]).sum() == np.isfinite(exact[key]).sum()
         errors.append(np.nanmax(np.abs(r[key] - exact[key])))
         if crossing == "shock":
-            shocks = ast.literal_eval(r.attrs["shock_positions"])
+            shocks = list(zip(r["shock_t"], r["shock_x"]))
             assert len(shocks) == 1 and shocks[0][1] == pytest.approx(PI, abs=1e-12)
             np.testing.assert_allclose(r["u_x"], exact["u_x"], rtol=1e-3, atol=1e-3)
     orders = np.log2(np.array(errors[:-1]) / np.array(errors[1:]))
@@ -553,7 +553,7 @@ def test_concave_flux_shock_is_the_mirror_of_burgers():
     u = solve_pde(_mirrored(BURGERS, [("u_t + u*u_x", "u_t - u*u_x"), ("u: sin(s)", "u: -sin(s)")]),
                   crossing="shock")  # fmt: skip
     np.testing.assert_allclose(u["u"], -np.asarray(w["u"]), rtol=0, atol=1e-13)
-    shocks = ast.literal_eval(u.attrs["shock_positions"])
+    shocks = list(zip(u["shock_t"], u["shock_x"]))
     assert shocks and shocks[0][1] == pytest.approx(PI, abs=1e-9)
 
 
@@ -690,8 +690,7 @@ def test_breaking_time_between_samples(shift, count):
         f"x: s, u: sin(s + {shift})}}\ngrid: {{t: [0, 0.9, 4], x: [0, 6.283185307179586, 41]}}\n"
     ))  # fmt: skip
     assert r.attrs["breaking_time"] == pytest.approx(1.0, abs=1e-13)
-    at = ast.literal_eval(r.attrs["breaking_location"])
-    assert at["x"] == pytest.approx(PI - shift, abs=1e-7)
+    assert r.attrs["breaking_location_x"] == pytest.approx(PI - shift, abs=1e-7)
 
 
 def test_a_compressive_jump_breaks_at_once():
@@ -702,11 +701,11 @@ def test_a_compressive_jump_breaks_at_once():
             'initial: "u(x, t=0) = 0.5*(1 - x/abs(x))"\ngrid: {t: [0, 2, 5], x: [-1, 2, 31]}\n')  # fmt: skip
     stop = solve_pde(pde(text))
     assert stop.attrs["breaking_time"] == 0.0
-    assert ast.literal_eval(stop.attrs["breaking_location"])["x"] == pytest.approx(0.0, abs=1e-9)
+    assert stop.attrs["breaking_location_x"] == pytest.approx(0.0, abs=1e-9)
     assert np.isnan(np.asarray(stop["u"])[1:]).all()
     shock = solve_pde(pde(text), crossing="shock")
     assert shock.attrs["breaking_time"] == 0.0
-    for t, x in ast.literal_eval(shock.attrs["shock_positions"]):
+    for t, x in list(zip(shock["shock_t"], shock["shock_x"])):
         assert x == pytest.approx(t / 2, abs=1e-9)
     T, X = np.meshgrid(shock["t"], shock["x"], indexing="ij")
     u = np.asarray(shock["u"])
@@ -794,7 +793,7 @@ def test_shock_with_a_zero_flux():
                   crossing="shock")  # fmt: skip
     T, X = np.meshgrid(r["t"], r["x"], indexing="ij")
     np.testing.assert_allclose(r["u"], np.sin(X), rtol=0, atol=1e-14)
-    assert ast.literal_eval(r.attrs["shock_positions"]) == []
+    assert list(zip(r["shock_t"], r["shock_x"])) == []
 
 
 def test_first_sign_changes_scan_each_ray_to_its_first_crossing():
@@ -889,3 +888,28 @@ def test_csv_keeps_every_branch_of_multivalued(tmp_path):
     np.testing.assert_array_equal(body[:, 2], b[:, 0])  # u is the first branch
     ok = np.isfinite(b)
     np.testing.assert_allclose(b[ok], np.sin((x[:, None] - b * t[:, None])[ok]), atol=5e-15)
+
+
+def test_shocks_and_breaking_location_are_numbers_on_disk(tmp_path):
+    """--crossing shock: the shocks are shock_t(shock) and shock_x(shock), the first
+    crossing breaking_location_<var>, all plain numbers in the NetCDF file (xarray reads
+    them without parsing); no shock: a zero-length shock dimension."""
+    out = tmp_path / "s.nc"
+    res = CliRunner().invoke(cli, ["moc", "examples/burgers_shock.yaml", "-o", str(out),
+                                   "--crossing", "shock"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "rays" in res.output
+    with xr.open_dataset(out) as ds:
+        assert ds["shock_t"].dims == ("shock",) and ds["shock_x"].dims == ("shock",)
+        np.testing.assert_array_equal(ds["shock_t"], [1.5, 2.0])  # the levels after t = 1
+        np.testing.assert_allclose(ds["shock_x"], PI, rtol=0, atol=1e-12)
+        assert ds.attrs["breaking_location_t"] == ds.attrs["breaking_time"] == 1.0
+        assert ds.attrs["breaking_location_x"] == pytest.approx(PI, abs=1e-9)
+    smooth = solve_pde(pde(
+        "variables: [t, x]\nequation: u_t + u*u_x = 0\n"
+        'initial: "u(x, t=0) = sin(x)"\ngrid: {t: [0, 0.4, 3], x: [0, 6, 13]}\n'
+    ), crossing="shock")  # fmt: skip
+    smooth.write(tmp_path / "none.nc")
+    with xr.open_dataset(tmp_path / "none.nc") as ds:
+        assert ds.sizes["shock"] == 0 and ds["shock_x"].size == 0
+        assert ds.attrs["breaking_location_x"] == "none"

@@ -409,13 +409,22 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
                 drift = float(np.nanmax(np.abs(evaluate_array(pde.F, zenv))))
             strip_drift = drift if np.isnan(strip_drift) else max(strip_drift, drift)
 
+    if breaking_at is not None and e is not None and np.isfinite(breaking_tau):
+        breaking_at = np.array(breaking_at, float)  # its time is the breaking time, exactly
+        breaking_at[e] = t0 + speed * breaking_tau
     dims = tuple(pde.variables)
     branches = extra_attrs.pop("branches", None)
+    shocks = extra_attrs.pop("shocks", None)
     data_vars = {pde.unknown: (dims, u), "mask": (dims, mask.astype(np.int8))}
     if branches is not None:  # --crossing multivalued: every branch, NaN-padded
         data_vars[f"{pde.unknown}_branches"] = ((*dims, "branch"), branches)
     var_attrs = {pde.unknown: {"long_name": f"solution {pde.unknown}"},
                  "mask": {"long_name": "1 where a characteristic reaches the point"}}  # fmt: skip
+    if shocks is not None:  # --crossing shock: (t, x) of every shock at every output level
+        for col, var in enumerate((pde.variables[e], pde.variables[1 - e])):
+            name = _shock_name(pde, var)
+            data_vars[name] = (("shock",), shocks[:, col])
+            var_attrs[name] = {"long_name": f"{var} of a shock (one per shock and output level)"}
     for i, dname in enumerate(pde.derivative_names):
         data_vars[dname] = (dims, grad[..., i])
     coords = {v: ax for v, ax in zip(pde.variables, grid_axes)}
@@ -426,7 +435,8 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
         "breaking_time": float(t0 + speed * breaking_tau) if np.isfinite(breaking_tau) and e is not None else "none",
         # rays are traced (and crossings looked for) up to here: "none" means none before it
         **({"breaking_time_searched_to": ctx["searched_to"]} if "searched_to" in ctx else {}),
-        "breaking_location": repr(dict(zip(pde.variables, map(float, breaking_at)))) if breaking_at is not None else "none",
+        **{f"breaking_location_{v}": float(breaking_at[i]) if breaking_at is not None else "none"
+           for i, v in enumerate(pde.variables)},
         "blow_up_time": (float(t0 + speed * blow_tau) if e is not None else float(blow_tau)) if np.isfinite(blow_tau) else "none",
         "F_residual_max": f_drift, "F_drift_along_strips": strip_drift, "spec_path": pde.source_path, "spec_text": pde.source_text,
         **provenance(), "wall_time_s": time.perf_counter() - started,
@@ -442,6 +452,12 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
             data_vars["ray_p"] = (("ray", "step", "dim"), out[:, :, n + 1 : 2 * n + 1])
         data_vars["ray_tau"] = (("step",), taus)
     return Result("characteristics", coords, data_vars, attrs, var_attrs)
+
+
+def _shock_name(pde, var):
+    """``shock_<var>``, the data variable of the shocks' ``var`` coordinate (``front_<var>``
+    if the unknown itself is called ``shock``: its derivatives are ``shock_<var>``)."""
+    return f"{'front' if pde.unknown == 'shock' else 'shock'}_{var}"
 
 
 #: nodes per slab of the grid residual's NumPy evaluation: temporaries of 0.5 MB are
@@ -720,7 +736,7 @@ def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out,
                 shocks.append((float(t), x_shock))
     extra = {"crossing_method": crossing}
     if crossing == "shock":
-        extra["shock_positions"] = repr([(round(t, 15), x) for t, x in shocks])
+        extra["shocks"] = np.array(shocks, float).reshape(-1, 2)  # rows (t, x)
     if crossing == "multivalued":
         width = max((int(tb.counts.max(initial=0)) for tb in per_level), default=1)
         br = np.full((*c["shape"], max(width, 1)), np.nan)
