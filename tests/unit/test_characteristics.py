@@ -125,6 +125,29 @@ def test_charpit_hamilton_jacobi_smooth():
     assert r.attrs["breaking_time"] == "none"
 
 
+def test_strip_drift_of_f_per_ray():
+    """--save-rays on a Charpit problem adds ray_F_drift(ray): max |F| along each strip,
+    here F = u_x u_y - u recomputed from ray_p and ray_u; its maximum is the
+    F_drift_along_strips attribute.  Without saved rays the drift is read at the levels
+    landed on exactly (not at dense-output samples), and a loose rtol shows in it.  No
+    guess or branch is needed: both starts of the completion reach the one gradient."""
+    text = ("variables: [x, y]\nequation: u_x*u_y = u\n"
+            "initial: {parameters: {s: [0.5, 2, 16]}, x: 0, y: s, u: s^2}\n"
+            "grid: {x: [0, 1, 5], y: [1, 2, 5]}\n")  # fmt: skip
+    r = solve_pde(pde(text), save_rays=True)
+    p, u = np.asarray(r["ray_p"]), np.asarray(r["ray_u"])
+    with np.errstate(invalid="ignore"):
+        f = np.abs(p[..., 0] * p[..., 1] - u)
+    np.testing.assert_allclose(r["ray_F_drift"], np.nanmax(f, axis=1), rtol=1e-12, atol=1e-300)
+    assert r["ray_F_drift"].shape == (16,)
+    assert r.attrs["F_drift_along_strips"] == np.nanmax(r["ray_F_drift"]) < 1e-12
+    X, Y = np.meshgrid(r.coords["x"], r.coords["y"], indexing="ij")
+    np.testing.assert_allclose(r["u"], (X + 4 * Y) ** 2 / 16, atol=1e-12)
+    tight = solve_pde(pde(text)).attrs["F_drift_along_strips"]
+    loose = solve_pde(pde(text), rtol=1e-5, atol=1e-8).attrs["F_drift_along_strips"]
+    assert loose > 1e4 * tight
+
+
 def test_charpit_caustic_is_reported():
     """u(x, 0) = -x^2/2: the strips x = s (1 - t) all meet at x = 0 when t = 1."""
     r = solve_pde(pde(
@@ -156,6 +179,21 @@ def test_newton_completion_failure_is_reported():
             "variables: [t, x]\nequation: u_t + sqrt(u_x) = 0\n"
             "initial: {parameters: {s: [0, 1, 5]}, t: 0, x: s, u: -s}\ngrid: {t: [0, 1, 2], x: [0, 1, 2]}\n"
         ))  # fmt: skip
+
+
+def test_two_gradients_without_a_branch_are_named():
+    """|grad u| = 1 from a circle with neither guess nor branch: Newton from p = 0 fails
+    (F_p = 0 there), both sides' starts converge, to the outward and the inward unit
+    normal; the error names both and the field that chooses, and nothing is guessed."""
+    with pytest.raises(SpecError) as info:
+        solve_pde(pde(
+            "variables: [x, y]\nequation: u_x^2 + u_y^2 = 1\n"
+            "initial: {parameters: {s: [0, 6.283185307179586, 41]}, x: cos(s), y: sin(s), "
+            "u: 0}\ngrid: {x: [-2, 2, 5], y: [-2, 2, 5]}\n"
+        ))  # fmt: skip
+    text = str(info.value)
+    assert "two gradients" in text and "s=0" in text and "initial.branch" in text
+    assert "(u_x, u_y) = (-1, 0) and (1, 0)" in text and info.value.field == "initial"
 
 
 @pytest.mark.parametrize(

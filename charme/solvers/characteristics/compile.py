@@ -196,14 +196,15 @@ def manifold_samples(pde) -> np.ndarray:
     return np.array(list(itertools.product(*axes)), np.float64).reshape(-1, m)
 
 
-def initial_guesses(pde, S) -> np.ndarray:
+def initial_guesses(pde, S, branch=None) -> np.ndarray:
     """Starting gradients for the Charpit completion at the samples ``S`` (float64[R, n]).
 
     From the spec's ``initial.guess`` (zero where none is given); without a
-    guess but with ``initial.branch`` (+1 or -1), the gradient that satisfies
-    the strip conditions with the least norm plus ``branch`` times the unit
-    normal of the data (see :func:`manifold_normals`) scaled to the larger of
-    1 and that gradient's norm.  Quasilinear equations ignore them.
+    guess but with ``initial.branch`` (+1 or -1; ``branch`` given here
+    overrides it), the gradient that satisfies the strip conditions with the
+    least norm plus ``branch`` times the unit normal of the data (see
+    :func:`manifold_normals`) scaled to the larger of 1 and that gradient's
+    norm.  Quasilinear equations ignore them.
     """
     S = np.asarray(S, np.float64).reshape(-1, len(pde.manifold))
     env = {s: S[:, k] for k, s in enumerate(pde.manifold)}
@@ -212,7 +213,8 @@ def initial_guesses(pde, S) -> np.ndarray:
         out[:, pde.derivative_names.index(name)] = np.broadcast_to(
             evaluate_array(expr, env), len(S)
         )
-    if getattr(pde, "branch", 0) and not pde.guess:
+    branch = getattr(pde, "branch", 0) if branch is None else branch
+    if branch and not pde.guess:
         from charme.solvers.characteristics.symbolic import manifold_derivatives
 
         dx0, du0 = manifold_derivatives(pde)
@@ -226,7 +228,7 @@ def initial_guesses(pde, S) -> np.ndarray:
             normal = manifold_normals(xs)
             normal /= np.linalg.norm(normal, axis=1, keepdims=True)
         scale = np.maximum(1.0, np.linalg.norm(p_tan, axis=1, keepdims=True))
-        out = p_tan + pde.branch * scale * normal
+        out = p_tan + branch * scale * normal
     return out
 
 

@@ -191,9 +191,20 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
     K.initial_states(
         icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, S, guesses, y0, built
     )
+    two = None
+    if charpit and not built.all() and not pde.guess and not pde.branch:
+        two = _complete_both_ways(cp, pde, S, built, y0)
     if not built.all():
         r = int(np.flatnonzero(~built)[0])
         where = ", ".join(f"{s}={S[r, k]:g}" for k, s in enumerate(pde.manifold))
+        if two is not None and r in two:
+            names = ", ".join(pde.derivative_names)
+            raise SpecError(
+                f"two gradients complete the data at {where}: ({names}) = "
+                f"{_fmt_vector(two[r][0])} and {_fmt_vector(two[r][1])}: choose one with "
+                "initial.branch (+1 or -1, the side of the data the gradient points to) or "
+                "initial.guess", field="initial",
+            )  # fmt: skip
         raise SpecError(
             f"completing the initial gradient (F = 0 and the strip condition) by Newton failed "
             f"at {where}: give a starting point under initial.guess, or the side of the data "
@@ -401,13 +412,20 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
 
     # drift of F at the grid points (how well the solution satisfies the equation)
     f_drift = _grid_residual(pde, grid_axes, u, grad)
-    strip_drift = float("nan")
+    strip_drift, ray_drift = float("nan"), None
     if charpit:  # F along every strip (it is conserved exactly; drift is integration error)
-        for part in ctx.get("ray_parts", [out]):
+        ray_drift = np.full(len(S), np.nan)
+        # at the levels landed on exactly (F at dense-output samples would measure the
+        # interpolant's error, not the strips')
+        for part, exact in ctx.get("ray_parts") or [(out, ctx["exact"])]:
+            part = part[:, exact | (np.arange(part.shape[1]) == part.shape[1] - 1)]
             zenv = {name: part[:, :, i] for i, name in enumerate(info.z_names)}
             with np.errstate(all="ignore"):
-                drift = float(np.nanmax(np.abs(evaluate_array(pde.F, zenv))))
-            strip_drift = drift if np.isnan(strip_drift) else max(strip_drift, drift)
+                f = np.broadcast_to(np.abs(evaluate_array(pde.F, zenv)), part.shape[:2])
+            f = np.where(np.isnan(f), -np.inf, f).max(axis=1)  # NaN: after a ray's end
+            ray_drift = np.fmax(ray_drift, np.where(f == -np.inf, np.nan, f))
+        if np.isfinite(ray_drift).any():
+            strip_drift = float(np.nanmax(ray_drift))
 
     if breaking_at is not None and e is not None and np.isfinite(breaking_tau):
         breaking_at = np.array(breaking_at, float)  # its time is the breaking time, exactly
@@ -450,8 +468,39 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
         data_vars["ray_u"] = (("ray", "step"), out[:, :, n])
         if charpit:
             data_vars["ray_p"] = (("ray", "step", "dim"), out[:, :, n + 1 : 2 * n + 1])
+            data_vars["ray_F_drift"] = (("ray",), ray_drift)
+            var_attrs["ray_F_drift"] = {"long_name": "max |F| along each strip (F = 0 on "
+                                                     "the data; the rest is integration error)"}  # fmt: skip
         data_vars["ray_tau"] = (("step",), taus)
     return Result("characteristics", coords, data_vars, attrs, var_attrs)
+
+
+def _complete_both_ways(cp, pde, S, built, y0):
+    """The Charpit completion where Newton from p = 0 failed (no guess, no branch given),
+    started again from the least-norm gradient of the strip conditions plus either unit
+    normal of the data (:func:`initial_guesses` with branch +1 and -1).  Where both
+    starts reach the same gradient it is the only one near: taken (``y0`` and ``built``
+    updated in place).  Returns {ray: (p one way, p the other)} where they differ."""
+    n = cp.n
+    redo = np.flatnonzero(~built)
+    states = []
+    for side in (1.0, -1.0):
+        y = np.empty((len(redo), y0.shape[1]))
+        ok = np.zeros(len(redo), np.bool_)
+        K.initial_states(cp.icode, cp.iconsts, cp.iprog, cp.fcode, cp.fconsts, cp.fprog, n,
+                         True, S[redo], initial_guesses(pde, S[redo], branch=side), y, ok)  # fmt: skip
+        states.append((y, ok))
+    (ya, oka), (yb, okb) = states
+    pa, pb = ya[:, n + 1 : 2 * n + 1], yb[:, n + 1 : 2 * n + 1]
+    both = oka & okb
+    same = both & (np.abs(pa - pb) <= 1e-10 * (1.0 + np.abs(pa))).all(axis=1)
+    y0[redo[same]] = ya[same]
+    built[redo[same]] = True
+    return {int(redo[j]): (pa[j], pb[j]) for j in np.flatnonzero(both & ~same)}
+
+
+def _fmt_vector(v):
+    return "(" + ", ".join(f"{x:.6g}" for x in v) + ")"
 
 
 def _shock_name(pde, var):
@@ -1338,6 +1387,8 @@ def _general(info, pde, c, crossing="stop", evaluation="newton"):
         exact = np.zeros(len(taus), np.bool_)
         exact[0] = True
         exact[:] |= c["save_rays"]
+        exact[-1] = True  # the end is always landed on
+        c.setdefault("ray_exact", []).append(exact)
         K.trace_sampled(c["code"], c["consts"], c["prog"], nz, y0, taus, exact, c["rtol"],
                         c["atol"], out, status, reached, np.empty(len(S)))  # fmt: skip
         tb, at = _crossings(c, out, taus, c["det0"], n, nz, m)
@@ -1359,7 +1410,8 @@ def _general(info, pde, c, crossing="stop", evaluation="newton"):
     breaking_at = at_all[first] if first is not None else None
     blow = [r[5][(r[4] == K.RAY_BLOW_UP) & c["started"]] for r in runs]
     blow_tau = min((float(np.abs(b).min()) for b in blow if b.size), default=np.inf)
-    c["ray_parts"] = [r[1] for r in runs]  # for the strips' drift of F
+    # for the strips' drift of F
+    c["ray_parts"] = [(r[1], exact) for r, exact in zip(runs, c["ray_exact"])]
     if len(runs) == 1:
         return u, grad, runs[0][0], runs[0][1], np.inf, breaking_at, blow_tau, extra
     if not c["save_rays"]:  # the rays both ways as one array only when they are written
