@@ -111,3 +111,31 @@ def test_seed_curvatures_are_the_derivative_of_z_s_at_the_seeds():
     ZS[left[1] + 2, 1] = np.nan  # a ray of the four not finite: no estimate
     K.seed_curvatures(S, ZS, left, seeds, out)
     assert np.isnan(out[1, 1]) and np.isfinite(out[2, 1])
+
+
+def test_spread_seeds_takes_rays_apart_on_the_data_nearest_first():
+    """Seeds for the branches in n-D: nearest first, skipping rays within `apart`
+    spacings (in every parameter) of one taken; -1 after the last; -1 in `near` skipped."""
+    S = np.array([[0.0, 0.0], [0.1, 0.0], [0.5, 0.0], [0.0, 0.5], [0.45, 0.1], [2.0, 2.0]])
+    near = np.array([[0, 1, 2, 3, 4, 5], [5, -1, 4, 2, 1, 0]])
+    out = np.empty((2, 3), np.int64)
+    K.spread_seeds(near, S, np.array([0.1, 0.1]), 3.0, out)
+    # point 0: ray 1 is 1 spacing from ray 0; ray 2 is 5 apart in s_0; ray 3 is 5 apart
+    # in s_1; ray 4 is within 3 of ray 2 in both: the three taken are 0, 2, 3
+    assert out[0].tolist() == [0, 2, 3]
+    # point 1: ray 5, then 4 (2 is within 3 spacings of 4 in both), then 1; 0 never reached
+    assert out[1].tolist() == [5, 4, 1]
+    few = np.empty((1, 4), np.int64)
+    K.spread_seeds(np.array([[0, 1]]), S, np.array([0.1, 0.1]), 3.0, few)
+    assert few[0].tolist() == [0, -1, -1, -1]
+
+
+def test_distinct_rays_keeps_each_point_s_first_copy_of_a_converged_ray():
+    owner = np.array([0, 0, 0, 0, 1, 1])
+    s = np.array([[1.0], [1.0 + 1e-9], [2.0], [2.0], [1.0], [1.0]])
+    ok = np.array([True, True, False, True, True, True])
+    keep = np.empty(6, np.bool_)
+    K.distinct_rays(owner, s, ok, np.array([0.01]), 1e-6, keep)
+    # ray 1 is ray 0 again (1e-7 spacings apart), ray 2 did not converge, so ray 3 is
+    # the first at s = 2; point 1 starts afresh and keeps its first copy of s = 1
+    assert keep.tolist() == [True, False, False, True, True, False]

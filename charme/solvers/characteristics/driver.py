@@ -821,26 +821,18 @@ def _branches_nd(info, c, crossing, e, speed, tau_levels, taus, out):
     sub_shape = tuple(len(c["grid_axes"][i]) for i in others)
     u = np.full(c["shape"], np.nan)
     grad = np.full((*c["shape"], n), np.nan)
-    per_level = []
+    per_level = []  # (owner, u) of every distinct branch, each point's in order of sign * u
     for lvl, tau in enumerate(tau_levels):
         pos = out[:, int(np.searchsorted(taus, tau))][:, others]
         good = np.flatnonzero(np.isfinite(pos).all(axis=1))
-        found = [[] for _ in range(len(pts))]
+        owner, uq, gq = np.empty(0, np.int64), np.empty(0), np.empty((0, n))
         if good.size:
-            tree = cKDTree(pos[good])
-            _, near = tree.query(pts, k=min(good.size, 8 * BRANCH_SEEDS))
-            near = np.asarray(near).reshape(len(pts), -1)
-            owner, rays = [], []
-            for q in range(len(pts)):
-                chosen = []
-                for r in good[near[q]]:
-                    if all(np.max(np.abs(S[r] - S[o_]) / spacing) > 3 for o_ in chosen):
-                        chosen.append(r)
-                        owner.append(q)
-                        rays.append(r)
-                    if len(chosen) == BRANCH_SEEDS:
-                        break
-            owner, rays = np.array(owner), np.array(rays)
+            _, near = cKDTree(pos[good]).query(pts, k=min(good.size, 8 * BRANCH_SEEDS))
+            chosen = np.empty((len(pts), BRANCH_SEEDS), np.int64)
+            K.spread_seeds(good[np.asarray(near).reshape(len(pts), -1)], S, spacing, 3.0,
+                           chosen)  # fmt: skip
+            owner, slot = np.nonzero(chosen >= 0)  # point by point, nearest seed first
+            rays = chosen[owner, slot]
             seed_p = (
                 y0[rays, n + 1 : 2 * n + 1] if c["charpit"] else np.zeros((len(rays), n))
             ).copy()
@@ -851,28 +843,31 @@ def _branches_nd(info, c, crossing, e, speed, tau_levels, taus, out):
                      np.full(len(rays), tau), S[rays].copy(), seed_p, c["h_ray"][rays],
                      np.empty((0, c["nz"])), c["s_lo"], c["s_hi"], c["rtol"], c["atol"], uq, gq,
                      sq, ok)  # fmt: skip
-            for j in np.flatnonzero(ok):
-                q = owner[j]
-                if all(np.max(np.abs(sq[j] - b[2]) / spacing) > 1e-6 for b in found[q]):
-                    found[q].append((uq[j], gq[j], sq[j].copy()))
-        found = [sorted(f, key=lambda b: sign * b[0]) for f in found]
-        per_level.append(found)
+            keep = np.empty(len(rays), np.bool_)
+            K.distinct_rays(owner, sq, ok, spacing, 1e-6, keep)
+            order = np.flatnonzero(keep)
+            order = order[np.lexsort((sign * uq[order], owner[order]))]  # stable: ties as found
+            owner, uq, gq = owner[order], uq[order], gq[order]
+        start = np.searchsorted(owner, np.arange(len(pts) + 1))  # each point's branches
+        per_level.append((owner, uq, start))
+        has = np.diff(start) > 0
+        lu = np.full(len(pts), np.nan)
+        lg = np.full((len(pts), n), np.nan)
+        lu[has] = uq[start[:-1][has]]
+        lg[has] = gq[start[:-1][has]]
         sl = [slice(None)] * n
         sl[e] = lvl
-        lu = np.array([f[0][0] if f else np.nan for f in found])
-        lg = np.array([f[0][1] if f else np.full(n, np.nan) for f in found])
         u[tuple(sl)] = lu.reshape(sub_shape)
         grad[(*sl, slice(None))] = lg.reshape((*sub_shape, n))
     extra = {"crossing_method": crossing}
     if crossing == "multivalued":
-        width = max((len(f) for lvl in per_level for f in lvl), default=1)
+        width = max((int(np.diff(start).max()) for _, _, start in per_level), default=1)
         br = np.full((*c["shape"], max(width, 1)), np.nan)
-        for lvl, found in enumerate(per_level):
-            for q, idx in enumerate(itertools.product(*(range(k) for k in sub_shape))):
-                full = list(idx)
-                full.insert(e, lvl)
-                for j, b in enumerate(found[q]):
-                    br[(*full, j)] = b[0]
+        by_level = np.moveaxis(br, e, 0)  # a view: levels first
+        for lvl, (owner, uq, start) in enumerate(per_level):
+            level = np.full((len(pts), br.shape[-1]), np.nan)
+            level[owner, np.arange(len(owner)) - start[owner]] = uq  # the branch's place
+            by_level[lvl] = level.reshape((*sub_shape, br.shape[-1]))
         extra["branches"] = br
     return u, grad, extra
 
@@ -1325,9 +1320,18 @@ def _crossings(c, out, taus, det0, n, nz, m, e=None):
     R = out.shape[0]
     if e is not None:
         others = [i for i in range(n) if i != e]
-        xs = np.stack([out[:, :, nz + k * nz + np.array(others)] for k in range(m)], axis=2)
+
+        def xs(k, i):  # d x_others[i] / d s_k at every ray and level
+            return out[:, :, nz + k * nz + others[i]]
+
         with np.errstate(invalid="ignore"):
-            minor = xs[..., 0, 0] if m == 1 else np.linalg.det(xs)
+            if m == 1:
+                minor = xs(0, 0)
+            elif m == 2:  # closed form: no stacking of 2 x 2 matrices
+                minor = xs(0, 0) * xs(1, 1) - xs(0, 1) * xs(1, 0)
+            else:
+                minor = np.linalg.det(np.stack([np.stack([xs(k, i) for i in range(m)], axis=-1)
+                                                for k in range(m)], axis=-2))  # fmt: skip
         sign0 = np.sign(minor[:, 0]) * np.sign(det0)  # the layout's sign (with the speed's)
         det = minor * np.where(sign0 != 0, sign0, 1.0)[:, None]  # NaN where a ray ended
     else:  # each ray only up to its first sign change

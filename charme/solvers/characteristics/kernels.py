@@ -919,3 +919,72 @@ def refine_crossing(code, consts, prog, nz, n, y_lo, lo_t, hi_t, rtol, atol, sub
         if not state(t_best, y_out):
             return CROSSING_FAILED, t_best
     return CROSSING_FOUND, t_best
+
+
+@njit(cache=True)
+def spread_seeds(near, S, spacing, apart, out):
+    """Seeds for the branches through each point (data of any dimension).
+
+    ``near[q]`` lists rays by distance of their ends from point ``q`` (-1:
+    none); ``out[q]`` receives the first of them, in that order, whose manifold
+    parameters ``S[r]`` lie more than ``apart`` spacings (``spacing[k]`` along
+    parameter k, in at least one parameter) from every ray taken before for
+    ``q``, at most ``out.shape[1]`` of them, -1 after the last.  Rays close on
+    the data lead Newton to the same branch; rays apart can reach different
+    ones.
+    """
+    m = S.shape[1]
+    most = out.shape[1]
+    for q in range(near.shape[0]):
+        count = 0
+        for j in range(near.shape[1]):
+            r = near[q, j]
+            if r < 0:
+                continue
+            fresh = True
+            for c in range(count):
+                o = out[q, c]
+                far = False
+                for k in range(m):
+                    if abs(S[r, k] - S[o, k]) > apart * spacing[k]:
+                        far = True
+                        break
+                if not far:
+                    fresh = False
+                    break
+            if fresh:
+                out[q, count] = r
+                count += 1
+                if count == most:
+                    break
+        for c in range(count, most):
+            out[q, c] = -1
+
+
+@njit(cache=True)
+def distinct_rays(owner, s, ok, spacing, tol, keep):
+    """``keep[j]``: ray ``j`` converged (``ok[j]``) and its manifold parameters
+    ``s[j]`` differ, by more than ``tol`` spacings in some parameter, from every
+    ray kept before it for the same point ``owner[j]`` (``owner`` ascending): the
+    distinct branches through each point, in the order found."""
+    m = s.shape[1]
+    first = 0  # the first ray of the current point
+    for j in range(owner.shape[0]):
+        if j > 0 and owner[j] != owner[j - 1]:
+            first = j
+        keep[j] = False
+        if not ok[j]:
+            continue
+        fresh = True
+        for i in range(first, j):
+            if not keep[i]:
+                continue
+            far = False
+            for k in range(m):
+                if abs(s[j, k] - s[i, k]) > tol * spacing[k]:
+                    far = True
+                    break
+            if not far:
+                fresh = False
+                break
+        keep[j] = fresh
