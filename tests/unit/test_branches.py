@@ -139,3 +139,23 @@ def test_distinct_rays_keeps_each_point_s_first_copy_of_a_converged_ray():
     # ray 1 is ray 0 again (1e-7 spacings apart), ray 2 did not converge, so ray 3 is
     # the first at s = 2; point 1 starts afresh and keeps its first copy of s = 1
     assert keep.tolist() == [True, False, False, True, True, False]
+
+
+def test_spread_samples_takes_rays_apart_or_traced_the_other_way():
+    ray_of = np.array([10, 11, 12, 20, 10, 13])
+    forward = np.array([True, True, True, True, False, True])
+    out = np.empty((1, 4), np.int64)
+    K.spread_samples(np.array([[0, 1, 2, 3, 4, 5]]), ray_of, forward, 2, out)
+    # 11 and 12 are within 2 rays of 10; 20 is not; 10 backwards is the other direction;
+    # 13 is 3 rays from 10 forward
+    assert out[0].tolist() == [0, 3, 4, 5]
+
+
+def test_distinct_states_keeps_one_copy_of_each_state_per_point():
+    owner = np.array([0, 0, 0, 1])
+    u = np.array([1.0, 1.0 + 1e-12, 1.0, 1.0])
+    g = np.array([[1.0, 0.0], [1.0, 1e-9], [-1.0, 0.0], [1.0, 0.0]])
+    keep = np.empty(4, np.bool_)
+    K.distinct_states(owner, u, g, keep)
+    # solution 1 repeats solution 0 within rounding; 2 has the same u, another gradient
+    assert keep.tolist() == [True, False, True, True]

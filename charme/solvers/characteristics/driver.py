@@ -1485,22 +1485,15 @@ def _multi_seed(pde, c, runs, crossing):
     tree = cKDTree(pos[good])
     pts = np.array(list(itertools.product(*c["grid_axes"])), float).reshape(-1, n)
     _, near = tree.query(pts, k=min(len(good), 8 * VISCOSITY_SEEDS))
-    near = np.asarray(near).reshape(len(pts), -1)
-    owner, seed_idx = [], []
-    for q in range(len(pts)):
-        seen = []
-        cands = good[near[q]]
-        if crossing == "viscosity":  # earliest samples first: near a focus, the direct rays
-            cands = cands[np.argsort(np.abs(tau_of[cands]), kind="stable")]
-        for j in cands:
-            key = (ray_of[j], tau_of[j] >= 0)
-            if all(abs(key[0] - x[0]) > 2 or key[1] != x[1] for x in seen):
-                seen.append(key)  # distinct rays (not neighbours of one), per direction
-                owner.append(q)
-                seed_idx.append(j)
-            if len(seen) == VISCOSITY_SEEDS:
-                break
-    owner, seed_idx = np.array(owner, int), np.array(seed_idx, int)
+    cands = good[np.asarray(near).reshape(len(pts), -1)]
+    if crossing == "viscosity":  # earliest samples first: near a focus, the direct rays
+        cands = np.take_along_axis(cands, np.argsort(np.abs(tau_of[cands]), axis=1,
+                                                     kind="stable"), axis=1)  # fmt: skip
+    chosen = np.empty((len(pts), VISCOSITY_SEEDS), np.int64)
+    # distinct rays (not neighbours of one), per direction
+    K.spread_samples(cands, ray_of, tau_of >= 0, 2, chosen)
+    owner, slot = np.nonzero(chosen >= 0)  # point by point, in the order tried
+    seed_idx = chosen[owner, slot]
     rays = ray_of[seed_idx]
     seed_p = (y0[rays, n + 1 : 2 * n + 1] if c["charpit"] else np.zeros((len(rays), n))).copy()
     u_q, g_q, t_q = np.empty(len(rays)), np.empty((len(rays), n)), np.empty(len(rays))
@@ -1520,44 +1513,25 @@ def _multi_seed(pde, c, runs, crossing):
         limit = np.where(t_q >= 0, runs[0][2][rays], runs[1][2][rays])
         ok &= np.abs(t_q) < limit * (1 - 1e-9)
         score = np.abs(t_q)
+    # the solutions by point, then score (ties: in the order found)
+    sel = np.flatnonzero(ok & (score < np.inf))
+    order = sel[np.lexsort((score[sel], owner[sel]))]
+    if crossing == "multivalued":  # every distinct one
+        keep = np.empty(len(order), np.bool_)
+        K.distinct_states(owner[order], u_q[order], np.ascontiguousarray(g_q[order]), keep)
+        order = order[keep]
+    start = np.searchsorted(owner[order], np.arange(len(pts) + 1))  # each point's solutions
+    has = np.diff(start) > 0
     u = np.full(len(pts), np.nan)
     grad = np.full((len(pts), n), np.nan)
+    u[has] = u_q[order[start[:-1][has]]]
+    grad[has] = g_q[order[start[:-1][has]]]
     if crossing == "multivalued":
-        found = _distinct_solutions(owner, ok, score, u_q, g_q, len(pts))
-        width = max(1, max((len(f) for f in found), default=1))
+        width = max(1, int(np.diff(start).max(initial=0)))
         br = np.full((len(pts), width), np.nan)
-        for q, f in enumerate(found):
-            for b, j in enumerate(f):
-                br[q, b] = u_q[j]
-            if f:
-                u[q], grad[q] = u_q[f[0]], g_q[f[0]]
+        br[owner[order], np.arange(len(order)) - start[owner[order]]] = u_q[order]
         extra["branches"] = br.reshape((*c["shape"], width))
-        return u.reshape(c["shape"]), grad.reshape((*c["shape"], n)), extra
-    best = np.full(len(pts), np.inf)
-    for j in np.flatnonzero(ok):
-        q = owner[j]
-        if score[j] < best[q]:
-            best[q] = score[j]
-            u[q] = u_q[j]
-            grad[q] = g_q[j]
     return u.reshape(c["shape"]), grad.reshape((*c["shape"], n)), extra
-
-
-def _distinct_solutions(owner, ok, score, u_q, g_q, count):
-    """Per point, the indices of its distinct solutions, in order of ``score``.
-
-    The characteristic through a point is fixed by its state there (x, u,
-    and for strips p): two solutions with the same u and gradient are one
-    ray, found from two seeds (or twice on periodic data).
-    """
-    found = [[] for _ in range(count)]
-    for j in np.flatnonzero(ok)[np.argsort(score[ok], kind="stable")]:
-        q = owner[j]
-        if all(abs(u_q[j] - u_q[i]) > 1e-9 * (1 + abs(u_q[i]))
-               or np.max(np.abs(g_q[j] - g_q[i])) > 1e-7 * (1 + np.max(np.abs(g_q[i])))
-               for i in found[q]):  # fmt: skip
-            found[q].append(j)
-    return found
 
 
 def _eval_a(c, z):
