@@ -66,3 +66,23 @@ def test_burgers_riemann_rarefaction_then_shock():
         expected = 1 + t / 2 if t < 2 else np.sqrt(2 * t)
         assert x == pytest.approx(expected, abs=1e-9)
     assert len(shocks) == 6
+
+
+@pytest.mark.parametrize("evaluation", ["newton", "hermite"])
+def test_a_rarefaction_has_one_branch_and_no_shock(evaluation):
+    """Burgers from a step up (0 then 1): the fan x/t between the data's rays, nothing
+    else.  Brackets of the data's rays that span the jump are not searched inside the
+    fan (no ray of the data passes there): with Hermite evaluation the cubic across the
+    jump made a false branch there, 1e-2 off at the fan's edge, and 30 false shocks."""
+    r = solve_pde(pde('equation: u_t + u*u_x = 0\ninitial: "u(x, t=0) = 0.5*(1 + x/abs(x))"\n'
+                      "grid: {t: [0, 2, 11], x: [-1, 3, 401]}\n"),
+                  crossing="shock", evaluation=evaluation)  # fmt: skip
+    T, X = np.meshgrid(r["t"], r["x"], indexing="ij")
+    T, X, u = T[1:], X[1:], np.asarray(r["u"])[1:]
+    exact = np.where(X <= 0, 0.0, np.where(X < T, X / T, 1.0))
+    assert np.abs(u - exact).max() < 1e-13
+    assert r["shock_t"].size == 0
+    many = solve_pde(pde('equation: u_t + u*u_x = 0\ninitial: "u(x, t=0) = 0.5*(1 + x/abs(x))"\n'
+                         "grid: {t: [0, 2, 11], x: [-1, 3, 401]}\n"),
+                     crossing="multivalued", evaluation=evaluation)  # fmt: skip
+    assert many["u_branches"].shape[-1] == 1

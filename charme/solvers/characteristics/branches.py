@@ -104,17 +104,6 @@ class Branches(NamedTuple):
         return [self.entry(j) for j in range(self.start[i], self.start[i + 1])]
 
 
-def from_lists(found, n: int) -> tuple:
-    """(q, u, g, s, w) arrays from per-point lists of (u, grad, s, w) tuples."""
-    rows = [(q, *b) for q, bs in enumerate(found) for b in bs]
-    if not rows:
-        return np.empty(0, np.int64), np.empty(0), np.empty((0, n)), np.empty(0), np.empty(0)
-    q, u, g, s, w = zip(*rows)
-    w = [np.nan if v is None else v for v in w]
-    return (np.array(q, np.int64), np.array(u, float), np.array(g, float).reshape(-1, n),
-            np.array(s, float), np.array(w, float))  # fmt: skip
-
-
 def _first_per_point(q, key, start):
     """Per point, the index of its entry of least ``key`` (ties: the earlier entry),
     or -1 for a point without entries; ``q`` sorted, ``start`` its offsets."""

@@ -383,16 +383,22 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
                     near[rest] = idx_good[nr]
                     seeds[rest] = _linear_seeds(out[near[rest], kk], S[near[rest]], pts[rest],
                                                 others, nz, m, s_lo, s_hi)  # fmt: skip
+                # points inside a fan, bracketed across its kink: no ray of the data there
+                todo = np.arange(len(pts))
+                if m == 1 and ctx.get("fans"):
+                    todo = np.flatnonzero(~_in_fans(ctx, kk, others[0], pts[:, 0], near, S[:, 0]))
                 seed_p = (
-                    y0[near, n + 1 : 2 * n + 1] if charpit else np.zeros((len(pts), n))
+                    y0[near[todo], n + 1 : 2 * n + 1] if charpit else np.zeros((len(todo), n))
                 ).copy()
-                u_q = np.empty(len(pts))
-                g_q = np.empty((len(pts), n))
-                s_q = np.empty((len(pts), m))
+                u_q = np.full(len(pts), np.nan)
+                g_q = np.full((len(pts), n), np.nan)
                 ok = np.zeros(len(pts), np.bool_)
+                got = (np.empty(len(todo)), np.empty((len(todo), n)), np.empty((len(todo), m)),
+                       np.zeros(len(todo), np.bool_))  # fmt: skip
                 K.locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, e,
-                         pts, np.full(len(pts), tau), seeds, seed_p, h_ray[near], zss, s_lo,
-                         s_hi, rtol, atol, u_q, g_q, s_q, ok)  # fmt: skip
+                         pts[todo], np.full(len(todo), tau), seeds[todo], seed_p, h_ray[near[todo]],
+                         zss[todo] if len(zss) else zss, s_lo, s_hi, rtol, atol, *got)  # fmt: skip
+                u_q[todo], g_q[todo], ok[todo] = got[0], got[1], got[3]
                 sl = [slice(None)] * n
                 sl[e] = lvl
                 sub_shape = tuple(len(grid_axes[i]) for i in others)
@@ -668,11 +674,30 @@ def _fan_fill(info, c, e, level, u, grad):
     """Points inside a rarefaction fan take the fan's value (in place, one level)."""
     xs = c["grid_axes"][1 - e]
     for fan in c.get("fans", ()):
-        found = FANS.branches(info, c, e, fan, level, xs, lambda z: _eval_a(c, z),
-                              lambda z: _eval_b(c, z))  # fmt: skip
-        for q, bs in enumerate(found):
-            if bs:
-                u[q], grad[q] = bs[0][0], bs[0][1]
+        q, fan_u, fan_g, _, _ = FANS.branches(info, c, e, fan, level, xs,
+                                              lambda z: _eval_a(c, z), lambda z: _eval_b(c, z))  # fmt: skip
+        u[q], grad[q] = fan_u, fan_g
+
+
+def _in_fans(c, level, o, x, left, S, edges=False):
+    """Whether each point ``x`` (space coordinate ``o``) lies strictly inside a fan at
+    ``level`` (``edges``: or on its edge rays) while its bracket, rays ``left`` and
+    ``left + 1`` of the data's parameters ``S`` (1-D; -1: no bracket), spans that fan's
+    kink: no ray of the data passes there (the data's rays on either side of the kink
+    bound the fan), so Newton onto them would only fail, at the cost of its every
+    iteration."""
+    inside = np.zeros(len(x), np.bool_)
+    has = left >= 0
+    lo_s, hi_s = S[np.where(has, left, 0)], S[np.where(has, left + 1, 0)]
+    for fan in c["fans"]:
+        edge = fan.out[:, level, o]
+        if not np.isfinite(edge).all():
+            continue
+        a, b = float(edge.min()), float(edge.max())
+        pad = (-1.0 if edges else 1.0) * 1e-12 * (1.0 + max(abs(a), abs(b)))
+        inside |= (has & (lo_s <= fan.s_star) & (hi_s >= fan.s_star)
+                   & (x > a + pad) & (x < b - pad))  # fmt: skip
+    return inside
 
 
 def _eval_b(c, z):
@@ -734,14 +759,17 @@ def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out,
             """Every ray through each target x (a :class:`Branches` table)."""
             targets = np.asarray(targets, float)
             qs, seeds, left = BR.brackets(pos, S, targets)
+            if c.get("fans"):  # inside a fan, across its kink: no ray of the data there
+                # (the Hermite interpolant across the kink is no ray: not at the edges either)
+                keep = ~_in_fans(c, kk, o, targets[qs], left, S, evaluation == "hermite")
+                qs, seeds, left = qs[keep], seeds[keep], left[keep]
             if evaluation == "hermite":
                 parts = [_hermite_branches(c, e, out[:, kk], S, targets, qs, left, seeds)]
             else:
                 parts = [_locate_branches(c, e, n, tau, out[:, kk], S, targets, qs, left, seeds)]
             for fan in c.get("fans", ()):
-                parts.append(BR.from_lists(
-                    FANS.branches(info, c, e, fan, kk, targets, lambda z: _eval_a(c, z),
-                                  lambda z: _eval_b(c, z)), n))  # fmt: skip
+                parts.append(FANS.branches(info, c, e, fan, kk, targets,
+                                           lambda z: _eval_a(c, z), lambda z: _eval_b(c, z)))  # fmt: skip
             return BR.Branches.build(len(targets), n, parts)
 
         def lax_oleinik(s, x, w, t=t):
@@ -898,36 +926,17 @@ def _hermite_branches(c, e, Y, S, targets, qs, k, seeds):
     rays ``Y`` (one level) in s: x(s) between the two bracketing rays is
     solved for each target by Newton, u (and p) read off at that s; fourth
     order in the ray spacing, no ray integrated again."""
-    n, nz = c["n"], c["nz"]
+    nz = c["nz"]
     o = 1 - e
     h = S[k + 1] - S[k]
     x0, x1 = Y[k, o], Y[k + 1, o]
-    d0, d1 = Y[k, nz + o] * h, Y[k + 1, nz + o] * h
     xt = np.asarray(targets, float)[qs]
-    sig = np.clip((seeds - S[k]) / h, 0.0, 1.0)
-    for _ in range(40):  # Newton on the cubic, kept inside the interval
-        value, slope = FANS._hermite(x0, x1, d0, d1, sig)
-        with np.errstate(all="ignore"):
-            step = np.where(slope != 0, (value - xt) / slope, 0.0)
-        sig = np.clip(sig - step, 0.0, 1.0)
-        if not (np.abs(step) > 1e-9).any():  # converging quadratically: the error left
-            break  # is about the square of the last step
-    value, dx = FANS._hermite(x0, x1, d0, d1, sig)
+    sig = FANS.solve_cubic(x0, x1, Y[k, nz + o] * h, Y[k + 1, nz + o] * h, xt,
+                           np.clip((seeds - S[k]) / h, 0.0, 1.0), 1e-9, 40)  # fmt: skip
+    value, _ = FANS._hermite(x0, x1, Y[k, nz + o] * h, Y[k + 1, nz + o] * h, sig)
     ok = np.abs(value - xt) <= 1e-12 * (1.0 + np.abs(xt)) + 1e-9 * np.abs(x1 - x0)
-    u, du = FANS._hermite(Y[k, n], Y[k + 1, n], Y[k, nz + n] * h, Y[k + 1, nz + n] * h, sig)
-    grad = np.empty((len(qs), n))
-    if c["charpit"]:
-        for i in range(n):
-            j = n + 1 + i
-            grad[:, i] = FANS._hermite(Y[k, j], Y[k + 1, j], Y[k, nz + j] * h,
-                                       Y[k + 1, nz + j] * h, sig)[0]  # fmt: skip
-    else:  # u_x = u_s / x_s; u_t from the equation a . grad u = b
-        z = Y[k, :nz].copy()
-        z[:, o], z[:, n] = xt, u
-        a, b = _eval_a(c, z), _eval_b(c, z)
-        with np.errstate(all="ignore"):
-            grad[:, o] = du / dx
-            grad[:, e] = (b - a[:, o] * grad[:, o]) / a[:, e]
+    u, grad = FANS.on_cubics(c, e, Y, k, h, xt, sig, lambda z: _eval_a(c, z),
+                             lambda z: _eval_b(c, z))  # fmt: skip
     s_at = S[k] + sig * h
     ok &= np.isfinite(u)
     return qs[ok], u[ok], grad[ok], s_at[ok], np.full(int(ok.sum()), np.nan)

@@ -197,52 +197,79 @@ def _hermite(f0, f1, d0, d1, t):
     return value, dh00 * f0 + dh10 * d0 + dh01 * f1 + dh11 * d1
 
 
+def solve_cubic(x0, x1, d0, d1, xt, t, tol, steps):
+    """t in [0, 1] where each cubic Hermite (x0, x1, d0, d1; see :func:`_hermite`) takes
+    the value xt (arrays): Newton from ``t``, kept inside [0, 1], for each cubic until
+    its step is at most ``tol`` (then the error left is about the step squared), at
+    most ``steps`` steps."""
+    t = np.array(t, float)
+    live = np.arange(len(t))
+    for _ in range(steps):
+        value, slope = _hermite(x0[live], x1[live], d0[live], d1[live], t[live])
+        with np.errstate(all="ignore"):
+            step = np.where(slope != 0, (value - xt[live]) / slope, 0.0)
+        t[live] = np.clip(t[live] - step, 0.0, 1.0)
+        live = live[np.abs(step) > tol]
+        if not live.size:
+            break
+    return t
+
+
+def on_cubics(c, e, Y, k, h, xt, t, speed_of, rate_of):
+    """u and grad u where rays pass through x = ``xt`` (1-D), at ``t`` in [0, 1] of the
+    way from the states ``Y[k]`` to ``Y[k + 1]`` (``h`` apart in the rays' parameter),
+    on the cubic Hermite interpolants in that parameter.  Charpit: p read off its
+    interpolant; quasilinear: u_x = u_s / x_s, u_t from the equation a . grad u = b
+    (``speed_of``/``rate_of`` give a and b at ray states)."""
+    n, nz = c["n"], c["nz"]
+    o = 1 - e
+    u, du = _hermite(Y[k, n], Y[k + 1, n], Y[k, nz + n] * h, Y[k + 1, nz + n] * h, t)
+    grad = np.empty((len(t), n))
+    if c["charpit"]:
+        for i in range(n):
+            j = n + 1 + i
+            grad[:, i] = _hermite(Y[k, j], Y[k + 1, j], Y[k, nz + j] * h,
+                                  Y[k + 1, nz + j] * h, t)[0]  # fmt: skip
+        return u, grad
+    _, dx = _hermite(Y[k, o], Y[k + 1, o], Y[k, nz + o] * h, Y[k + 1, nz + o] * h, t)
+    z = Y[k, :nz].copy()
+    z[:, o], z[:, n] = xt, u
+    a, b = speed_of(z), rate_of(z)
+    with np.errstate(all="ignore"):
+        grad[:, o] = du / dx
+        grad[:, e] = (b - a[:, o] * grad[:, o]) / a[:, e]
+    return u, grad
+
+
 def branches(info, c, e, fan, level, targets, speed_of, rate_of):
-    """``[(u, grad, s_star, w)]`` per target x: the fan ray through it, if any.
+    """The fan's ray through each target x, if any, as arrays (q, u, grad, s, w) for
+    :meth:`.branches.Branches.build`: target indices, u and grad u there, the kink's
+    s (``fan.s_star``) and the ray's own value w.
 
     ``level`` indexes the traced states; ``speed_of``/``rate_of`` give
     dx/dtau and du/dtau at ray states.
     """
-    n, nz, charpit = c["n"], c["nz"], c["charpit"]
+    n, nz = c["n"], c["nz"]
     o = 1 - e
+    targets = np.asarray(targets, float)
     Y = fan.out[:, level]
-    found = [[] for _ in targets]
+    none = (np.empty(0, np.int64), np.empty(0), np.empty((0, n)), np.empty(0), np.empty(0))
     if not np.isfinite(Y).all():
-        return found
+        return none
     x, xs = Y[:, o], Y[:, nz + o]
     h = fan.sigma[1] - fan.sigma[0]
     if not (np.diff(x) > 0).all() and not (np.diff(x) < 0).all():
-        return found  # the fan has not opened (tau = 0) or folded: nothing to add
+        return none  # the fan has not opened (tau = 0) or folded: nothing to add
     order = 1 if x[-1] > x[0] else -1
     xa = x[::order]
     slack = 1e-12 * (1.0 + max(abs(xa[0]), abs(xa[-1])))  # the edges, up to rounding
-    for q, xt in enumerate(targets):
-        if not xa[0] - slack <= xt <= xa[-1] + slack:
-            continue
-        k = min(int(np.searchsorted(xa, xt, side="right")) - 1, len(x) - 2)
-        k = k if order == 1 else len(x) - 2 - k
-        f0, f1, d0, d1 = x[k], x[k + 1], xs[k] * h, xs[k + 1] * h
-        t = (xt - f0) / (f1 - f0)
-        for _ in range(50):  # Newton on the monotone cubic, kept inside [0, 1]
-            v, dv = _hermite(f0, f1, d0, d1, t)
-            step = (v - xt) / dv if dv != 0 else 0.0
-            t = min(1.0, max(0.0, t - step))
-            if abs(step) < 1e-16:
-                break
-        u, du = _hermite(Y[k, n], Y[k + 1, n], Y[k, nz + n] * h, Y[k + 1, nz + n] * h, t)
-        _, dx = _hermite(f0, f1, d0, d1, t)
-        grad = np.empty(n)
-        if charpit:
-            for i in range(n):
-                j = n + 1 + i
-                grad[i] = _hermite(Y[k, j], Y[k + 1, j], Y[k, nz + j] * h,
-                                   Y[k + 1, nz + j] * h, t)[0]  # fmt: skip
-        else:  # u_o from the fan, u_e from the equation a . grad u = b
-            z = Y[k].copy()[:nz]
-            z[o], z[n] = xt, u
-            a, b = speed_of(z[None])[0], rate_of(z[None])[0]
-            grad[o] = du / dx
-            grad[e] = (b - a[o] * grad[o]) / a[e]
-        w = fan.w_left + (k + t) * h * (fan.w_right - fan.w_left)
-        found[q].append((float(u), grad, fan.s_star, float(w)))
-    return found
+    q = np.flatnonzero((xa[0] - slack <= targets) & (targets <= xa[-1] + slack))
+    xt = targets[q]
+    k = np.clip(np.searchsorted(xa, xt, side="right") - 1, 0, len(x) - 2)
+    k = k if order == 1 else len(x) - 2 - k
+    f0, f1 = x[k], x[k + 1]
+    with np.errstate(all="ignore"):
+        t = solve_cubic(f0, f1, xs[k] * h, xs[k + 1] * h, xt, (xt - f0) / (f1 - f0), 1e-16, 50)
+    u, grad = on_cubics(c, e, Y, k, h, xt, t, speed_of, rate_of)
+    w = fan.w_left + (k + t) * h * (fan.w_right - fan.w_left)
+    return q, u, grad, np.full(len(q), float(fan.s_star)), w
