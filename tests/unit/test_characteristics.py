@@ -197,6 +197,33 @@ def test_two_gradients_without_a_branch_are_named():
 
 
 @pytest.mark.parametrize(
+    "initial",
+    [
+        # a cusp of a curve (x_s = 0 at s = 0), fully nonlinear: was a LinAlgError
+        "{parameters: {s: [-1, 1, 21]}, x: s^2, y: s^3, u: 0, branch: 1}",
+        # a sphere with its poles (x_ph = 0 at th = 0)
+        "{parameters: {th: [0, 3.141592653589793, 7], ph: [0, 6.283185307179586, 9]}, "
+        "x: sin(th)*cos(ph), y: sin(th)*sin(ph), z: cos(th), u: 0, branch: 1}",
+        # a single point, even with a guess
+        "{parameters: {s: [0, 1, 5]}, x: 0, y: 0, u: 0, guess: {u_x: cos(s), u_y: sin(s)}}",
+    ],
+)
+def test_degenerate_data_are_named(initial):
+    """Data whose tangents vanish or are dependent at a sample (a cusp, a pole, a point):
+    a SpecError at initial naming the sample, not a LinAlgError or a Newton failure."""
+    three = "z" in initial
+    with pytest.raises(SpecError, match="degenerate") as info:
+        solve_pde(pde(
+            f"variables: [x, y{', z' if three else ''}]\n"
+            f"equation: u_x^2 + u_y^2{' + u_z^2' if three else ''} = 1\n"
+            f"initial: {initial}\n"
+            f"grid: {{x: [-1, 1, 3], y: [-1, 1, 3]{', z: [-1, 1, 3]' if three else ''}}}\n"
+        ))  # fmt: skip
+    assert info.value.field == "initial"
+    assert ("th=0, ph=0" if three else "s=0") in str(info.value)
+
+
+@pytest.mark.parametrize(
     "equation, kind",
     [("u_t + u_x = 0", "linear"), ("u_t + u_x = u^2", "semilinear"),
      ("u_t + u*u_x = 0", "quasilinear"), ("u_t + u_x^2/2 = 0", "fully nonlinear")],

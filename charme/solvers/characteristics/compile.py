@@ -224,7 +224,12 @@ def initial_guesses(pde, S, branch=None) -> np.ndarray:
         us = np.stack([np.broadcast_to(evaluate_array(e, env), len(S)) for e in du0], axis=1)
         with np.errstate(all="ignore"):  # least-norm p with xs p = us, row by row
             gram = xs @ np.swapaxes(xs, 1, 2)
+            # where the tangents are dependent (a pole of the parametrisation) there is no
+            # such p: NaN (the solver reports those samples before it needs a start there)
+            flat = ~(np.abs(np.linalg.det(gram)) > 0)
+            gram[flat] = np.eye(gram.shape[1])
             p_tan = (np.swapaxes(xs, 1, 2) @ np.linalg.solve(gram, us[..., None]))[..., 0]
+            p_tan[flat] = np.nan
             normal = manifold_normals(xs)
             normal /= np.linalg.norm(normal, axis=1, keepdims=True)
         scale = np.maximum(1.0, np.linalg.norm(p_tan, axis=1, keepdims=True))

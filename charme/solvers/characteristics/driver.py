@@ -191,6 +191,7 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
     K.initial_states(
         icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, S, guesses, y0, built
     )
+    _check_tangents(pde, S, y0, n, nz, m)
     two = None
     if charpit and not built.all() and not pde.guess and not pde.branch:
         two = _complete_both_ways(cp, pde, S, built, y0)
@@ -479,6 +480,33 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
                                                      "the data; the rest is integration error)"}  # fmt: skip
         data_vars["ray_tau"] = (("step",), taus)
     return Result("characteristics", coords, data_vars, attrs, var_attrs)
+
+
+def _check_tangents(pde, S, y0, n, nz, m):
+    """A SpecError at the first sample where the data's tangents dx0/ds_k (from the ray
+    states ``y0``) are linearly dependent: no ray is defined there."""
+    xs = np.stack([y0[:, nz + k * nz : nz + k * nz + n] for k in range(m)], axis=1)
+    finite = np.isfinite(xs).all(axis=(1, 2))
+    if m == 1:
+        flat = ~(np.abs(xs[:, 0]).max(axis=1) > 0)
+    else:  # the Gram determinant against the tangents' size
+        gram = xs @ np.swapaxes(xs, 1, 2)
+        with np.errstate(all="ignore"):
+            size = np.trace(gram, axis1=1, axis2=2) / m
+            flat = np.abs(np.linalg.det(gram)) <= 1e-24 * size**m
+    bad = np.flatnonzero(flat & finite)
+    if bad.size:
+        where = ", ".join(f"{s}={S[bad[0], k]:g}" for k, s in enumerate(pde.manifold))
+        names = ", ".join(f"dx/d{s}" for s in pde.manifold)
+        raise SpecError(
+            f"the data are degenerate at {where}: "
+            + (f"the tangent {names} is zero" if m == 1 else
+               f"the tangents {names} are linearly dependent")
+            + " there (a pole, cusp or single "
+            "point of the parametrisation), so no characteristic is defined: leave such "
+            "points out of the parameters' ranges (a point source: start from a small "
+            "circle or sphere around it)", field="initial",
+        )  # fmt: skip
 
 
 def _complete_both_ways(cp, pde, S, built, y0):
