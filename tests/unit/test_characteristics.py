@@ -563,22 +563,24 @@ def test_breaking_time_says_how_far_it_was_looked_for():
 @pytest.mark.parametrize(
     "branch, inside", [("1", True), ("-1", False), ('"+"', True), ('"-"', False)]
 )
-def test_branch_picks_the_root_by_its_side_of_the_data(branch, inside):
+@pytest.mark.parametrize("evaluation", ["newton", "raster"])
+def test_branch_picks_the_root_by_its_side_of_the_data(branch, inside, evaluation):
     """|grad u| = 1 from the unit circle traced counter-clockwise: its normal (the tangent
-    turned left) points in, so branch +1 sends the fronts in (1 - r inside), -1 out."""
+    turned left) points in, so branch +1 sends the fronts in (1 - r inside), -1 out.
+    The other side is not reached: the fronts going in meet at the centre, and a ray
+    past that focus is no first arrival (it was taken, u = 1 + r outside; the raster
+    also put it at nodes on the data, u = 2 for 0)."""
     r = solve_pde(pde(
         "variables: [x, y]\nequation: u_x^2 + u_y^2 = 1\n"
         "initial: {parameters: {s: [0, 6.283185307179586, 181]}, x: cos(s), y: sin(s), u: 0, "
         f"branch: {branch}}}\ngrid: {{x: [-1.4, 1.4, 8], y: [-1.4, 1.4, 8]}}\n"
-    ), crossing="viscosity")  # fmt: skip
+    ), crossing="viscosity", evaluation=evaluation)  # fmt: skip
     X, Y = np.meshgrid(r.coords["x"], r.coords["y"], indexing="ij")
     R = np.hypot(X, Y)
     region = R < 1 if inside else R > 1
-    np.testing.assert_allclose(r["u"][region], np.abs(1 - R[region]), rtol=0, atol=1e-12)
-    if inside:  # outside, the first arrival is the front that has passed the focus
-        np.testing.assert_allclose(r["u"][~region], 1 + R[~region], rtol=0, atol=1e-12)
-    else:  # outward fronts never go in
-        assert np.isnan(r["u"][~region]).all()
+    tol = 1e-12 if evaluation == "newton" else 1e-8
+    np.testing.assert_allclose(r["u"][region], np.abs(1 - R[region]), rtol=0, atol=tol)
+    assert np.isnan(r["u"][~region]).all()  # the fronts never go the other way
 
 
 def test_branch_is_checked():
@@ -978,3 +980,20 @@ def test_shocks_and_breaking_location_are_numbers_on_disk(tmp_path):
     with xr.open_dataset(tmp_path / "none.nc") as ds:
         assert ds.sizes["shock"] == 0 and ds["shock_x"].size == 0
         assert ds.attrs["breaking_location_x"] == "none"
+
+
+def test_newton_signed_distance_agrees_with_the_raster():
+    """The signed distance from an ellipse (rays both ways, --crossing stop), Newton per
+    node against the raster.  Newton's seeds were the nearest ray samples whichever way
+    they went: above the ellipse the backward rays crowd towards their focus and took
+    every seed, so the forward ray (u = +0.55 at (0, 0.85)) was never tried and a
+    backward one past the medial axis won (-1.15); and Newton moving far along the data
+    could complete the gradient on the other branch (inside nodes got +d for -d)."""
+    text = ("variables: [x, y]\nequation: u_x^2 + u_y^2 = 1\n"
+            "initial: {parameters: {s: [0, 6.283185307179586, 721]}, x: 0.6*cos(s), "
+            "y: 0.3*sin(s), u: 0, branch: -1}\ngrid: {x: [-1, 1, 41], y: [-1, 1, 41]}\n")  # fmt: skip
+    newton = solve_pde(pde(text))
+    raster = solve_pde(pde(text), evaluation="raster")
+    assert not np.isnan(newton["u"]).any() and not np.isnan(raster["u"]).any()
+    np.testing.assert_allclose(newton["u"], raster["u"], rtol=0, atol=1e-8)
+    assert newton["u"][20, 37] == pytest.approx(0.55, abs=1e-12)  # (0, 0.85)

@@ -27,6 +27,9 @@ from charme.solvers.characteristics.kernels import STACK_SIZE, rhs
 CELL_TOL = 1e-7
 #: a node counts as inside a cell up to this margin (cells share edges)
 EDGE = 1e-9
+#: ... and below the data (the first level's cells), where the patch's edge is the cubic
+#: interpolant of the data between two rays
+DATA_EDGE = 1e-6
 
 
 @njit(cache=True)
@@ -100,9 +103,10 @@ def _corners(out, dloc, nz, i, k, comp, hs, ht, c):
 
 
 @njit(cache=True)
-def _locate(ax, ay, px, py, sg, th, jac):
+def _locate(ax, ay, px, py, sg, th, jac, th_lo):
     """(found, sigma, theta) of the node (px, py) in the cell's patch (x and y from
-    :func:`_monomial`), Newton from (sg, th).
+    :func:`_monomial`), Newton from (sg, th); found if inside, up to ``EDGE``, and
+    theta at least ``th_lo``.
 
     ``jac`` receives (x_sigma, x_theta, y_sigma, y_theta) of the last iterate (a
     predictor for the next node)."""
@@ -121,7 +125,7 @@ def _locate(ax, ay, px, py, sg, th, jac):
         if sg < -2.0 or sg > 3.0 or th < -2.0 or th > 3.0:
             return False, sg, th
         if abs(d_s) + abs(d_t) < CELL_TOL:
-            inside = -EDGE <= sg <= 1 + EDGE and -EDGE <= th <= 1 + EDGE
+            inside = -EDGE <= sg <= 1 + EDGE and th_lo <= th <= 1 + EDGE
             return inside, sg, th
     return False, sg, th
 
@@ -270,9 +274,10 @@ def rasterise(out, code, consts, prog, s, taus, nz, charpit, xs, ys, bands, mode
     ``out``: ray states (rays in order of s, levels in order of |tau|, either
     direction); ``code``/``consts``/``prog``: the ray system, for the
     states' tau-derivatives (computed only for cells near the grid);
-    ``xs``/``ys``: the grid axes (evenly spaced).  ``mode``: ``FIRST_ARRIVAL`` keeps the smallest u,
-    ``NEAREST`` the smallest |tau| among nodes reached before either of
-    their cell's rays' ``limit`` (|tau| of its first crossing; ``--crossing stop``),
+    ``xs``/``ys``: the grid axes (evenly spaced).  ``mode``: ``FIRST_ARRIVAL`` keeps the
+    smallest u, ``NEAREST`` the smallest |tau|, both among nodes reached before either
+    of their cell's rays' ``limit`` (|tau| of its first crossing: past its focal
+    point a ray is no shortest path; ``--crossing viscosity`` and ``stop``),
     ``ALL_BRANCHES`` every distinct branch (same u and gradient: one ray),
     in order of |tau|, up to ``best_u.shape[2]`` of them.  ``best_score``,
     ``best_u`` ``[ix, iy, branch]`` and ``best_g`` ``[..., 2]`` carry over
@@ -317,10 +322,13 @@ def rasterise(out, code, consts, prog, s, taus, nz, charpit, xs, ys, bands, mode
         # node is found early and later cells above it are skipped by their floor
         for k in range(L - 1):
             t_lo = min(abs(taus[k]), abs(taus[k + 1]))
+            # the first cells' lower edge is the data, between two rays a cubic off the
+            # true curve by up to ~1e-8 of a level: nodes on the data must not fall out
+            th_lo = -DATA_EDGE if k == 0 else -EDGE
             last = -2  # the last cell whose corner derivatives are in dloc
             for i in range(R - 1):
                 t_max = min(limit[i], limit[i + 1])  # before either ray's first crossing
-                if mode == NEAREST and t_lo >= t_max:
+                if mode != ALL_BRANCHES and t_lo >= t_max:
                     continue  # the whole cell lies past it
                 hs = s[i + 1] - s[i]
                 finite = True
@@ -391,9 +399,10 @@ def rasterise(out, code, consts, prog, s, taus, nz, charpit, xs, ys, bands, mode
                             sg, th = _predict(col, xs[ix], ys[iy])
                         else:
                             sg, th = 0.5, 0.5
-                        found, sg1, th1 = _locate(ax, ay, xs[ix], ys[iy], sg, th, jac)
+                        found, sg1, th1 = _locate(ax, ay, xs[ix], ys[iy], sg, th, jac, th_lo)
                         if not found and (sg != 0.5 or th != 0.5):  # again from the centre
-                            found, sg1, th1 = _locate(ax, ay, xs[ix], ys[iy], 0.5, 0.5, jac)
+                            found, sg1, th1 = _locate(ax, ay, xs[ix], ys[iy], 0.5, 0.5, jac,
+                                                      th_lo)  # fmt: skip
                         if found:
                             _anchor(row, xs[ix], ys[iy], sg1, th1, jac)
                             if not row_ok:
@@ -412,9 +421,10 @@ def rasterise(out, code, consts, prog, s, taus, nz, charpit, xs, ys, bands, mode
                             uval, us_, ut_ = _mono_value(au, sg1, th1), 0.0, 0.0
                         else:
                             uval, us_, ut_ = _mono(au, sg1, th1)
-                        score = uval if mode == FIRST_ARRIVAL else abs(taus[k] + th1 * ht)
-                        if mode == NEAREST and score > t_max * (1.0 + 1e-9):
+                        reach = abs(taus[k] + th1 * ht)
+                        if mode != ALL_BRANCHES and reach > t_max * (1.0 + 1e-9):
                             continue  # this node is reached only after the rays cross
+                        score = uval if mode == FIRST_ARRIVAL else reach
                         if mode != ALL_BRANCHES and score >= best_score[ix, iy, 0]:
                             continue
                         if charpit:

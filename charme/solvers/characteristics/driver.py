@@ -250,6 +250,7 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
     ctx = dict(code=code, consts=consts, prog=prog, icode=icode, iconsts=iconsts, iprog=iprog,
                fcode=fcode, fconsts=fconsts, fprog=fprog, n=n, m=m, nz=nz, d=d, charpit=charpit,
                S=S, y0=y0, det0=det0, rtol=rtol, atol=atol, s_lo=s_lo, s_hi=s_hi,
+               s_counts=np.array([k for _, _, k in pde.manifold_ranges]),
                grid_axes=grid_axes, shape=shape, lo_g=lo_g, hi_g=hi_g,
                save_rays=bool(save_rays),
                # rays that start: data and their derivatives finite (a jump sampled exactly,
@@ -899,6 +900,8 @@ def _branches_nd(info, c, crossing, e, speed, tau_levels, taus, out):
                      np.full(len(rays), tau), S[rays].copy(), seed_p, c["h_ray"][rays],
                      np.empty((0, c["nz"])), c["s_lo"], c["s_hi"], c["rtol"], c["atol"], uq, gq,
                      sq, ok)  # fmt: skip
+            if c["charpit"] and ok.any():
+                ok[ok] &= _on_branch(c, sq[ok], seed_p[ok])
             keep = np.empty(len(rays), np.bool_)
             K.distinct_rays(owner, sq, ok, spacing, 1e-6, keep)
             order = np.flatnonzero(keep)
@@ -1506,7 +1509,8 @@ def _multi_seed(pde, c, runs, crossing):
 
     ``stop``: rays both ways, a solution counts if it lies before its ray's
     first crossing, the one nearest the data (smallest |tau|) wins.
-    ``viscosity``: forward rays only, the smallest u wins (first arrival).
+    ``viscosity``: forward rays only, up to their first crossing (a ray past
+    its focal point is no shortest path), the smallest u wins (first arrival).
     ``multivalued``: rays both ways, every distinct solution is a branch
     (``u_branches``, in order of |tau|: nearest the data along its ray
     first, the first arrival for fronts), ``u`` is the first.
@@ -1518,17 +1522,24 @@ def _multi_seed(pde, c, runs, crossing):
     pos = np.concatenate([r[1][:, :, :n].reshape(-1, n) for r in use])
     tau_of = np.concatenate([np.broadcast_to(r[0], r[1].shape[:2]).ravel() for r in use])
     ray_of = np.concatenate([np.repeat(np.arange(len(S)), len(r[0])) for r in use])
-    good = np.flatnonzero(np.isfinite(pos).all(axis=1))
-    tree = cKDTree(pos[good])
+    good = np.isfinite(pos).all(axis=1)
     pts = np.array(list(itertools.product(*c["grid_axes"])), float).reshape(-1, n)
-    _, near = tree.query(pts, k=min(len(good), 8 * VISCOSITY_SEEDS))
-    cands = good[np.asarray(near).reshape(len(pts), -1)]
-    if crossing == "viscosity":  # earliest samples first: near a focus, the direct rays
-        cands = np.take_along_axis(cands, np.argsort(np.abs(tau_of[cands]), axis=1,
-                                                     kind="stable"), axis=1)  # fmt: skip
-    chosen = np.empty((len(pts), VISCOSITY_SEEDS), np.int64)
-    # distinct rays (not neighbours of one), per direction
-    K.spread_samples(cands, ray_of, tau_of >= 0, 2, chosen)
+    # each direction its own seeds, from its own samples: where the rays one way crowd
+    # (towards a focus) they would otherwise take every seed from the rays the other way
+    per = VISCOSITY_SEEDS // len(use)
+    ends = np.cumsum([0] + [r[1].shape[0] * r[1].shape[1] for r in use])
+    chosen = np.full((len(pts), per * len(use)), -1, np.int64)
+    for j, (lo, hi) in enumerate(zip(ends[:-1], ends[1:])):
+        idx = lo + np.flatnonzero(good[lo:hi])
+        if not idx.size:
+            continue
+        _, near = cKDTree(pos[idx]).query(pts, k=min(len(idx), 8 * per))
+        cands = idx[np.asarray(near).reshape(len(pts), -1)]
+        if crossing == "viscosity":  # earliest samples first: near a focus, the direct rays
+            cands = np.take_along_axis(cands, np.argsort(np.abs(tau_of[cands]), axis=1,
+                                                         kind="stable"), axis=1)  # fmt: skip
+        # distinct rays (not neighbours of one)
+        K.spread_samples(cands, ray_of, tau_of >= 0, 2, chosen[:, j * per : (j + 1) * per])
     owner, slot = np.nonzero(chosen >= 0)  # point by point, in the order tried
     seed_idx = chosen[owner, slot]
     rays = ray_of[seed_idx]
@@ -1540,9 +1551,11 @@ def _multi_seed(pde, c, runs, crossing):
                      c["fcode"], c["fconsts"], c["fprog"], n, c["charpit"], pts[owner], s_q,
                      tau_of[seed_idx], seed_p, c["s_lo"], c["s_hi"], c["rtol"], c["atol"], u_q, g_q,
                      t_q, s_q, ok)  # fmt: skip
+    if c["charpit"] and ok.any():
+        ok[ok] &= _on_branch(c, s_q[ok], seed_p[ok])
     extra = {"crossing_method": crossing}
-    if crossing == "viscosity":
-        ok &= t_q >= -1e-12
+    if crossing == "viscosity":  # forward, and not past the ray's focal point
+        ok &= (t_q >= -1e-12) & (t_q <= runs[0][2][rays] * (1 + 1e-9))
         score = u_q
     elif crossing == "multivalued":
         score = np.abs(t_q)
@@ -1569,6 +1582,28 @@ def _multi_seed(pde, c, runs, crossing):
         br[owner[order], np.arange(len(order)) - start[owner[order]]] = u_q[order]
         extra["branches"] = br.reshape((*c["shape"], width))
     return u.reshape(c["shape"]), grad.reshape((*c["shape"], n)), extra
+
+
+def _on_branch(c, s, seed_p):
+    """Charpit: whether the gradient completed on the data at ``s`` from ``seed_p`` (as
+    Newton onto the rays completed it) is the data's own branch there, the one completed
+    from the nearest sample's gradient.  Newton can take s far from its seed ray, and
+    the completion from the seed's gradient then land on another branch (the eikonal:
+    the gradient pointing to the other side of the data): such a ray is not one of
+    the solution's."""
+    n, d = c["n"], c["d"]
+    counts = c["s_counts"]
+    frac = (s - c["s_lo"]) / np.where(c["s_hi"] > c["s_lo"], c["s_hi"] - c["s_lo"], 1.0)
+    idx = np.clip(np.rint(frac * (counts - 1)), 0, counts - 1).astype(np.int64)
+    near = np.ravel_multi_index(tuple(idx.T), tuple(counts))
+    p = []
+    for start in (seed_p, c["y0"][near, n + 1 : 2 * n + 1]):
+        y, ok = np.empty((len(s), d)), np.zeros(len(s), np.bool_)
+        K.initial_states(c["icode"], c["iconsts"], c["iprog"], c["fcode"], c["fconsts"],
+                         c["fprog"], n, True, np.ascontiguousarray(s, float),
+                         np.ascontiguousarray(start, float), y, ok)  # fmt: skip
+        p.append(np.where(ok[:, None], y[:, n + 1 : 2 * n + 1], np.nan))
+    return (np.abs(p[0] - p[1]) <= 1e-8 * (1.0 + np.abs(p[1]))).all(axis=1)
 
 
 def _eval_a(c, z):
