@@ -32,7 +32,8 @@ from charme.cli.common import handle_errors, overwrite_option, parse_sets, set_o
                    "exact ray; hermite: cubic Hermite between rays (1-D evolution problems); "
                    "raster: bicubic ray cells, for big 2-D grids without an evolution variable. "
                    "Default: the spec's characteristics.evaluation.")  # fmt: skip
-@click.option("--save-rays", is_flag=True, help="Also store the traced characteristics.")
+@click.option("--save-rays", is_flag=True,
+              help="Also store the traced characteristics (NetCDF output only).")  # fmt: skip
 @set_option
 @overwrite_option
 @click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
@@ -48,16 +49,20 @@ def characteristics(spec, out, rtol, atol, crossing, evaluation, save_rays, sets
     status: 0 success, 2 bad input (located: file:line: field: problem),
     1 solver failure.
     """
+    from charme.errors import SpecError
     from charme.results import check_output_path
     from charme.spec import load
     from charme.spec.pde import FirstOrderPDE
 
     out = Path(out) if out else Path(Path(spec).stem + ".nc")
     check_output_path(out, overwrite)
+    if save_rays and out.suffix.lower() == ".csv":
+        raise SpecError(
+            "--save-rays needs NetCDF output (.nc): a .csv table has no place for the rays",
+            file=str(out),
+        )
     pde = load(spec, overrides=parse_sets(sets))
     if not isinstance(pde, FirstOrderPDE):
-        from charme.errors import SpecError
-
         raise SpecError("not a PDE spec (kind: pde)", file=spec)
     from charme.solvers.characteristics.driver import solve_pde
 
@@ -78,6 +83,10 @@ def characteristics(spec, out, rtol, atol, crossing, evaluation, save_rays, sets
             crossed = "rays first cross at " + ", ".join(f"{k}={v:.6g}" for k, v in where.items())
         else:
             crossed = "rays do not cross"
+        if a.get("blow_up_time", "none") != "none":
+            evo = a.get("evolution_variable", "none")
+            at = f"{evo}=" if evo != "none" else "ray parameter "
+            crossed += f", blow-up at {at}{a['blow_up_time']:.6g}"
         click.echo(
             f"wrote {out}: {a['equation_class']}, {a['rays']} rays, {crossed}, "
             f"{a['wall_time_s']:.2f} s",

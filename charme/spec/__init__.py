@@ -45,12 +45,31 @@ def loads(text: str, fmt: str = "yaml", overrides=None):
     return _build(parse_spec_text(text, "<string>", "." + fmt.lower().lstrip(".")), overrides)
 
 
+#: the values of a spec's top-level ``kind`` (a spec without ``kind`` is a reaction network)
+KINDS = ("reaction-network", "markov-chain", "pde")
+
+
+def _check_kind(raw) -> None:
+    """Refuse an unknown ``kind`` naming the known ones (not the network schema's one)."""
+    if "kind" not in raw.data:
+        return
+    kind = raw.data["kind"]
+    if isinstance(kind, str) and kind in KINDS:
+        return
+    hint = ""
+    if isinstance(kind, str):
+        close = [k for k in KINDS if k == kind.strip().lower().replace("_", "-")]
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise raw.error(f"unknown kind {kind!r}: expected one of {', '.join(KINDS)}{hint}", ("kind",))
+
+
 def _build(raw, overrides=None):
     """A problem from a parsed spec, with ``overrides`` applied."""
     from charme.spec.chain import build_chain, is_chain_spec
     from charme.spec.network import build_network
     from charme.spec.pde import build_pde, is_pde_spec
 
+    _check_kind(raw)
     if is_pde_spec(raw.data):
         if overrides:
             params = raw.data.get("parameters") or {}

@@ -148,6 +148,14 @@ def build_pde(raw: RawSpec) -> FirstOrderPDE:
         raise raw.error("an equation has at most one '='", ("equation",))
     parts = [p for p in _split_equals(text)]
     names = set(variables) | {u} | derivs | set(params)
+    higher = _higher_derivative(text, u, variables, names)
+    if higher:
+        raise raw.error(
+            f"the equation must be first order: second and higher derivatives such as "
+            f"{higher!r} are not supported (the first derivatives are "
+            f"{', '.join(f'{u}_{v}' for v in variables)})",
+            ("equation",),
+        )
     try:
         sides = [parse_expression(p, names) for p in parts]
     except SpecError as exc:
@@ -161,6 +169,7 @@ def build_pde(raw: RawSpec) -> FirstOrderPDE:
     from charme.spec.expressions import substitute
 
     F = substitute(F, params)
+    _no_conditions(raw, F, ("equation",))
 
     # the grid first: the shorthand for the data samples its ranges
     grid = []
@@ -210,20 +219,26 @@ def build_pde(raw: RawSpec) -> FirstOrderPDE:
             ("initial", "parameters"),
         )
     allowed = set(manifold) | set(params)
+    shorthand = isinstance(spec.initial, str)
+
+    def data_expr(value, loc):
+        # the shorthand is one string: its errors are located at 'initial' itself
+        loc = ("initial",) if shorthand else loc
+        try:
+            expr = substitute(parse_expression(value, allowed), params)
+        except SpecError as exc:
+            raise raw.error(exc.message, loc) from None
+        _no_conditions(raw, expr, loc, jump_in=manifold[0])
+        return expr
+
     x0 = []
     for v in variables:
         if v not in init:
             raise raw.error(f"the initial manifold needs {v!r}", ("initial",))
-        try:
-            x0.append(substitute(parse_expression(init.pop(v), allowed), params))
-        except SpecError as exc:
-            raise raw.error(exc.message, ("initial", v)) from None
+        x0.append(data_expr(init.pop(v), ("initial", v)))
     if u not in init:
         raise raw.error(f"the Cauchy data needs {u!r}", ("initial",))
-    try:
-        u0 = substitute(parse_expression(init.pop(u), allowed), params)
-    except SpecError as exc:
-        raise raw.error(exc.message, ("initial", u)) from None
+    u0 = data_expr(init.pop(u), ("initial", u))
     guess = []
     given = init.pop("guess", None) or {}
     if not isinstance(given, dict):
@@ -234,18 +249,19 @@ def build_pde(raw: RawSpec) -> FirstOrderPDE:
                 f"{name!r} is not a derivative ({', '.join(sorted(derivs))})",
                 ("initial", "guess", name),
             )
-        try:
-            guess.append((name, substitute(parse_expression(text, allowed), params)))
-        except SpecError as exc:
-            raise raw.error(exc.message, ("initial", "guess", name)) from None
-    branch = init.pop("branch", 0)
-    if isinstance(branch, str):
-        branch = {"+": 1, "+1": 1, "1": 1, "-": -1, "-1": -1}.get(branch.strip(), branch)
-    if isinstance(branch, bool) or branch not in (1, -1, 0):
-        raise raw.error(
-            "expected +1 or -1 (the sign of the gradient's component along the data's "
-            "normal)", ("initial", "branch"),
-        )  # fmt: skip
+        guess.append((name, data_expr(text, ("initial", "guess", name))))
+    branch = 0  # not given: any side
+    if "branch" in init:
+        given_branch = init.pop("branch")
+        branch = given_branch
+        if isinstance(branch, str):
+            branch = {"+": 1, "+1": 1, "1": 1, "-": -1, "-1": -1}.get(branch.strip(), branch)
+        if isinstance(branch, bool) or branch not in (1, -1):
+            raise raw.error(
+                "expected +1 or -1 (the sign of the gradient's component along the data's "
+                f"normal), not {given_branch!r}; leave it out for none",
+                ("initial", "branch"),
+            )
     if init:
         raise raw.error(f"unknown key {sorted(init)[0]!r}", ("initial", sorted(init)[0]))
 
@@ -255,8 +271,60 @@ def build_pde(raw: RawSpec) -> FirstOrderPDE:
         parameters=MappingProxyType(params), guess=tuple(guess), branch=int(branch),
         settings=MappingProxyType(spec.characteristics.model_dump()),
         description=spec.description, source_text=raw.text, source_path=raw.path,
-        from_shorthand=isinstance(spec.initial, str),
+        from_shorthand=shorthand,
     )  # fmt: skip
+
+
+#: tree nodes of conditions (comparisons, logic, piecewise): not differentiable
+_CONDITIONS = {"lt", "le", "gt", "ge", "eq", "ne", "and", "or", "not", "select"}
+
+
+def _first_condition(expr):
+    """The first condition (comparison, logic, piecewise) inside ``expr``, or None."""
+    if expr[0] in _CONDITIONS:
+        return expr
+    if expr[0] in ("num", "name"):
+        return None
+    for sub in expr[2] if expr[0] == "call" else expr[1:]:
+        found = _first_condition(sub)
+        if found is not None:
+            return found
+    return None
+
+
+def _no_conditions(raw, expr, loc, jump_in=None):
+    """Refuse conditions (left after the parameters are folded in) at ``loc``; for data,
+    ``jump_in`` names the manifold parameter a hint on writing jumps uses."""
+    from charme.spec.expressions import to_source
+
+    found = _first_condition(expr)
+    if found is None:
+        return
+    s = jump_in
+    hint = (
+        f"; write jumps and kinks with abs, min or max, e.g. 0.5*(1 - {s}/abs({s})) for 1 "
+        f"where {s} < 0 and 0 where {s} > 0"
+        if s
+        else ""
+    )
+    raise raw.error(
+        f"conditions (comparisons, and/or/not, piecewise) are not supported in a PDE: "
+        f"{to_source(found)}{hint}",
+        loc,
+    )
+
+
+def _higher_derivative(text: str, u: str, variables, known) -> str | None:
+    """The first name in ``text`` that is not ``known`` but reads as a derivative of
+    ``u`` of order 2 or more: ``u_xx``, ``u_x_x``, ``u_tx`` for declared variables."""
+    import re
+
+    var = "|".join(re.escape(v) for v in sorted(variables, key=len, reverse=True))
+    pattern = re.compile(rf"{re.escape(u)}_(?:{var})(?:_?(?:{var}))+")
+    for name in re.findall(r"(?<![\w.])[A-Za-z_]\w*", text):
+        if name not in known and pattern.fullmatch(name):
+            return name
+    return None
 
 
 #: most samples the shorthand's data get (also when the solver widens them)

@@ -1,0 +1,184 @@
+"""Messages for bad ``kind: pde`` input: located at file, line and field, exit status 2."""
+
+import pytest
+from click.testing import CliRunner
+
+import charme
+from charme.cli.main import cli
+from charme.errors import SpecError
+
+HEAD = "kind: pde\nunknown: u\nvariables: [t, x]\n"
+GRID = "grid: {t: [0, 0.5, 3], x: [-1, 1, 5]}\n"
+FULL_DATA = "initial:\n  parameters: {s: [-1, 1, 21]}\n  t: 0\n  x: s\n  u: s\n"
+
+
+def moc(tmp_path, text, *extra, out="out.nc"):
+    """Run ``charme moc`` on ``text``; the result, the output's path and the spec's name."""
+    spec = tmp_path / "p.yaml"
+    spec.write_text(text)
+    target = tmp_path / out
+    res = CliRunner().invoke(cli, ["moc", str(spec), "-o", str(target), *extra])
+    return res, target, str(spec)
+
+
+def expect_usage_error(tmp_path, text, where, *words, out="out.nc", extra=()):
+    """Exit status 2, the message starts with ``where`` and holds ``words``, nothing written."""
+    res, target, spec = moc(tmp_path, text, *extra, out=out)
+    assert res.exit_code == 2, res.output
+    assert f"charme: error: {where.replace('{spec}', spec)}" in res.output
+    for word in words:
+        assert word in res.output
+    assert not target.exists()
+    assert not list(tmp_path.glob("out*"))
+    return res.output
+
+
+def located(text, field, line):
+    with pytest.raises(SpecError) as info:
+        charme.loads(text)
+    assert info.value.field == field and info.value.line == line
+    return info.value.message
+
+
+# 1. second derivatives
+
+
+@pytest.mark.parametrize(
+    "equation, name",
+    [
+        ("u_t + u*u_x = u_xx", "u_xx"),
+        ("u_tt = u_xx", "u_tt"),
+        ("u_t + u_x_x = 0", "u_x_x"),
+        ("u_t + u_tx = 0", "u_tx"),
+        ("u_t = u_xxx", "u_xxx"),
+    ],
+)
+def test_a_second_derivative_asks_for_a_first_order_equation(equation, name):
+    message = located(f'{HEAD}equation: "{equation}"\n{FULL_DATA}{GRID}', "equation", 4)
+    assert "first order" in message and repr(name) in message
+    assert "unknown name" not in message
+
+
+def test_a_second_derivative_is_refused_by_moc(tmp_path):
+    expect_usage_error(tmp_path, f'{HEAD}equation: "u_t + u*u_x = u_xx"\n{FULL_DATA}{GRID}',
+                       "{spec}:4: equation: ", "first order", "'u_xx'")  # fmt: skip
+
+
+def test_a_variable_with_a_longer_name_keeps_its_first_derivative():
+    """variables [x, xx]: u_xx is the first derivative along xx, not a second one."""
+    pde = charme.loads(
+        'kind: pde\nvariables: [x, xx]\nequation: "u_x + u_xx = 0"\n'
+        'initial: "u(xx, x=0) = sin(xx)"\ngrid: {x: [0, 1, 3], xx: [0, 1, 5]}\n'
+    )
+    assert pde.derivative_names == ("u_x", "u_xx")
+    message = located(
+        'kind: pde\nvariables: [x, xx]\nequation: "u_x + u_xxx = 0"\n'
+        'initial: "u(xx, x=0) = sin(xx)"\ngrid: {x: [0, 1, 3], xx: [0, 1, 5]}\n',
+        "equation",
+        3,
+    )
+    assert "first order" in message and "'u_xxx'" in message
+
+
+def test_an_unknown_name_is_still_an_unknown_name():
+    message = located(f'{HEAD}equation: "u_t + k*u_x = 0"\n{FULL_DATA}{GRID}', "equation", 4)
+    assert message == "unknown name 'k'"
+
+
+# 2. the spec's kind
+
+
+def test_a_wrong_kind_lists_the_kinds(tmp_path):
+    text = f'{HEAD}equation: "u_t + u*u_x = 0"\n{FULL_DATA}{GRID}'.replace("kind: pde", "kind: PDE")
+    out = expect_usage_error(tmp_path, text, "{spec}:1: kind: ", "unknown kind 'PDE'",
+                             "reaction-network, markov-chain, pde", "did you mean 'pde'")  # fmt: skip
+    assert "Input should be" not in out
+    message = located(text.replace("kind: PDE", "kind: transport"), "kind", 1)
+    assert "reaction-network, markov-chain, pde" in message and "did you mean" not in message
+
+
+def test_the_known_kinds_still_load():
+    assert charme.loads(f'{HEAD}equation: "u_t + u*u_x = 0"\n{FULL_DATA}{GRID}').unknown == "u"
+    network = "species: {A: 10}\nparameters: {k: 1}\nreactions: [{eq: A -> 0, rate: k}]\n"
+    assert charme.loads(network) is not None
+    assert charme.loads("kind: reaction-network\n" + network) is not None
+
+
+# 3. initial.branch
+
+
+def test_branch_zero_is_refused(tmp_path):
+    text = f'{HEAD}equation: "u_t + u*u_x = 0"\n{FULL_DATA}  branch: 0\n{GRID}'
+    message = located(text, "initial.branch", 10)
+    assert "+1 or -1" in message and "leave it out" in message
+    expect_usage_error(tmp_path, text, "{spec}:10: initial.branch: ", "+1 or -1")
+
+
+@pytest.mark.parametrize("value, expected", [("1", 1), ("-1", -1), ('"+"', 1), ('"-1"', -1)])
+def test_branch_plus_or_minus_one_and_none(value, expected):
+    base = f'{HEAD}equation: "u_t + u*u_x = 0"\n{FULL_DATA}'
+    assert charme.loads(f"{base}  branch: {value}\n{GRID}").branch == expected
+    assert charme.loads(f"{base}{GRID}").branch == 0  # not given
+
+
+# 4. conditions
+
+
+def test_a_condition_in_the_shorthand_data_is_located(tmp_path):
+    text = f'{HEAD}equation: "u_t + u*u_x = 0"\ninitial: "u(x, t=0) = piecewise(1, x < 0, 0)"\n'
+    message = located(text + GRID, "initial", 5)
+    assert "conditions" in message and "piecewise" in message and "abs" in message
+    expect_usage_error(tmp_path, text + GRID, "{spec}:5: initial: ", "conditions")
+
+
+def test_a_condition_in_the_full_data_is_located(tmp_path):
+    text = f'{HEAD}equation: "u_t + u*u_x = 0"\n{FULL_DATA}{GRID}'
+    text = text.replace("u: s\n", "u: piecewise(1, s < 0, 0)\n")
+    message = located(text, "initial.u", 9)
+    assert "conditions" in message and "s/abs(s)" in message
+    expect_usage_error(tmp_path, text, "{spec}:9: initial.u: ", "conditions")
+    located(text.replace("  x: s\n", "  x: s + (s > 0)\n"), "initial.x", 8)
+
+
+def test_a_condition_in_the_equation_is_located(tmp_path):
+    text = f'{HEAD}equation: "u_t + piecewise(1, u > 0, -1)*u_x = 0"\n{FULL_DATA}{GRID}'
+    message = located(text, "equation", 4)
+    assert "conditions" in message
+    expect_usage_error(tmp_path, text, "{spec}:4: equation: ", "conditions")
+
+
+def test_a_condition_on_parameters_only_is_folded_away():
+    text = (
+        f'{HEAD}parameters: {{a: 1}}\nequation: "u_t + piecewise(2, a > 0, 1)*u_x = 0"\n'
+        f"{FULL_DATA}{GRID}"
+    )
+    assert charme.loads(text).unknown == "u"
+
+
+# 5. the moc command
+
+
+BLOW_UP = 'kind: pde\nvariables: [t, x]\nequation: "u_t = u^2"\ninitial: "u(x, t=0) = 1"\n'
+
+
+def test_the_summary_names_a_blow_up(tmp_path):
+    """u_t = u^2 from u = 1: u = 1/(1 - t) blows up at t = 1."""
+    res, target, _ = moc(tmp_path, BLOW_UP + "grid: {t: [0, 2, 5], x: [0, 1, 3]}\n")
+    assert res.exit_code == 0, res.output
+    assert target.exists()
+    assert "blow-up at t=1," in res.output
+
+
+def test_the_summary_has_no_blow_up_without_one(tmp_path):
+    res, _, _ = moc(tmp_path, f'{HEAD}equation: "u_t + u*u_x = 0"\n{FULL_DATA}{GRID}')
+    assert res.exit_code == 0, res.output
+    assert "blow-up" not in res.output
+
+
+def test_save_rays_needs_netcdf(tmp_path):
+    text = BLOW_UP + "grid: {t: [0, 0.5, 3], x: [0, 1, 3]}\n"
+    expect_usage_error(tmp_path, text, f"{tmp_path / 'out.csv'}: --save-rays", "NetCDF", ".nc",
+                       out="out.csv", extra=("--save-rays",))  # fmt: skip
+    res, target, _ = moc(tmp_path, text, "--save-rays", out="rays.nc")
+    assert res.exit_code == 0, res.output
+    assert target.exists()
