@@ -997,3 +997,37 @@ def test_newton_signed_distance_agrees_with_the_raster():
     assert not np.isnan(newton["u"]).any() and not np.isnan(raster["u"]).any()
     np.testing.assert_allclose(newton["u"], raster["u"], rtol=0, atol=1e-8)
     assert newton["u"][20, 37] == pytest.approx(0.55, abs=1e-12)  # (0, 0.85)
+
+
+@pytest.mark.parametrize("points", [128, 129, 201])
+def test_young_shocks_narrower_than_the_grid_are_found(points):
+    """u0 = sin x + sin(2x)/2 breaks at t = 8/9 in two places; at t = 1 each fold is
+    narrower than the grid's spacing, so no grid point had two branches and the shock
+    was listed on some grids only.  Both are found now, where the Lax-Oleinik values of
+    the two outer feet agree (computed here independently by brentq)."""
+    from scipy.optimize import brentq
+
+    def lax_oleinik_gap(x):  # L(s1) - L(s2) over the outermost feet of x = s + u0(s)
+        f = lambda s: s + np.sin(s) + 0.5 * np.sin(2 * s) - x  # noqa: E731
+        ss = np.linspace(x - 2, x + 2, 4001)
+        v = f(ss)
+        roots = [brentq(f, ss[i], ss[i + 1], xtol=1e-15)
+                 for i in np.flatnonzero(np.sign(v[:-1]) != np.sign(v[1:]))]  # fmt: skip
+        u0 = lambda s: np.sin(s) + 0.5 * np.sin(2 * s)  # noqa: E731
+        big = lambda s: -np.cos(s) - 0.25 * np.cos(2 * s)  # noqa: E731
+        L = [big(s) + u0(s) * (x - s) - u0(s) ** 2 / 2 for s in (roots[0], roots[-1])]
+        return L[0] - L[1]
+
+    def edge(s):
+        return s + np.sin(s) + 0.5 * np.sin(2 * s)
+
+    exact = [brentq(lax_oleinik_gap, edge(2 * PI / 3) + 1e-6, edge(PI / 2) - 1e-6, xtol=1e-15),
+             brentq(lax_oleinik_gap, edge(3 * PI / 2) + 1e-6, edge(4 * PI / 3) - 1e-6,
+                    xtol=1e-15)]  # fmt: skip
+    r = solve_pde(pde(
+        "variables: [t, x]\nequation: u_t + u*u_x = 0\n"
+        'initial: "u(x, t=0) = sin(x) + 0.5*sin(2*x)"\n'
+        f"grid: {{t: [1, 1, 1], x: [0, 6.283185307179586, {points}]}}\n"
+    ), crossing="shock")  # fmt: skip
+    np.testing.assert_array_equal(r["shock_t"], [1.0, 1.0])
+    np.testing.assert_allclose(r["shock_x"], exact, rtol=0, atol=1e-10)

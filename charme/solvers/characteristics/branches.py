@@ -140,3 +140,16 @@ def handovers(table: Branches, picks: np.ndarray) -> np.ndarray:
     cont = np.where(cont >= 0, sel[np.maximum(cont, 0)], -1)
     i = np.flatnonzero((picks[:-1] >= 0) & (picks[1:] >= 0) & (cont[1:] != picks[1:]))
     return i
+
+
+def across_folds(table: Branches, picks: np.ndarray, S: np.ndarray, folded) -> np.ndarray:
+    """Points i (and i + 1) whose picked rays lie, in s, on either side of traced rays
+    that have folded over (``folded[r]``: ray r of the data's sorted parameters ``S``):
+    the picked branch jumps across a fold between them, a shock, also where the fold's
+    x-range holds no grid point (a young shock, narrower than the grid's spacing)."""
+    i = np.flatnonzero((picks[:-1] >= 0) & (picks[1:] >= 0))
+    sa, sb = table.s[picks[i]], table.s[picks[i + 1]]
+    count = np.concatenate([[0], np.cumsum(folded)])
+    inside = (count[np.searchsorted(S, np.maximum(sa, sb), "left")]
+              - count[np.searchsorted(S, np.minimum(sa, sb), "right")])  # fmt: skip
+    return i[inside > 0]

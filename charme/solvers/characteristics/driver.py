@@ -828,7 +828,11 @@ def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out,
         if crossing == "multivalued":
             per_level.append(table)
         if crossing == "shock" and tau > 0:
-            for q in BR.handovers(table, picks):
+            # rays folded over at this level (x_s turned against its sign on the data)
+            folded = out[:, kk, c["nz"] + o] * out[:, 0, c["nz"] + o] < 0
+            jumps = np.union1d(BR.handovers(table, picks),
+                               BR.across_folds(table, picks, S, folded))  # fmt: skip
+            for q in jumps:
                 known = [(table.at(i), key[table.start[i] : table.start[i + 1]])
                          if table.counts[i] > 1 else None for i in (q, q + 1)]  # fmt: skip
                 x_shock = _shock_between(
@@ -837,7 +841,8 @@ def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out,
                     lambda bs, x, lo=lax_oleinik: lo(np.array([br[2] for br in bs]),
                                                      np.full(len(bs), x),
                                                      np.array([br[3] for br in bs])),
-                    sign, known,
+                    sign, known, _fold_middle(out[:, kk, o], S, folded, table.s[picks[q]],
+                                              table.s[picks[q + 1]]),
                 )  # fmt: skip
                 shocks.append((float(t), x_shock))
     extra = {"crossing_method": crossing}
@@ -973,7 +978,17 @@ def _hermite_branches(c, e, Y, S, targets, qs, k, seeds):
     return qs[ok], u[ok], grad[ok], s_at[ok], np.full(int(ok.sum()), np.nan)
 
 
-def _shock_between(lo, hi, a, b, branches_at, values, sign=1.0, ends=(None, None)):
+def _fold_middle(x, S, folded, sa, sb):
+    """The middle of the x-range of the folded rays with s between ``sa`` and ``sb`` (every
+    branch of the fold exists there), or None if there are none."""
+    between = folded & (S > min(sa, sb)) & (S < max(sa, sb))
+    if not between.any():
+        return None
+    return 0.5 * float(x[between].min() + x[between].max())
+
+
+def _shock_between(lo, hi, a, b, branches_at, values, sign=1.0, ends=(None, None),
+                   start=None):  # fmt: skip
     """Where branch ``a`` (chosen at ``lo``) hands over to ``b`` (chosen at ``hi``).
 
     The shock is the zero of G(x) = L_a(x) - L_b(x), the difference of the
@@ -983,7 +998,9 @@ def _shock_between(lo, hi, a, b, branches_at, values, sign=1.0, ends=(None, None
     where a step leaves it or a branch cannot be continued.  ``branches_at(x)``
     lists the rays through x as (u, grad, s, w); ``values(bs, x)`` gives their
     functional times ``sign`` (-1 for a concave flux: the largest value wins).
-    ``ends`` may give (rays, their values) at ``lo`` and ``hi`` already known.
+    ``ends`` may give (rays, their values) at ``lo`` and ``hi`` already known;
+    ``start``, a point where both branches exist (inside the fold), is where Newton
+    starts when the ends do not both have the two branches.
     """
 
     def diff(x, known=None):
@@ -1000,7 +1017,7 @@ def _shock_between(lo, hi, a, b, branches_at, values, sign=1.0, ends=(None, None
 
     # start from the secant of G through the bracket's ends
     ends = [diff(lo, ends[0]), diff(hi, ends[1])]
-    x = 0.5 * (lo + hi)
+    x = start if start is not None and lo < start < hi else 0.5 * (lo + hi)
     if None not in ends and ends[0][0] != ends[1][0]:
         guess = lo + ends[0][0] / (ends[0][0] - ends[1][0]) * (hi - lo)
         if lo < guess < hi:
