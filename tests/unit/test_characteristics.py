@@ -1031,3 +1031,31 @@ def test_young_shocks_narrower_than_the_grid_are_found(points):
     ), crossing="shock")  # fmt: skip
     np.testing.assert_array_equal(r["shock_t"], [1.0, 1.0])
     np.testing.assert_allclose(r["shock_x"], exact, rtol=0, atol=1e-10)
+
+
+def test_shorthand_data_focusing_at_a_grid_level():
+    """u_t + u u_x = 0 from u = -x (shorthand): every ray reaches x = 0 at t = 1.  The
+    data were widened to cover the grid by the end ray's dx/ds, about 0 there, out to
+    x = -7e15, which then failed as 'characteristic'.  Now: exact before t = 1, the
+    focus at t = 1 (breaking time 1), nothing claimed at t = 1 but x = 0."""
+    r = solve_pde(pde("variables: [t, x]\nequation: u_t + u*u_x = 0\n"
+                      'initial: "u(x, t=0) = -x"\ngrid: {t: [0, 1, 6], x: [-1, 1, 21]}\n'))  # fmt: skip
+    T, X = np.meshgrid(r["t"], r["x"], indexing="ij")
+    before = T < 1
+    np.testing.assert_allclose(r["u"][before], -X[before] / (1 - T[before]), rtol=0, atol=1e-13)
+    assert r.attrs["breaking_time"] == pytest.approx(1.0, abs=1e-12)
+    assert np.isnan(r["u"][-1][r["x"] != 0]).all()
+
+
+def test_viscosity_after_a_focus_has_no_value():
+    """u_t + u_x^2/2 = 0 from -x^2/2: the rays focus at t = 1, after which the Hopf-Lax
+    value min_y [-y^2/2 + (x - y)^2/(2t)] is -inf.  The rays past the focus used to give
+    finite values there; a ray past its focal point minimises nothing."""
+    r = solve_pde(pde("variables: [t, x]\nequation: u_t + u_x^2/2 = 0\n"
+                      'initial: "u(x, t=0) = -x^2/2"\ngrid: {t: [0, 2, 9], x: [-3, 3, 61]}\n'),
+                  crossing="viscosity")  # fmt: skip
+    T, X = np.meshgrid(r["t"], r["x"], indexing="ij")
+    before = T < 1
+    np.testing.assert_allclose(r["u"][before], -X[before] ** 2 / (2 * (1 - T[before])),
+                               rtol=0, atol=1e-12)  # fmt: skip
+    assert np.isnan(r["u"][T > 1]).all()

@@ -87,6 +87,12 @@ class _Resample(NamedTuple):
     pde: object
 
 
+#: the shorthand's data are widened only for end rays whose dx/ds is at least this
+#: fraction of its value on the data, and by at most ``WIDEN_MOST`` times their span
+WIDEN_SPREAD = 1e-3
+WIDEN_MOST = 100.0
+
+
 def _wider_data(pde, c, out, taus, tau_levels, e):
     """For data from the shorthand u(x, t=0) = g(x): if at some output level the
     grid reaches past the end rays, the data sampled far enough out that they
@@ -101,15 +107,19 @@ def _wider_data(pde, c, out, taus, tau_levels, e):
     g_lo, g_hi, _ = pde.grid[o]
     a, b, count = pde.manifold_ranges[0]
     grow_lo = grow_hi = 0.0
+    # an end ray whose dx/ds has all but vanished (the data focusing) is no guide: data
+    # farther out would not reach the grid either
+    spread = WIDEN_SPREAD * np.abs(out[[0, -1], 0, nz + o])
     for tau in tau_levels:
         y = out[:, int(np.searchsorted(taus, tau))]
         first, last = y[0], y[-1]
-        if np.isfinite(first[[o, nz + o]]).all() and first[o] > g_lo and first[nz + o] > 0:
+        if np.isfinite(first[[o, nz + o]]).all() and first[o] > g_lo and first[nz + o] > spread[0]:
             grow_lo = max(grow_lo, 1.2 * (first[o] - g_lo) / first[nz + o])
-        if np.isfinite(last[[o, nz + o]]).all() and last[o] < g_hi and last[nz + o] > 0:
+        if np.isfinite(last[[o, nz + o]]).all() and last[o] < g_hi and last[nz + o] > spread[1]:
             grow_hi = max(grow_hi, 1.2 * (g_hi - last[o]) / last[nz + o])
     if grow_lo == 0.0 and grow_hi == 0.0:
         return None
+    grow_lo, grow_hi = (min(g, WIDEN_MOST * (b - a)) for g in (grow_lo, grow_hi))
     density = (count - 1) / (b - a)
     new_count = int(min(SHORTHAND_MAX_SAMPLES, np.ceil((b - a + grow_lo + grow_hi) * density) + 1))
     return dataclasses.replace(pde, manifold_ranges=((a - grow_lo, b + grow_hi, new_count),))
@@ -315,6 +325,7 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
 
             tb_ray, at_ray = _crossings(ctx, out, taus, det0, n, nz, m, e)
             _refine_crossings(info, ctx, out, taus, tb_ray, at_ray)
+            ctx["tb_ray"] = tb_ray
             # rarefaction fans from kinks (Charpit) or jumps (quasilinear) of 1-D data
             fans, ctx["kinks"], converging = FANS.detect(info, pde, ctx, e,
                                                          lambda z: _eval_a(ctx, z))  # fmt: skip
@@ -699,6 +710,17 @@ def _hermite(info, pde, c, e, speed, tau_levels, taus, out, end):
     return u, grad
 
 
+def _past_focus(tb, S, table, tau):
+    """Which rays of the data in ``table`` are past their first crossing (focal point)
+    at ``tau``: both traced rays around its s (1-D ``S``) crossed before (``tb``, their
+    first crossing).  Past it a ray minimises nothing (the Hopf-Lax value is reached
+    before), so a viscosity solution never takes it: where only such rays arrive (data
+    focusing to a point, after which the value is -inf) there is none."""
+    k = np.clip(np.searchsorted(S, table.s, "right") - 1, 0, len(S) - 2)
+    late = tau * (1.0 - 1e-9)
+    return np.isnan(table.w) & (tb[k] < late) & (tb[k + 1] < late)
+
+
 def _fan_fill(info, c, e, level, u, grad):
     """Points inside a rarefaction fan take the fan's value (in place, one level)."""
     xs = c["grid_axes"][1 - e]
@@ -808,14 +830,16 @@ def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out,
         table = branches(xs)
         if crossing == "multivalued":
             key = None
-        elif crossing == "viscosity":
-            key = sign * table.u
+        elif crossing == "viscosity":  # no ray past its focal point: none minimises
+            key = np.where(_past_focus(c["tb_ray"], S, table, tau), np.inf, sign * table.u)
         else:  # a point reached by one ray has nothing to choose
             key = np.zeros(len(table.u))
             multi = table.counts[table.q] > 1
             if multi.any():
                 key[multi] = lax_oleinik(table.s[multi], xs[table.q[multi]], table.w[multi])
         picks = BR.pick(table, key)
+        if key is not None:  # only rays past their focal point: no value
+            picks[picks >= 0] = np.where(np.isinf(key[picks[picks >= 0]]), -1, picks[picks >= 0])
         has = picks >= 0
         sl = [slice(None)] * n
         sl[e] = lvl
