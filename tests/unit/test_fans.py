@@ -86,3 +86,19 @@ def test_a_rarefaction_has_one_branch_and_no_shock(evaluation):
                          "grid: {t: [0, 2, 11], x: [-1, 3, 401]}\n"),
                      crossing="multivalued", evaluation=evaluation)  # fmt: skip
     assert many["u_branches"].shape[-1] == 1
+
+
+def test_a_steep_ramp_spreads_without_gaps():
+    """Burgers from a ramp 0.01 wide (shorthand data, a few samples across it): by t = 2
+    the ramp's rays have spread over [0, 2] with wide gaps between them, and x(s) bends
+    sharply at the ramp's kinks.  Newton from the Hermite seed failed near the kinks (48
+    NaN); kept inside the bracket of the two traced rays, bisecting where it must, it
+    finds every ray."""
+    r = solve_pde(pde('equation: u_t + u*u_x = 0\n'
+                      'initial: "u(x, t=0) = max(0, min(1, 0.5 + x/0.01))"\n'
+                      "grid: {t: [0, 2, 5], x: [-1, 3, 401]}\n"), crossing="shock")  # fmt: skip
+    T, X = np.meshgrid(r["t"], r["x"], indexing="ij")
+    u = np.asarray(r["u"])
+    assert not np.isnan(u).any()
+    np.testing.assert_allclose(u, np.clip((X + 0.005) / (T + 0.01), 0, 1), rtol=0, atol=1e-13)
+    assert r["shock_t"].size == 0

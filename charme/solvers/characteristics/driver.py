@@ -182,6 +182,14 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
     if crossing not in ("stop", "multivalued", "viscosity", "shock"):
         raise SpecError(f"unknown --crossing {crossing!r} (stop, multivalued, viscosity, shock)")
     info = classify(pde)
+    if crossing == "viscosity" and info.kink_in_p:
+        raise SpecError(
+            "--crossing viscosity needs an equation differentiable in the gradient; this one "
+            f"has a kink in it (its second derivative has {info.kink_in_p}): the viscosity "
+            "solution there is made of characteristics that fan out of the kink, which are "
+            "not traced. Write it smoothly (e.g. sqrt(u_x^2 + 1e-6) for abs(u_x)), or use "
+            "--crossing stop or multivalued", field="equation",
+        )  # fmt: skip
     cp = compile_pde(pde)
     charpit = cp.charpit
     n, nz = cp.n, cp.nz
@@ -389,6 +397,7 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
                 else:
                     seeds, near = np.zeros((len(pts), m)), np.full(len(pts), -1)
                     zss = np.empty((0, nz))
+                bracket, bracket_sign = _newton_brackets(out[:, kk], S, others[0], near, pts[:, 0])
                 rest = np.flatnonzero(near < 0)
                 if rest.size:  # Newton from the nearest ray, one linear step away
                     idx_good = np.flatnonzero(good)
@@ -410,7 +419,8 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
                        np.zeros(len(todo), np.bool_))  # fmt: skip
                 K.locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, e,
                          pts[todo], np.full(len(todo), tau), seeds[todo], seed_p, h_ray[near[todo]],
-                         zss[todo] if len(zss) else zss, s_lo, s_hi, rtol, atol, *got)  # fmt: skip
+                         zss[todo] if len(zss) else zss, s_lo, s_hi, bracket[todo],
+                         bracket_sign[todo], rtol, atol, *got)  # fmt: skip
                 u_q[todo], g_q[todo], ok[todo] = got[0], got[1], got[3]
                 sl = [slice(None)] * n
                 sl[e] = lvl
@@ -927,8 +937,8 @@ def _branches_nd(info, c, crossing, e, speed, tau_levels, taus, out):
             K.locate(c["code"], c["consts"], c["prog"], c["icode"], c["iconsts"], c["iprog"],
                      c["fcode"], c["fconsts"], c["fprog"], n, c["charpit"], e, pts[owner],
                      np.full(len(rays), tau), S[rays].copy(), seed_p, c["h_ray"][rays],
-                     np.empty((0, c["nz"])), c["s_lo"], c["s_hi"], c["rtol"], c["atol"], uq, gq,
-                     sq, ok)  # fmt: skip
+                     np.empty((0, c["nz"])), c["s_lo"], c["s_hi"], np.zeros((len(rays), 2)),
+                     np.zeros(len(rays)), c["rtol"], c["atol"], uq, gq, sq, ok)  # fmt: skip
             if c["charpit"] and ok.any():
                 ok[ok] &= _on_branch(c, sq[ok], seed_p[ok])
             keep = np.empty(len(rays), np.bool_)
@@ -977,8 +987,26 @@ def _locate_branches(c, e, n, tau, Y, S, targets, qs, left, seeds):
     K.locate(c["code"], c["consts"], c["prog"], c["icode"], c["iconsts"], c["iprog"],
              c["fcode"], c["fconsts"], c["fprog"], n, c["charpit"], e, pts,
              np.full(len(qs), tau), seeds, seed_p, c["h_ray"][near], zss, c["s_lo"],
-             c["s_hi"], c["rtol"], c["atol"], uq, gq, sq, okq)  # fmt: skip
+             c["s_hi"], *_newton_brackets(Y, S[:, None], 1 - e, left, pts[:, 0]), c["rtol"],
+             c["atol"], uq, gq, sq, okq)  # fmt: skip
     return qs[okq], uq[okq], gq[okq], sq[okq, 0], np.full(int(okq.sum()), np.nan)
+
+
+def _newton_brackets(Y, S, o, left, xt):
+    """For :func:`kernels.locate` on 1-D data: the brackets (s of rays ``left`` and
+    ``left + 1``, states ``Y`` at one level, parameters ``S[:, 0]``) of the targets
+    ``xt`` and the sign of x - target at the first end (0: no bracket, ``left`` < 0)."""
+    bracket = np.full((len(xt), 2), np.nan)
+    sign = np.zeros(len(xt))
+    has = left >= 0
+    if S.shape[1] != 1 or not has.any():
+        return bracket, sign
+    k = left[has]
+    bracket[has, 0], bracket[has, 1] = S[k, 0], S[k + 1, 0]
+    at_a, at_b = Y[k, o] - xt[has], Y[k + 1, o] - xt[has]
+    # a target on the first ray: the sign is the one the other end has not
+    sign[has] = np.where(at_a != 0, np.sign(at_a), -np.sign(at_b))
+    return bracket, sign
 
 
 def _hermite_branches(c, e, Y, S, targets, qs, k, seeds):

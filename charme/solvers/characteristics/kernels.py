@@ -387,8 +387,8 @@ def _inside(s, s_lo, s_hi):
 
 @njit(cache=True, parallel=True)
 def locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, e,
-           targets, taus, seeds, seed_p, seed_h, zss, s_lo, s_hi, rtol, atol, u_out, grad_out,
-           s_out, ok):  # fmt: skip
+           targets, taus, seeds, seed_p, seed_h, zss, s_lo, s_hi, bracket, bracket_sign,
+           rtol, atol, u_out, grad_out, s_out, ok):  # fmt: skip
     """For each target point find the ray through it by Newton on s; fill u and grad u.
 
     ``e`` is the evolution variable: point ``q`` lies at time ``taus[q]``
@@ -403,6 +403,14 @@ def locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, 
     below ``ONE_STEP`` (a seed that close), the ray state and its z_s are moved
     along it linearly (errors O(step^2) and O(step) times the estimate's error,
     both below rounding) instead of integrating the ray a second time.
+
+    On 1-D data a point may also come with a bracket: ``bracket[q]`` = (s_a, s_b)
+    with x(s_a) - target of sign ``bracket_sign[q]`` (+1 or -1; 0: no bracket) and
+    x(s_b) - target of the other, as two neighbouring traced rays give it.  Newton
+    is then kept inside it, bisecting where a step would leave it, fail, or not
+    halve the residual (R. P. Brent's safeguard, as in ``rtsafe``): a ray that
+    crosses the point between the two is found even where x(s) bends sharply
+    between them (a steep or kinked stretch of data, a fan the rays barely sample).
     """
     m = n - 1
     curvatures = zss.shape[0] == targets.shape[0] and m == 1
@@ -425,7 +433,10 @@ def locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, 
             u_out[q] = np.nan
             for i in range(n):
                 grad_out[q, i] = np.nan
-            for it in range(40):
+            sign = bracket_sign[q] if m == 1 else 0.0
+            s_a, s_b = bracket[q, 0], bracket[q, 1]  # x(s_a) - target has the sign `sign`
+            last = np.inf  # |residual| at the last iterate
+            for it in range(120 if sign != 0.0 else 40):
                 if not initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, s,
                                      seed_p[q], y, stack):  # fmt: skip
                     break
@@ -442,10 +453,23 @@ def locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, 
                     for k in range(m):
                         jac[row, k] = y[nz + k * nz + i]
                     row += 1
-                if (
-                    not (_finite(jac) and _finite(res))
-                    or not abs(_lu_solve(jac, res, step, LU)) > 1e-300
-                ):
+                solved = (_finite(jac) and _finite(res)
+                          and abs(_lu_solve(jac, res, step, LU)) > 1e-300)  # fmt: skip
+                if sign != 0.0 and math.isfinite(res[0]):  # inside the bracket: Newton or bisect
+                    if (res[0] > 0.0) == (sign > 0.0):
+                        s_a = s[0]
+                    else:
+                        s_b = s[0]
+                    new = s[0] - step[0] if solved else np.nan
+                    # (a step below rounding leaves s on the end just moved to it: inside)
+                    inside = min(s_a, s_b) <= new <= max(s_a, s_b)
+                    # not halving the residual, unless at rounding (a last tiny step)
+                    slow = abs(res[0]) > 0.5 * last and abs(step[0]) > 1e-9 * (1.0 + abs(s[0]))
+                    if res[0] != 0.0 and (not inside or slow):
+                        step[0] = s[0] - 0.5 * (s_a + s_b)
+                        solved = True
+                    last = abs(res[0])
+                if not solved:
                     break  # characteristics cross here (or left every bound): no unique ray
                 size = 0.0
                 for k in range(m):
@@ -467,6 +491,10 @@ def locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, 
                         y[nz + i] -= zss[q, i] * step[0]
                 if not _inside(s, s_lo, s_hi):
                     break
+                if sign != 0.0:  # bisection closes in on a jump of the data just as well
+                    off = abs(y[1 - e] - targets[q, 0])
+                    if not off <= 1e-9 * (1.0 + abs(targets[q, 0])):
+                        break
                 if gradient(code, consts, prog, n, charpit, y, v, stack, grad_out[q]):
                     u_out[q] = y[n]
                     for k in range(m):

@@ -138,6 +138,9 @@ class Classification:
     strip: list = field(default_factory=list)  # F, F_x (n), F_u, F_p (n) (Charpit)
     # d2F/dp_i dp_j (Charpit; None if SymPy's result cannot be compiled): convexity checks
     Fpp: list | None = None
+    # F has a kink in the gradient (abs(u_x), max(u_x, 0)...): the first such second
+    # derivative, as text; characteristics fan out of the kink (Charpit)
+    kink_in_p: str | None = None
 
     @property
     def charpit(self) -> bool:
@@ -191,8 +194,11 @@ def _classify(F_tree, variables, unknown) -> Classification:
         info.strip = [from_sympy(F), *(from_sympy(f) for f in Fx), from_sympy(Fu),
                       *(from_sympy(f) for f in Fp)]  # fmt: skip
         info.a = info.g[: len(X)]
+        second = [[sp.diff(F, pi, pj) for pj in P] for pi in P]
+        info.kink_in_p = next((str(d) for row in second for d in row
+                               if d.has(sp.DiracDelta)), None)  # fmt: skip
         try:
-            info.Fpp = [[from_sympy(sp.diff(F, pi, pj)) for pj in P] for pi in P]
+            info.Fpp = [[from_sympy(d) for d in row] for row in second]
         except SpecError:
             info.Fpp = None
         return info
