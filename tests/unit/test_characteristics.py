@@ -1075,3 +1075,26 @@ def test_viscosity_refuses_a_kink_in_the_gradient():
     exact = [[np.min(np.sin(ys[np.abs(ys - x) <= t])) if t > 0 else np.sin(x) for x in r["x"]]
              for t in r["t"]]  # fmt: skip
     np.testing.assert_allclose(r["u"], exact, rtol=0, atol=3e-3)  # |p| + 1e-3 t at most
+
+
+@pytest.mark.parametrize(
+    "equation, crossing",
+    [("u_x = u_t", "stop"), ("u_x - u_t = 0", "stop"), ("-u_t - u*u_x = 0", "shock"),
+     ("-u_t - u_x^2/2 = 0", "viscosity")],
+)
+def test_an_equation_written_backwards_in_time(equation, crossing):
+    """The evolution variable's coefficient negative (its rays, as written, go back in t):
+    refused before ('the grid's t values must lie on the side of the data the
+    characteristics go to'); the equation times -1 is solved, the same solution."""
+    grid = "grid: {t: [0, 2, 5], x: [0, 6.283185307179586, 33]}\n"
+    forward = {"u_x = u_t": "u_t - u_x = 0", "u_x - u_t = 0": "u_t - u_x = 0",
+               "-u_t - u*u_x = 0": "u_t + u*u_x = 0",
+               "-u_t - u_x^2/2 = 0": "u_t + u_x^2/2 = 0"}[equation]  # fmt: skip
+    data = 'initial: "u(x, t=0) = sin(x)"\n'
+    got = solve_pde(pde(f"variables: [t, x]\nequation: {equation}\n{data}{grid}"),
+                    crossing=crossing)  # fmt: skip
+    want = solve_pde(pde(f"variables: [t, x]\nequation: {forward}\n{data}{grid}"),
+                     crossing=crossing)  # fmt: skip
+    for name in ("u", "u_t", "u_x"):
+        np.testing.assert_allclose(got[name], want[name], rtol=0, atol=1e-13)
+    assert got.attrs["breaking_time"] == want.attrs["breaking_time"]

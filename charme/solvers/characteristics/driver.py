@@ -130,9 +130,11 @@ def _grid_side(pde, e, t_levels, t0, speed):
     the data the characteristics go to."""
     tau_levels = (t_levels - t0) / speed
     if (tau_levels < -1e-15).any():
+        side = ">=" if speed > 0 else "<="
         raise SpecError(
             f"the grid's {pde.variables[e]} values must lie on the side of the data the "
-            "characteristics go to", field=f"grid.{pde.variables[e]}",
+            f"characteristics go to ({pde.variables[e]} {side} {t0:g}): solving back from "
+            "the data is not supported", field=f"grid.{pde.variables[e]}",
         )  # fmt: skip
     return tau_levels
 

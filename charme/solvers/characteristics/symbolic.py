@@ -158,7 +158,16 @@ def classify(pde) -> Classification:
     equation, not once per call: sweeps over data or grids, repeated solves).
     The result is shared: treat it as read-only.
     """
-    return _classify(pde.F, tuple(pde.variables), pde.unknown)
+    info = _classify(pde.F, tuple(pde.variables), pde.unknown)
+    # the evolution variable (the first advanced at a constant rate by every ray and
+    # constant on the data) going backwards along the rays, as in u_x - u_t = 0: the
+    # equation times -1 has the same solutions and its rays go forward, as traced
+    x0 = getattr(pde, "x0", None)
+    if x0 is not None:
+        evo = [g for g, x in zip(info.g, x0) if g[0] == "num" and g[1] != 0.0 and x[0] == "num"]
+        if evo and evo[0][1] < 0:
+            info = _classify(("neg", pde.F), tuple(pde.variables), pde.unknown)
+    return info
 
 
 @functools.lru_cache(maxsize=256)
