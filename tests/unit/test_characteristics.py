@@ -1098,3 +1098,22 @@ def test_an_equation_written_backwards_in_time(equation, crossing):
     for name in ("u", "u_t", "u_x"):
         np.testing.assert_allclose(got[name], want[name], rtol=0, atol=1e-13)
     assert got.attrs["breaking_time"] == want.attrs["breaking_time"]
+
+
+def test_data_not_finite_anywhere_is_an_error():
+    """u0 = log(-1 - s^2) is NaN at every sample: an error, not an all-NaN result."""
+    with pytest.raises(SpecError, match="not finite at any sample") as info:
+        solve_pde(pde("variables: [t, x]\nequation: u_t + u_x = 0\n"
+                      "initial: {parameters: {s: [-1, 1, 21]}, t: 0, x: s, u: log(-1 - s^2)}\n"
+                      "grid: {t: [0, 1, 3], x: [-1, 1, 11]}\n"))  # fmt: skip
+    assert info.value.field == "initial"
+
+
+def test_no_real_gradient_is_suggested_and_the_given_branch_not_asked_for():
+    """|grad u| = 1 with u = s^2/2 on y = 0: |du/ds| > 1 past |s| = 1, no real gradient.
+    The message says so, and does not ask for the branch already given."""
+    with pytest.raises(SpecError, match="no real gradient") as info:
+        solve_pde(pde("variables: [x, y]\nequation: u_x^2 + u_y^2 = 1\n"
+                      "initial: {parameters: {s: [-2, 2, 81]}, x: s, y: 0, u: s^2/2, branch: 1}\n"
+                      "grid: {x: [-1, 1, 3], y: [0, 1, 3]}\n"))  # fmt: skip
+    assert "s=-2" in str(info.value) and "under initial.branch" not in str(info.value)

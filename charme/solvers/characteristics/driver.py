@@ -226,10 +226,16 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
                 "initial.branch (+1 or -1, the side of the data the gradient points to) or "
                 "initial.guess", field="initial",
             )  # fmt: skip
+        given = " from initial.guess" if pde.guess else (
+            " on initial.branch's side" if pde.branch else "")  # fmt: skip
+        advice = ("give a better starting point under initial.guess" if pde.guess else
+                  "give a starting point under initial.guess" if pde.branch else
+                  "give a starting point under initial.guess, or the side of the data the "
+                  "gradient points to under initial.branch")  # fmt: skip
         raise SpecError(
             f"completing the initial gradient (F = 0 and the strip condition) by Newton failed "
-            f"at {where}: give a starting point under initial.guess, or the side of the data "
-            "the gradient points to under initial.branch", field="initial",
+            f"at {where}{given}: there may be no real gradient there (e.g. |du/ds| > |dx/ds| "
+            f"for |grad u| = 1), or {advice}", field="initial",
         )  # fmt: skip
     if pde.guess and not charpit:
         raise SpecError(
@@ -247,7 +253,7 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
     scale = np.abs(J0).reshape(len(S), -1).max(axis=1) ** n
     # data undefined at a point (a jump sampled exactly, 0/0) give no ray there
     undefined = ~np.isfinite(det0)
-    if undefined.all():
+    if undefined.all() or not np.isfinite(y0).all(axis=1).any():
         raise SpecError("the Cauchy data are not finite at any sample", field="initial")
     bad = np.flatnonzero(~undefined & ~(np.abs(det0) > 1e-12 * np.maximum(scale, 1e-300)))
     if bad.size:
