@@ -1079,8 +1079,12 @@ def test_viscosity_refuses_a_kink_in_the_gradient():
 
 @pytest.mark.parametrize(
     "equation, crossing",
-    [("u_x = u_t", "stop"), ("u_x - u_t = 0", "stop"), ("-u_t - u*u_x = 0", "shock"),
-     ("-u_t - u_x^2/2 = 0", "viscosity")],
+    [
+        ("u_x = u_t", "stop"),
+        ("u_x - u_t = 0", "stop"),
+        ("-u_t - u*u_x = 0", "shock"),
+        ("-u_t - u_x^2/2 = 0", "viscosity"),
+    ],
 )
 def test_an_equation_written_backwards_in_time(equation, crossing):
     """The evolution variable's coefficient negative (its rays, as written, go back in t):
