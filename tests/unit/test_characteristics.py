@@ -382,9 +382,9 @@ def test_hamilton_jacobi_viscosity_is_hopf_lax():
 def test_eikonal_first_arrival_inside_a_circle():
     """|grad u| = 1, u = 0 on the unit circle, fronts moving inward: u = 1 - r.
 
-    The rays all meet at the centre; there the map (s, tau) -> x is singular
-    and the point is left unreached (NaN), every other point is the first
-    arrival to machine precision.
+    The rays all meet at the centre; there the map (s, tau) -> x is singular:
+    the point may be left unreached (NaN), but is never given a wrong value;
+    every other point is the first arrival to machine precision.
     """
     r = solve_pde(fronts_moving_in(721, "x: [-0.9, 0.9, 19], y: [-0.9, 0.9, 19]"),
                   crossing="viscosity")  # fmt: skip
@@ -392,7 +392,8 @@ def test_eikonal_first_arrival_inside_a_circle():
     rr = np.hypot(X, Y)
     inside = (rr < 0.9) & (rr > 1e-12)
     np.testing.assert_allclose(r["u"][inside], 1 - rr[inside], atol=1e-13)
-    assert np.isnan(r["u"][rr < 1e-12]).all()
+    centre = r["u"][rr < 1e-12]
+    assert (np.isnan(centre) | (np.abs(centre - 1) < 1e-12)).all()
 
 
 def test_eikonal_outside_a_circle():

@@ -1490,12 +1490,19 @@ def _general(info, pde, c, crossing="stop", evaluation="newton"):
     """
 
     n, m, nz, d, S, y0 = c["n"], c["m"], c["nz"], c["d"], c["S"], c["y0"]
-    # how far to trace: twice the extent of data and grid over the data's typical speed
-    corners = np.vstack([y0[:, :n], c["lo_g"], c["hi_g"]])
-    extent = float(np.linalg.norm(corners.max(axis=0) - corners.min(axis=0)))
+    # how far to trace: twice the grid's diameter plus its distance from the data, over
+    # the data's typical speed (data reaching far beyond the grid need not be followed
+    # across their whole extent: the rays through the grid leave the data near it)
+    pos = y0[np.isfinite(y0[:, :n]).all(axis=1), :n]
+    outside = np.maximum(np.maximum(c["lo_g"] - pos, pos - c["hi_g"]), 0.0)
+    gap = float(np.linalg.norm(outside, axis=1).min()) if len(pos) else 0.0
+    extent = float(np.linalg.norm(c["hi_g"] - c["lo_g"])) + gap
+    if not extent > 0:  # a grid of one node on the data: the data's extent
+        corners = np.vstack([y0[:, :n], c["lo_g"], c["hi_g"]])
+        extent = float(np.linalg.norm(np.nanmax(corners, axis=0) - np.nanmin(corners, axis=0)))
     speed = float(np.median(np.linalg.norm(_eval_a(c, y0[:, :nz]), axis=1)))
     horizon = 2.0 * extent / max(speed, 1e-300)
-    c["tau_span"] = horizon
+    c["tau_span"], c["ray_speed"] = horizon, speed
     runs = []
     # first arrival uses the forward rays only
     for sign in (1.0,) if crossing == "viscosity" else (1.0, -1.0):
@@ -1599,7 +1606,15 @@ def _multi_seed(pde, c, runs, crossing):
     pos = np.concatenate([r[1][:, :, :n].reshape(-1, n) for r in use])
     tau_of = np.concatenate([np.broadcast_to(r[0], r[1].shape[:2]).ravel() for r in use])
     ray_of = np.concatenate([np.repeat(np.arange(len(S)), len(r[0])) for r in use])
-    good = np.isfinite(pos).all(axis=1)
+    # the samples near the grid: the seeds' pool (within half the grid's diameter of its
+    # box, or a few times the samples' spacing, across rays or along them)
+    data = y0[np.isfinite(y0[:, :n]).all(axis=1), :n]
+    spread = float(np.linalg.norm(data.max(axis=0) - data.min(axis=0))) if len(data) else 0.0
+    reach = max(0.5 * float(np.linalg.norm(c["hi_g"] - c["lo_g"])),
+                4.0 * spread / max(len(S), 1) ** (1.0 / c["m"]),
+                4.0 * c["tau_span"] * c["ray_speed"] / TRACE_STEPS)  # fmt: skip
+    with np.errstate(invalid="ignore"):
+        good = ((pos >= c["lo_g"] - reach) & (pos <= c["hi_g"] + reach)).all(axis=1)
     pts = np.array(list(itertools.product(*c["grid_axes"])), float).reshape(-1, n)
     # each direction its own seeds, from its own samples: where the rays one way crowd
     # (towards a focus) they would otherwise take every seed from the rays the other way
