@@ -408,9 +408,11 @@ def locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, 
     with x(s_a) - target of sign ``bracket_sign[q]`` (+1 or -1; 0: no bracket) and
     x(s_b) - target of the other, as two neighbouring traced rays give it.  Newton
     is then kept inside it, bisecting where a step would leave it, fail, or not
-    halve the residual (R. P. Brent's safeguard, as in ``rtsafe``): a ray that
-    crosses the point between the two is found even where x(s) bends sharply
-    between them (a steep or kinked stretch of data, a fan the rays barely sample).
+    halve the residual (the safeguard of ``rtsafe``, W. H. Press et al., Numerical
+    Recipes, section 9.4): a ray that crosses the point between the two is found
+    even where x(s) bends sharply between them (a steep or kinked stretch of data,
+    a fan the rays barely sample); one that only closes in on a jump of the data
+    (not landing on the point) is not taken.
     """
     m = n - 1
     curvatures = zss.shape[0] == targets.shape[0] and m == 1
