@@ -141,11 +141,12 @@ def test_distinct_rays_keeps_each_point_s_first_copy_of_a_converged_ray():
     assert keep.tolist() == [True, False, False, True, True, False]
 
 
-def test_spread_samples_takes_rays_apart_or_traced_the_other_way():
-    ray_of = np.array([10, 11, 12, 20, 10, 13])
-    forward = np.array([True, True, True, True, False, True])
+def test_spread_seeds_on_samples_takes_rays_apart_or_traced_the_other_way():
+    """The seeds on ray samples (no evolution variable): each sample's (ray, way) as its
+    parameters; a spacing of 1/4 for the way makes the two ways always apart."""
+    ways = np.array([[10, 1], [11, 1], [12, 1], [20, 1], [10, 0], [13, 1]], float)
     out = np.empty((1, 4), np.int64)
-    K.spread_samples(np.array([[0, 1, 2, 3, 4, 5]]), ray_of, forward, 2, out)
+    K.spread_seeds(np.array([[0, 1, 2, 3, 4, 5]]), ways, np.array([1.0, 0.25]), 2.0, out)
     # 11 and 12 are within 2 rays of 10; 20 is not; 10 backwards is the other direction;
     # 13 is 3 rays from 10 forward
     assert out[0].tolist() == [0, 3, 4, 5]

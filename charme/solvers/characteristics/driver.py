@@ -1619,6 +1619,7 @@ def _multi_seed(pde, c, runs, crossing):
     # each direction its own seeds, from its own samples: where the rays one way crowd
     # (towards a focus) they would otherwise take every seed from the rays the other way
     per = VISCOSITY_SEEDS // len(use)
+    ways = np.column_stack([ray_of, tau_of >= 0]).astype(float)  # each sample's ray, way
     ends = np.cumsum([0] + [r[1].shape[0] * r[1].shape[1] for r in use])
     chosen = np.full((len(pts), per * len(use)), -1, np.int64)
     for j, (lo, hi) in enumerate(zip(ends[:-1], ends[1:])):
@@ -1630,8 +1631,10 @@ def _multi_seed(pde, c, runs, crossing):
         if crossing == "viscosity":  # earliest samples first: near a focus, the direct rays
             cands = np.take_along_axis(cands, np.argsort(np.abs(tau_of[cands]), axis=1,
                                                          kind="stable"), axis=1)  # fmt: skip
-        # distinct rays (not neighbours of one)
-        K.spread_samples(cands, ray_of, tau_of >= 0, 2, chosen[:, j * per : (j + 1) * per])
+        # distinct rays (more than 2 rays apart, or traced the other way)
+        part = np.empty((len(pts), per), np.int64)
+        K.spread_seeds(cands, ways, np.array([1.0, 0.25]), 2.0, part)
+        chosen[:, j * per : (j + 1) * per] = part
     owner, slot = np.nonzero(chosen >= 0)  # point by point, in the order tried
     seed_idx = chosen[owner, slot]
     rays = ray_of[seed_idx]

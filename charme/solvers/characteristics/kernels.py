@@ -1021,37 +1021,6 @@ def distinct_rays(owner, s, ok, spacing, tol, keep):
 
 
 @njit(cache=True)
-def spread_samples(cands, ray_of, forward, gap, out):
-    """Seeds on traced ray samples for each point (no evolution variable).
-
-    ``cands[q]`` lists samples near point ``q`` in the order they are tried;
-    ``ray_of[j]`` is sample j's ray (rays numbered along the data) and
-    ``forward[j]`` whether it was traced forward.  ``out[q]`` receives the first
-    of them that lie on a ray more than ``gap`` rays from, or traced the other
-    way than, every sample taken before for ``q``, at most ``out.shape[1]``, -1
-    after the last.
-    """
-    most = out.shape[1]
-    for q in range(cands.shape[0]):
-        count = 0
-        for jj in range(cands.shape[1]):
-            j = cands[q, jj]
-            fresh = True
-            for c in range(count):
-                i = out[q, c]
-                if forward[i] == forward[j] and abs(ray_of[i] - ray_of[j]) <= gap:
-                    fresh = False
-                    break
-            if fresh:
-                out[q, count] = j
-                count += 1
-                if count == most:
-                    break
-        for c in range(count, most):
-            out[q, c] = -1
-
-
-@njit(cache=True)
 def distinct_states(owner, u, g, keep):
     """``keep[j]``: solution j differs from every solution kept before it for the same
     point ``owner[j]`` (``owner`` grouped) in u (relative 1e-9) or in its gradient
