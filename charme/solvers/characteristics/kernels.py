@@ -952,6 +952,15 @@ def refine_crossing(code, consts, prog, nz, n, y_lo, lo_t, hi_t, rtol, atol, sub
 
 
 @njit(cache=True)
+def _apart(a, b, spacing, tol):
+    """Whether ``a`` and ``b`` differ by more than ``tol`` spacings in some component."""
+    for k in range(a.shape[0]):
+        if abs(a[k] - b[k]) > tol * spacing[k]:
+            return True
+    return False
+
+
+@njit(cache=True)
 def spread_seeds(near, S, spacing, apart, out):
     """Seeds for the branches through each point (data of any dimension).
 
@@ -963,7 +972,6 @@ def spread_seeds(near, S, spacing, apart, out):
     the data lead Newton to the same branch; rays apart can reach different
     ones.
     """
-    m = S.shape[1]
     most = out.shape[1]
     for q in range(near.shape[0]):
         count = 0
@@ -973,13 +981,7 @@ def spread_seeds(near, S, spacing, apart, out):
                 continue
             fresh = True
             for c in range(count):
-                o = out[q, c]
-                far = False
-                for k in range(m):
-                    if abs(S[r, k] - S[o, k]) > apart * spacing[k]:
-                        far = True
-                        break
-                if not far:
+                if not _apart(S[r], S[out[q, c]], spacing, apart):
                     fresh = False
                     break
             if fresh:
@@ -997,7 +999,6 @@ def distinct_rays(owner, s, ok, spacing, tol, keep):
     ``s[j]`` differ, by more than ``tol`` spacings in some parameter, from every
     ray kept before it for the same point ``owner[j]`` (``owner`` ascending): the
     distinct branches through each point, in the order found."""
-    m = s.shape[1]
     first = 0  # the first ray of the current point
     for j in range(owner.shape[0]):
         if j > 0 and owner[j] != owner[j - 1]:
@@ -1007,14 +1008,7 @@ def distinct_rays(owner, s, ok, spacing, tol, keep):
             continue
         fresh = True
         for i in range(first, j):
-            if not keep[i]:
-                continue
-            far = False
-            for k in range(m):
-                if abs(s[j, k] - s[i, k]) > tol * spacing[k]:
-                    far = True
-                    break
-            if not far:
+            if keep[i] and not _apart(s[j], s[i], spacing, tol):
                 fresh = False
                 break
         keep[j] = fresh
