@@ -102,3 +102,17 @@ def test_a_steep_ramp_spreads_without_gaps():
     assert not np.isnan(u).any()
     np.testing.assert_allclose(u, np.clip((X + 0.005) / (T + 0.01), 0, 1), rtol=0, atol=1e-13)
     assert r["shock_t"].size == 0
+
+
+def test_a_steep_falling_ramp_breaks_at_its_time_and_its_shock_is_exact():
+    """Burgers from a ramp falling from 1 to 0 over 0.01 (shorthand data, a few samples
+    across it): the rays cross first at t = 0.01, x = 0.005, and the shock then moves at
+    1/2 along x = t/2.  The ramp was taken for a jump (breaking time 0 at x = 0), and the
+    Lax-Oleinik integrals across its unresolved corners put the shock 7e-7 off."""
+    r = solve_pde(pde('equation: u_t + u*u_x = 0\n'
+                      'initial: "u(x, t=0) = max(0, min(1, 0.5 - x/0.01))"\n'
+                      "grid: {t: [0, 2, 5], x: [-1, 2, 301]}\n"), crossing="shock")  # fmt: skip
+    assert r.attrs["breaking_time"] == pytest.approx(0.01, abs=1e-12)
+    assert r.attrs["breaking_location_x"] == pytest.approx(0.005, abs=1e-9)
+    np.testing.assert_array_equal(r["shock_t"], [0.5, 1.0, 1.5, 2.0])
+    np.testing.assert_allclose(r["shock_x"], np.asarray(r["shock_t"]) / 2, rtol=0, atol=1e-13)

@@ -125,6 +125,8 @@ def detect(info, pde, c, e, speed_of):
         right = _state_at(c, pde, s_star + delta, guess_r)
         if left is None or right is None:
             continue
+        if not abs(right[iw] - left[iw]) > 1e-6 * abs(wb - wa):
+            continue  # continuous there: a stretch steeper than the samples resolve, no jump
         zl, zr = left[:nz], right[:nz]
         al, ar = speed_of(zl[None])[0, o], speed_of(zr[None])[0, o]
         xs = left[nz + o]  # dx_o/ds on the data: orientation of s along x
