@@ -1122,3 +1122,23 @@ def test_no_real_gradient_is_suggested_and_the_given_branch_not_asked_for():
                       "initial: {parameters: {s: [-2, 2, 81]}, x: s, y: 0, u: s^2/2, branch: 1}\n"
                       "grid: {x: [-1, 1, 3], y: [0, 1, 3]}\n"))  # fmt: skip
     assert "s=-2" in str(info.value) and "under initial.branch" not in str(info.value)
+
+
+@pytest.mark.parametrize("crossing", ["stop", "viscosity"])
+def test_rays_focusing_to_a_point_in_two_dimensions(crossing):
+    """u_t + |grad u|^2/2 = 0 from -(x^2 + y^2)/2: every ray reaches the origin at t = 1,
+    where det x_s = (1 - t)^2 touches 0 without changing sign.  That focus was missed
+    (breaking time 'none'), and both stop and viscosity gave the rays' values past it;
+    the Hopf-Lax value is -inf there."""
+    r = solve_pde(pde(
+        "variables: [t, x, y]\nequation: u_t + (u_x^2 + u_y^2)/2 = 0\n"
+        'initial: "u(x, y, t=0) = -(x^2 + y^2)/2"\n'
+        "grid: {t: [0, 2, 5], x: [-1, 1, 9], y: [-1, 1, 9]}\n"
+    ), crossing=crossing)  # fmt: skip
+    assert r.attrs["breaking_time"] == pytest.approx(1.0, abs=1e-6)
+    assert abs(r.attrs["breaking_location_x"]) < 1e-6 and abs(r.attrs["breaking_location_y"]) < 1e-6
+    T, X, Y = np.meshgrid(r["t"], r["x"], r["y"], indexing="ij")
+    before = T < 1
+    np.testing.assert_allclose(r["u"][before], -(X**2 + Y**2)[before] / (2 * (1 - T[before])),
+                               rtol=0, atol=1e-13)  # fmt: skip
+    assert np.isnan(r["u"][T > 1]).all()

@@ -728,15 +728,22 @@ def _hermite(info, pde, c, e, speed, tau_levels, taus, out, end):
     return u, grad
 
 
-def _past_focus(tb, S, table, tau):
-    """Which rays of the data in ``table`` are past their first crossing (focal point)
-    at ``tau``: both traced rays around its s (1-D ``S``) crossed before (``tb``, their
-    first crossing).  Past it a ray minimises nothing (the Hopf-Lax value is reached
-    before), so a viscosity solution never takes it: where only such rays arrive (data
-    focusing to a point, after which the value is -inf) there is none."""
-    k = np.clip(np.searchsorted(S, table.s, "right") - 1, 0, len(S) - 2)
+def _past_focus(c, s, tau):
+    """Which rays of the data (manifold parameters ``s``, float[k, m]) are past their
+    first crossing (focal point) at ``tau``: every traced ray at the corners of its cell
+    of samples crossed before (``c["tb_ray"]``, their first crossings).  Past it a ray
+    minimises nothing (the Hopf-Lax value is reached before), so a viscosity solution
+    never takes it: where only such rays arrive (data focusing to a point, after which
+    the value is -inf) there is none."""
+    counts, lo, hi = c["s_counts"], c["s_lo"], c["s_hi"]
+    frac = (s - lo) / np.where(hi > lo, hi - lo, 1.0) * (counts - 1)
+    k = np.clip(np.floor(frac), 0, np.maximum(counts - 2, 0)).astype(np.int64)
     late = tau * (1.0 - 1e-9)
-    return np.isnan(table.w) & (tb[k] < late) & (tb[k + 1] < late)
+    past = np.ones(len(s), np.bool_)
+    for corner in itertools.product((0, 1), repeat=s.shape[1]):
+        idx = np.minimum(k + np.array(corner), counts - 1)
+        past &= c["tb_ray"][np.ravel_multi_index(tuple(idx.T), tuple(counts))] < late
+    return past
 
 
 def _fan_fill(info, c, e, level, u, grad):
@@ -849,7 +856,8 @@ def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out,
         if crossing == "multivalued":
             key = None
         elif crossing == "viscosity":  # no ray past its focal point: none minimises
-            key = np.where(_past_focus(c["tb_ray"], S, table, tau), np.inf, sign * table.u)
+            past = np.isnan(table.w) & _past_focus(c, table.s[:, None], tau)
+            key = np.where(past, np.inf, sign * table.u)
         else:  # a point reached by one ray has nothing to choose
             key = np.zeros(len(table.u))
             multi = table.counts[table.q] > 1
@@ -949,6 +957,8 @@ def _branches_nd(info, c, crossing, e, speed, tau_levels, taus, out):
                      np.zeros(len(rays)), c["rtol"], c["atol"], uq, gq, sq, ok)  # fmt: skip
             if c["charpit"] and ok.any():
                 ok[ok] &= _on_branch(c, sq[ok], seed_p[ok])
+            if crossing == "viscosity" and ok.any():  # no ray past its focal point
+                ok[ok] &= ~_past_focus(c, sq[ok], tau)
             keep = np.empty(len(rays), np.bool_)
             K.distinct_rays(owner, sq, ok, spacing, 1e-6, keep)
             order = np.flatnonzero(keep)
@@ -1486,7 +1496,36 @@ def _crossings(c, out, taus, det0, n, nz, m, e=None):
     flip[:, 0] = False
     r = np.flatnonzero(flip.any(axis=1))
     k = np.argmax(flip[r], axis=1)  # the first level past the sign change
-    return _crossing_at(out, taus, n, r, k, det[r, k - 1], det[r, k])
+    tb, at = _crossing_at(out, taus, n, r, k, det[r, k - 1], det[r, k])
+    if m >= 2:  # rays focusing in 2+ dimensions: det can touch 0 without changing sign
+        _touches(out, taus, n, det * np.sign(det0)[:, None], tb, at)
+    return tb, at
+
+
+#: a dip of det J whose parabola through three levels reaches below this fraction of
+#: det J on the data counts as touching 0: a focus (det ~ (1 - t)^2 for fronts focusing
+#: to a point in 2-D, which never changes sign)
+TOUCH = 1e-6
+
+
+def _touches(out, taus, n, g, tb, at):
+    """Earlier crossings where ``g`` (det J, positive on the data) dips to 0 between
+    levels without changing sign (in place in ``tb``, ``at``): the vertex of the
+    parabola through three consecutive levels at a local minimum."""
+    t = np.abs(taus)
+    f0, f1, f2 = g[:, :-2], g[:, 1:-1], g[:, 2:]
+    t0, t1, t2 = t[:-2], t[1:-1], t[2:]
+    with np.errstate(all="ignore"):
+        d01, d12 = (f1 - f0) / (t1 - t0), (f2 - f1) / (t2 - t1)
+        a = (d12 - d01) / (t2 - t0)
+        vertex = 0.5 * (t0 + t1) - d01 / (2 * a)  # where the parabola's slope is 0
+        low = f1 + d01 * (vertex - t1) + a * (vertex - t0) * (vertex - t1)
+        dip = ((f1 > 0) & (f1 <= f0) & (f1 <= f2) & (a > 0) & (vertex >= t0) & (vertex <= t2)
+               & (low <= TOUCH * g[:, :1]) & (vertex < tb[:, None]))  # fmt: skip
+    rays = np.flatnonzero(dip.any(axis=1))
+    j = np.argmax(dip[rays], axis=1)
+    tb[rays] = vertex[rays, j]
+    at[rays] = out[rays, j + 1, :n]
 
 
 def _crossing_at(out, taus, n, r, k, before, after):
