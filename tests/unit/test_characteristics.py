@@ -897,8 +897,10 @@ def test_first_sign_changes_scan_each_ray_to_its_first_crossing():
         dets = dets.reshape(out.shape[:2])
         det0 = dets[:, 0].copy()
         flip, before, after = np.empty(len(S), np.int64), np.empty(len(S)), np.empty(len(S))
-        CK.first_sign_changes(c.code, c.consts, c.prog, c.nz, c.n, out, det0, flip, before,
-                              after)  # fmt: skip
+        touch = np.empty(len(S))
+        CK.first_sign_changes(c.code, c.consts, c.prog, c.nz, c.n, out, taus, det0, 1e-6, flip,
+                              before, after, touch)  # fmt: skip
+        assert np.isnan(touch).all()  # in 2-D, rays into a circle cross (det changes sign)
         changes = (dets * det0[:, None] <= 0)[:, 1:]
         expected = np.where(changes.any(axis=1), np.argmax(changes, axis=1) + 1, -1)
         np.testing.assert_array_equal(flip, expected)
@@ -1142,3 +1144,24 @@ def test_rays_focusing_to_a_point_in_two_dimensions(crossing):
     np.testing.assert_allclose(r["u"][before], -(X**2 + Y**2)[before] / (2 * (1 - T[before])),
                                rtol=0, atol=1e-13)  # fmt: skip
     assert np.isnan(r["u"][T > 1]).all()
+
+
+def test_rays_focusing_on_the_centre_of_a_sphere():
+    """|grad u| = 1 from the unit sphere, fronts going in: every ray meets at the centre,
+    where det J ~ (1 - tau)^2 touches 0 without changing sign.  The focus was missed and
+    the first arrival outside the sphere taken from rays past it (u = 1 + r); now the
+    crossing is found there and outside is unreached, inside exact."""
+    r = solve_pde(pde(
+        "variables: [x, y, z]\nequation: u_x^2 + u_y^2 + u_z^2 = 1\n"
+        "initial: {parameters: {th: [0.05, 3.0915926535897933, 21], "
+        "ph: [0, 6.283185307179586, 31]}, x: sin(th)*cos(ph), y: sin(th)*sin(ph), "
+        "z: cos(th), u: 0, guess: {u_x: -sin(th)*cos(ph), u_y: -sin(th)*sin(ph), "
+        "u_z: -cos(th)}}\ngrid: {x: [-1.5, 1.5, 5], y: [-1.5, 1.5, 5], z: [-1.5, 1.5, 5]}\n"
+    ), crossing="viscosity")  # fmt: skip
+    X, Y, Z = np.meshgrid(r["x"], r["y"], r["z"], indexing="ij")
+    R = np.sqrt(X**2 + Y**2 + Z**2)
+    # (the data leave out the poles: the z-axis is not reached)
+    inside = (R < 1) & (np.hypot(X, Y) > 1e-9)
+    np.testing.assert_allclose(r["u"][inside], 1 - R[inside], rtol=0, atol=1e-12)
+    assert np.isnan(r["u"][R > 1 + 1e-9]).all()
+    assert np.hypot(r.attrs["breaking_location_x"], r.attrs["breaking_location_y"]) < 1e-2

@@ -1485,13 +1485,17 @@ def _crossings(c, out, taus, det0, n, nz, m, e=None):
                                                 for k in range(m)], axis=-2))  # fmt: skip
         sign0 = np.sign(minor[:, 0]) * np.sign(det0)  # the layout's sign (with the speed's)
         det = minor * np.where(sign0 != 0, sign0, 1.0)[:, None]  # NaN where a ray ended
-    else:  # each ray only up to its first sign change
+    else:  # each ray only up to its first sign change (or touch)
         flip = np.empty(R, np.int64)
-        before, after = np.empty(R), np.empty(R)
+        before, after, touch = np.empty(R), np.empty(R), np.empty(R)
         K.first_sign_changes(c["code"], c["consts"], c["prog"], nz, n, out,
-                             np.ascontiguousarray(det0, float), flip, before, after)  # fmt: skip
-        return _crossing_at(out, taus, n, np.flatnonzero(flip >= 0), flip[flip >= 0],
-                            before[flip >= 0], after[flip >= 0])  # fmt: skip
+                             np.ascontiguousarray(taus, float), np.ascontiguousarray(det0, float),
+                             TOUCH, flip, before, after, touch)  # fmt: skip
+        tb, at = _crossing_at(out, taus, n, np.flatnonzero(flip >= 0), flip[flip >= 0],
+                              before[flip >= 0], after[flip >= 0])  # fmt: skip
+        dip = np.flatnonzero(np.isfinite(touch))
+        tb[dip], at[dip] = np.abs(touch[dip]), out[dip, flip[dip] - 1, :n]
+        return tb, at
     flip = (det * det0[:, None] <= 0) & np.isfinite(out[:, :, 0])
     flip[:, 0] = False
     r = np.flatnonzero(flip.any(axis=1))
@@ -1511,21 +1515,14 @@ TOUCH = 1e-6
 def _touches(out, taus, n, g, tb, at):
     """Earlier crossings where ``g`` (det J, positive on the data) dips to 0 between
     levels without changing sign (in place in ``tb``, ``at``): the vertex of the
-    parabola through three consecutive levels at a local minimum."""
-    t = np.abs(taus)
-    f0, f1, f2 = g[:, :-2], g[:, 1:-1], g[:, 2:]
-    t0, t1, t2 = t[:-2], t[1:-1], t[2:]
-    with np.errstate(all="ignore"):
-        d01, d12 = (f1 - f0) / (t1 - t0), (f2 - f1) / (t2 - t1)
-        a = (d12 - d01) / (t2 - t0)
-        vertex = 0.5 * (t0 + t1) - d01 / (2 * a)  # where the parabola's slope is 0
-        low = f1 + d01 * (vertex - t1) + a * (vertex - t0) * (vertex - t1)
-        dip = ((f1 > 0) & (f1 <= f0) & (f1 <= f2) & (a > 0) & (vertex >= t0) & (vertex <= t2)
-               & (low <= TOUCH * g[:, :1]) & (vertex < tb[:, None]))  # fmt: skip
-    rays = np.flatnonzero(dip.any(axis=1))
-    j = np.argmax(dip[rays], axis=1)
-    tb[rays] = vertex[rays, j]
-    at[rays] = out[rays, j + 1, :n]
+    parabola through three consecutive levels at a local minimum
+    (:func:`kernels.first_dips`)."""
+    vertex, level = np.empty(len(g)), np.empty(len(g), np.int64)
+    K.first_dips(np.ascontiguousarray(taus, float), np.ascontiguousarray(g, float),
+                 TOUCH * np.abs(g[:, 0]), tb, vertex, level)  # fmt: skip
+    rays = np.flatnonzero(level >= 0)
+    tb[rays] = np.abs(vertex[rays])
+    at[rays] = out[rays, level[rays], :n]
 
 
 def _crossing_at(out, taus, n, r, k, before, after):

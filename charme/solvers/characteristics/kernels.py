@@ -812,12 +812,17 @@ def jacobian_dets(code, consts, prog, nz, n, Y, out):
 
 
 @njit(cache=True, parallel=True)
-def first_sign_changes(code, consts, prog, nz, n, out, det0, flip, before, after):
-    """Per ray ``r`` of ``out[r, level]``: the first level ``flip[r]`` >= 1 where the
-    determinant of :func:`jacobian_dets` has the sign opposite to ``det0[r]`` (or is
-    0), with the determinants at the level before and at it; -1 if there is none.
-    Each ray is scanned only up to its first change (the rays that cross early,
-    fronts converging on a focus, cost a few levels instead of all)."""
+def first_sign_changes(code, consts, prog, nz, n, out, taus, det0, touch_below, flip, before,
+                       after, touch):  # fmt: skip
+    """Per ray ``r`` of ``out[r, level]`` (levels at ``taus``): the first level
+    ``flip[r]`` >= 1 where the determinant of :func:`jacobian_dets` has the sign
+    opposite to ``det0[r]`` (or is 0), with the determinants at the level before and
+    at it; -1 if there is none.  Or where it touches 0 without changing sign (a
+    focus of rays in 2+ dimensions, det ~ (1 - tau)^2): a local minimum whose
+    parabola through three levels falls to ``touch_below`` times |det0[r]|;
+    ``touch[r]`` is then the parabola's vertex (NaN otherwise).  Each ray is scanned
+    only up to its first crossing (the rays that cross early, fronts converging on a
+    focus, cost a few levels instead of all)."""
     m = n - 1
     R, L, _ = out.shape
     block = 16
@@ -826,7 +831,9 @@ def first_sign_changes(code, consts, prog, nz, n, out, det0, flip, before, after
         J = np.empty((n, n))
         for r in range(b * block, min(R, (b + 1) * block)):
             flip[r] = -1
+            touch[r] = np.nan
             prev = np.nan
+            prev2 = np.nan
             for k in range(L):
                 y = out[r, k]
                 finite = True
@@ -848,7 +855,56 @@ def first_sign_changes(code, consts, prog, nz, n, out, det0, flip, before, after
                     before[r] = prev
                     after[r] = det
                     break
+                if m >= 2 and k >= 2 and math.isfinite(prev2):
+                    vertex = _dip(taus[k - 2], taus[k - 1], taus[k], abs(prev2), abs(prev),
+                                  abs(det), touch_below * abs(det0[r]))  # fmt: skip
+                    if math.isfinite(vertex):
+                        flip[r] = k
+                        before[r] = prev
+                        after[r] = det
+                        touch[r] = vertex
+                        break
+                prev2 = prev
                 prev = det
+
+
+@njit(cache=True)
+def first_dips(taus, g, floor, limit, vertex, level):
+    """Per ray ``r`` of the positive values ``g[r, level]`` at ``taus``: the first dip to
+    0 without a sign change before ``limit[r]``, as in :func:`first_sign_changes`
+    (a local minimum whose parabola through three levels falls to ``floor[r]``):
+    its vertex in ``vertex[r]`` and its middle level in ``level[r]``, else NaN, -1."""
+    for r in range(g.shape[0]):
+        vertex[r] = np.nan
+        level[r] = -1
+        for k in range(2, g.shape[1]):
+            if not (g[r, k - 1] > 0.0 and math.isfinite(g[r, k - 2]) and math.isfinite(g[r, k])):
+                continue
+            v = _dip(taus[k - 2], taus[k - 1], taus[k], g[r, k - 2], g[r, k - 1], g[r, k],
+                     floor[r])  # fmt: skip
+            if math.isfinite(v):
+                if abs(v) < limit[r]:
+                    vertex[r] = v
+                    level[r] = k - 1
+                break
+
+
+@njit(cache=True)
+def _dip(t0, t1, t2, f0, f1, f2, floor):
+    """The vertex of the parabola through (t0, f0), (t1, f1), (t2, f2) if f1 is a local
+    minimum and the parabola falls to ``floor`` between t0 and t2, else NaN."""
+    if not (f1 <= f0 and f1 <= f2):
+        return np.nan
+    d01 = (f1 - f0) / (t1 - t0)
+    d12 = (f2 - f1) / (t2 - t1)
+    a = (d12 - d01) / (t2 - t0)
+    if not a > 0.0:
+        return np.nan
+    vertex = 0.5 * (t0 + t1) - d01 / (2.0 * a)
+    low = f1 + d01 * (vertex - t1) + a * (vertex - t0) * (vertex - t1)
+    if min(t0, t2) <= vertex <= max(t0, t2) and low <= floor:
+        return vertex
+    return np.nan
 
 
 CROSSING_FOUND = 0  # a sign change of det J, refined to rounding
