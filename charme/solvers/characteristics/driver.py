@@ -248,9 +248,11 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
     # transversality: [x_s1 .. x_sm, dx/dtau] must be invertible on the data
     a0 = _eval_a({"code": code, "consts": consts, "prog": prog, "n": n}, y0[:, :nz])
     J0 = np.stack([*(y0[:, nz + k * nz : nz + k * nz + n] for k in range(m)), a0], axis=1)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(all="ignore"):
         det0 = np.linalg.det(J0)
-    scale = np.abs(J0).reshape(len(S), -1).max(axis=1) ** n
+        # Hadamard's bound: |det| <= the product of the rows' lengths (the tangents' and
+        # the speed's), so a fast ray off good data is not taken for a characteristic one
+        scale = np.prod(np.linalg.norm(J0, axis=2), axis=1)
     # data undefined at a point (a jump sampled exactly, 0/0) give no ray there
     undefined = ~np.isfinite(det0)
     if undefined.all() or not np.isfinite(y0).all(axis=1).any():
@@ -261,6 +263,16 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
         raise SpecError(
             f"the Cauchy data are characteristic (not transversal) at {where}", field="initial"
         )
+    if m == 1:  # between two samples: the determinant changes sign
+        turn = np.flatnonzero(det0[:-1] * det0[1:] < 0)
+        if turn.size:
+            a, b = S[turn[0], 0], S[turn[0] + 1, 0]
+            raise SpecError(
+                f"the Cauchy data are characteristic (not transversal) between "
+                f"{pde.manifold[0]}={a:g} and {b:g}: det [dx/d{pde.manifold[0]}, dx/dtau] "
+                "changes sign there; take the data on one side of that point",
+                field="initial",
+            )  # fmt: skip
 
     _check_memory(pde, n)
     if check_only:
@@ -376,7 +388,10 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
             grad = np.full((*shape, n), np.nan)
             others = [i for i in range(n) if i != e]
             if evaluation == "hermite" and n != 2:
-                raise SpecError("hermite evaluation is implemented for one space dimension (n = 2)")
+                raise SpecError(
+                    "hermite evaluation is implemented for one space dimension (variables "
+                    "[t, x]); use newton"
+                )
             if evaluation == "hermite" and crossing == "stop":
                 u, grad = _hermite(info, pde, ctx, e, speed, tau_levels, taus, out,
                                    breaking_tau)  # fmt: skip
@@ -677,7 +692,10 @@ def _hermite(info, pde, c, e, speed, tau_levels, taus, out, end):
 
     n, nz = c["n"], c["nz"]
     if n != 2:
-        raise SpecError("hermite evaluation is implemented for one space dimension (n = 2)")
+        raise SpecError(
+            "hermite evaluation is implemented for one space dimension (variables "
+            "[t, x]); use newton"
+        )
     o = 1 - e
     u = np.full(c["shape"], np.nan)
     grad = np.full((*c["shape"], n), np.nan)
@@ -810,7 +828,10 @@ def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out,
         )
     if n != 2:
         if crossing == "shock":
-            raise SpecError("--crossing shock is for 1-D conservation laws (n = 2 variables)")
+            raise SpecError(
+                "--crossing shock is for conservation laws in one space dimension "
+                "(variables [t, x]); in more use multivalued"
+            )
         return _branches_nd(info, c, crossing, e, speed, tau_levels, taus, out)
     o = 1 - e
     S = c["S"][:, 0]

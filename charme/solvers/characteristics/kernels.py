@@ -375,6 +375,14 @@ def initial_states(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, S, 
 
 
 @njit(cache=True)
+def _newton_tol(rtol):
+    """Newton onto a ray has converged when its step (relative to 1 + |s|) is below
+    this: 1e-14, or a tenth of the integration's ``rtol`` when that is looser (the ray's
+    end is no more accurate than that, and Newton would only wander in its noise)."""
+    return max(1e-14, 0.1 * rtol)
+
+
+@njit(cache=True)
 def _inside(s, s_lo, s_hi):
     """Whether the manifold point ``s`` lies in the box [s_lo, s_hi] (up to rounding)."""
     for k in range(s.shape[0]):
@@ -479,7 +487,7 @@ def locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, 
                     size = max(size, abs(step[k]) / (1.0 + abs(s[k])))
                 # a first step this small from a seed whose d(z_s)/ds is known: z_s moves too
                 along = curvatures and it == 0 and size < ONE_STEP and _finite(zss[q])
-                if size >= 1e-14 and not along:
+                if size >= _newton_tol(rtol) and not along:
                     continue
                 # the last step is below rounding of s: move the ray state along it linearly
                 # (z_s carried by the ray; the error is O(step^2)) instead of integrating again
@@ -680,7 +688,7 @@ def locate_general(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fp
                 size = max(size, abs(step[k]) / (1.0 + abs(s[k])))
             tau -= step[m]
             size = max(size, abs(step[m]) / (1.0 + abs(tau)))
-            if size >= 1e-14:
+            if size >= _newton_tol(rtol):
                 continue
             if not initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, s,
                                  seed_p[q], y, stack):  # fmt: skip
