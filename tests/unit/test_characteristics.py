@@ -1201,3 +1201,25 @@ def test_a_loose_rtol_leaves_no_holes():
     x0, y0 = X * np.cos(T) + Y * np.sin(T), -X * np.sin(T) + Y * np.cos(T)  # back along
     assert not np.isnan(r["u"]).any()
     np.testing.assert_allclose(r["u"], np.sin(x0) + y0**2, rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize("crossing", ["viscosity", "multivalued"])
+def test_many_branches_in_two_dimensions(crossing):
+    """u_t + |grad u|^2/2 = 0 from -cos x - cos y at t = 8: 5 rays in each direction, 25
+    through every point.  Twelve seeds a point found at most 12 (and viscosity took the
+    least of those, off by up to 4); points whose seeds find several rays are searched
+    again from four times the seeds.  Exact: the sum of two 1-D Hopf-Lax values."""
+    r = solve_pde(pde(
+        "variables: [t, x, y]\nequation: u_t + (u_x^2 + u_y^2)/2 = 0\n"
+        "initial: {parameters: {a: [-12, 18, 121], b: [-12, 18, 121]}, t: 0, x: a, y: b, "
+        "u: -cos(a) - cos(b)}\ngrid: {t: [8, 8, 1], x: [0.3, 6.1, 4], y: [0.3, 6.1, 4]}\n"
+    ), crossing=crossing)  # fmt: skip
+
+    h = np.array([_hopf_lax_1d(x, 8.0) for x in r["x"]])
+    exact = h[:, None] + h[None, :]
+    if crossing == "viscosity":
+        np.testing.assert_allclose(r["u"][0], exact, rtol=0, atol=1e-12)
+    else:
+        br = np.asarray(r["u_branches"])[0]
+        assert (np.isfinite(br).sum(axis=-1) == 25).all()
+        np.testing.assert_allclose(np.nanmin(br, axis=-1), exact, rtol=0, atol=1e-12)

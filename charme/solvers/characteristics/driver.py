@@ -933,6 +933,8 @@ def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out,
 
 
 BRANCH_SEEDS = 12
+#: ... and at most, for points where the first seeds found several branches
+BRANCH_SEEDS_MOST = 192
 
 
 def _branches_nd(info, c, crossing, e, speed, tau_levels, taus, out):
@@ -960,31 +962,57 @@ def _branches_nd(info, c, crossing, e, speed, tau_levels, taus, out):
         good = np.flatnonzero(np.isfinite(pos).all(axis=1))
         owner, uq, gq = np.empty(0, np.int64), np.empty(0), np.empty((0, n))
         if good.size:
-            _, near = cKDTree(pos[good]).query(pts, k=min(good.size, 8 * BRANCH_SEEDS))
-            chosen = np.empty((len(pts), BRANCH_SEEDS), np.int64)
-            K.spread_seeds(good[np.asarray(near).reshape(len(pts), -1)], S, spacing, 3.0,
-                           chosen)  # fmt: skip
-            owner, slot = np.nonzero(chosen >= 0)  # point by point, nearest seed first
-            rays = chosen[owner, slot]
-            seed_p = (
-                y0[rays, n + 1 : 2 * n + 1] if c["charpit"] else np.zeros((len(rays), n))
-            ).copy()
-            uq, gq, sq = np.empty(len(rays)), np.empty((len(rays), n)), np.empty((len(rays), m))
-            ok = np.zeros(len(rays), np.bool_)
-            K.locate(c["code"], c["consts"], c["prog"], c["icode"], c["iconsts"], c["iprog"],
-                     c["fcode"], c["fconsts"], c["fprog"], n, c["charpit"], e, pts[owner],
-                     np.full(len(rays), tau), S[rays].copy(), seed_p, c["h_ray"][rays],
-                     np.empty((0, c["nz"])), c["s_lo"], c["s_hi"], np.zeros((len(rays), 2)),
-                     np.zeros(len(rays)), c["rtol"], c["atol"], uq, gq, sq, ok)  # fmt: skip
-            if c["charpit"] and ok.any():
-                ok[ok] &= _on_branch(c, sq[ok], seed_p[ok])
-            if crossing == "viscosity" and ok.any():  # no ray past its focal point
-                ok[ok] &= ~_past_focus(c, sq[ok], tau)
-            keep = np.empty(len(rays), np.bool_)
-            K.distinct_rays(owner, sq, ok, spacing, 1e-6, keep)
-            order = np.flatnonzero(keep)
-            order = order[np.lexsort((sign * uq[order], owner[order]))]  # stable: ties as found
-            owner, uq, gq = owner[order], uq[order], gq[order]
+            tree = cKDTree(pos[good])
+
+            def found(points, seeds, tau=tau, good=good, tree=tree):
+                """The distinct branches through ``points`` from up to ``seeds`` seeds
+                each: (owner, u, grad), by point then sign * u, and how many distinct rays
+                each point had before the viscosity solution's choice."""
+                _, near = tree.query(pts[points], k=min(good.size, 8 * seeds))
+                chosen = np.empty((len(points), seeds), np.int64)
+                K.spread_seeds(good[np.asarray(near).reshape(len(points), -1)], S, spacing,
+                               3.0, chosen)  # fmt: skip
+                owner, slot = np.nonzero(chosen >= 0)  # point by point, nearest seed first
+                rays = chosen[owner, slot]
+                owner = points[owner]
+                seed_p = (
+                    y0[rays, n + 1 : 2 * n + 1] if c["charpit"] else np.zeros((len(rays), n))
+                ).copy()
+                uq, gq = np.empty(len(rays)), np.empty((len(rays), n))
+                sq, ok = np.empty((len(rays), m)), np.zeros(len(rays), np.bool_)
+                K.locate(c["code"], c["consts"], c["prog"], c["icode"], c["iconsts"],
+                         c["iprog"], c["fcode"], c["fconsts"], c["fprog"], n, c["charpit"], e,
+                         pts[owner], np.full(len(rays), tau), S[rays].copy(), seed_p,
+                         c["h_ray"][rays], np.empty((0, c["nz"])), c["s_lo"], c["s_hi"],
+                         np.zeros((len(rays), 2)), np.zeros(len(rays)), c["rtol"], c["atol"],
+                         uq, gq, sq, ok)  # fmt: skip
+                if c["charpit"] and ok.any():
+                    ok[ok] &= _on_branch(c, sq[ok], seed_p[ok])
+                keep = np.empty(len(rays), np.bool_)
+                K.distinct_rays(owner, sq, ok, spacing, 1e-6, keep)
+                rays_found = np.bincount(owner[keep], minlength=len(pts))
+                if crossing == "viscosity" and keep.any():  # no ray past its focal point
+                    keep[keep] &= ~_past_focus(c, sq[keep], tau)
+                order = np.flatnonzero(keep)
+                order = order[np.lexsort((sign * uq[order], owner[order]))]  # ties: as found
+                return owner[order], uq[order], gq[order], rays_found
+
+            # points where the seeds found several rays may have more than they reached:
+            # again from four times the seeds, while a quarter of them find distinct rays
+            # (up to BRANCH_SEEDS_MOST)
+            points, seeds = np.arange(len(pts)), BRANCH_SEEDS
+            owner, uq, gq, counts = found(points, seeds)
+            while seeds < BRANCH_SEEDS_MOST:
+                points = points[counts[points] >= max(2, seeds // 4)]
+                if not points.size:
+                    break
+                seeds *= 4
+                *more, counts = found(points, seeds)
+                again = np.isin(owner, points)
+                owner, uq, gq = (np.concatenate([a[~again], b]) for a, b in zip((owner, uq, gq),
+                                                                               more))  # fmt: skip
+                order = np.lexsort((sign * uq, owner))
+                owner, uq, gq = owner[order], uq[order], gq[order]
         start = np.searchsorted(owner, np.arange(len(pts) + 1))  # each point's branches
         per_level.append((owner, uq, start))
         has = np.diff(start) > 0
