@@ -329,6 +329,9 @@ def _higher_derivative(text: str, u: str, variables, known) -> str | None:
 
 #: most samples the shorthand's data get (also when the solver widens them)
 SHORTHAND_MAX_SAMPLES = 20001
+#: ... and most rays in all, for data of two or more dimensions (down to two samples a
+#: grid spacing: 3-D data at six a spacing would trace 300,000 rays for an 11^3 grid)
+SHORTHAND_MAX_RAYS = 40000
 
 
 def _shorthand(raw, text, u, variables, grid) -> dict:
@@ -362,12 +365,19 @@ def _shorthand(raw, text, u, variables, grid) -> dict:
             "name every variable once, exactly one of them with its value", ("initial",)
         )
     out: dict = {"parameters": {}}
+    counts = {}
     for v in free:
         if v not in grid:
             raise raw.error(f"the grid needs a range for {v!r}", ("grid",))
-        a, b, n = grid[v]
-        span = max(b - a, 1e-12)
-        out["parameters"][v] = [a - span, b + span, min(2 * int(n) * 3 + 1, SHORTHAND_MAX_SAMPLES)]
+        counts[v] = min(2 * int(grid[v][2]) * 3 + 1, SHORTHAND_MAX_SAMPLES)
+    total = float(math.prod(counts.values()))
+    if total > SHORTHAND_MAX_RAYS:  # data of 2+ dimensions: fewer per axis, two per spacing
+        shrink = (SHORTHAND_MAX_RAYS / total) ** (1.0 / len(counts))
+        counts = {v: max(2 * int(grid[v][2]) + 1, int(k * shrink)) for v, k in counts.items()}
+    for v in free:
+        a, b, _ = grid[v]
+        span = b - a if b > a else max(1.0, abs(a))  # a grid of one node: a unit around it
+        out["parameters"][v] = [a - span, b + span, counts[v]]
         out[v] = v
     out.update(fixed)
     out[u] = m.group(3).strip()

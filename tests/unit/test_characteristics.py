@@ -1223,3 +1223,30 @@ def test_many_branches_in_two_dimensions(crossing):
         br = np.asarray(r["u_branches"])[0]
         assert (np.isfinite(br).sum(axis=-1) == 25).all()
         np.testing.assert_allclose(np.nanmin(br, axis=-1), exact, rtol=0, atol=1e-12)
+
+
+def test_shorthand_on_a_grid_of_one_node():
+    """x: [1, 1, 1] with shorthand data: the samples spanned 2e-12 around x = 1 (the grid's
+    length), so 3 of 4 levels were unreached; now a unit around it."""
+    from scipy.optimize import brentq
+
+    r = solve_pde(pde("variables: [t, x]\nequation: u_t + u*u_x = 0\n"
+                      'initial: "u(x, t=0) = sin(x)"\ngrid: {t: [0, 0.9, 4], x: [1, 1, 1]}\n'))  # fmt: skip
+    exact = [brentq(lambda v, t=t: v - np.sin(1 - v * t), -1, 1, xtol=1e-15) for t in r["t"]]
+    np.testing.assert_allclose(np.asarray(r["u"])[:, 0], exact, rtol=0, atol=1e-14)
+
+
+def test_shorthand_data_in_three_dimensions_are_capped():
+    """Shorthand data over three space variables took six samples per grid spacing on each
+    axis: 300,000 rays for an 11^3 grid.  The total is now capped (two per spacing at
+    least), and the values are still exact."""
+    from charme.spec.pde import SHORTHAND_MAX_RAYS
+
+    spec = pde("variables: [t, x, y, z]\nequation: u_t + u_x + 2*u_y - u_z = 0\n"
+               'initial: "u(x, y, z, t=0) = exp(-(x^2 + y^2 + z^2))"\n'
+               "grid: {t: [0, 0.5, 2], x: [-1, 1, 11], y: [-1, 1, 11], z: [-1, 1, 11]}\n")  # fmt: skip
+    assert np.prod([k for _, _, k in spec.manifold_ranges]) <= SHORTHAND_MAX_RAYS
+    r = solve_pde(spec)
+    T, X, Y, Z = np.meshgrid(r["t"], r["x"], r["y"], r["z"], indexing="ij")
+    exact = np.exp(-((X - T) ** 2 + (Y - 2 * T) ** 2 + (Z + T) ** 2))
+    np.testing.assert_allclose(r["u"], exact, rtol=0, atol=1e-12)
