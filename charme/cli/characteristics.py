@@ -94,8 +94,20 @@ def characteristics(spec, out, rtol, atol, crossing, evaluation, save_rays, sets
         )
         mask = np.asarray(result["mask"])
         if not mask.all():
+            unset = mask == 0
+            evo, tb = a.get("evolution_variable", "none"), a.get("breaking_time", "none")
+            late = ""
+            if a.get("crossing") == "stop" and evo != "none" and tb != "none":
+                axis = result.data_vars["mask"][0].index(evo)
+                after = np.asarray(result.coords[evo]) > tb * (1 + 1e-9) + 1e-12
+                shape = [1] * mask.ndim
+                shape[axis] = -1
+                count = int((unset & after.reshape(shape)).sum())
+                late = (
+                    f", {count} of them after the first crossing (--crossing stop)" if count else ""
+                )
             click.echo(
-                f"note: {int(mask.size - mask.sum())} of {mask.size} grid points are reached by "
-                "no characteristic (NaN there, mask 0)",
+                f"note: {int(unset.sum())} of {mask.size} grid points have no value (NaN there, "
+                f"mask 0){late}",
                 err=True,
             )

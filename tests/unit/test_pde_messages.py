@@ -182,3 +182,15 @@ def test_save_rays_needs_netcdf(tmp_path):
     res, target, _ = moc(tmp_path, text, "--save-rays", out="rays.nc")
     assert res.exit_code == 0, res.output
     assert target.exists()
+
+
+def test_the_note_counts_the_nodes_after_the_first_crossing(tmp_path):
+    """With --crossing stop the nodes after the breaking time have no value: the summary
+    says how many of the NaN nodes that accounts for."""
+    out = tmp_path / "b.nc"
+    res = CliRunner().invoke(cli, ["moc", "examples/burgers_shock.yaml", "-o", str(out),
+                                   "--crossing", "stop"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    # t = 1.5 and 2 after t* = 1: 2 x 201 nodes
+    assert "402 of 1005 grid points have no value" in res.output
+    assert "402 of them after the first crossing" in res.output
