@@ -1753,8 +1753,8 @@ def _multi_seed(pde, c, runs, crossing):
     ok = np.zeros(len(rays), np.bool_)
     K.locate_general(c["code"], c["consts"], c["prog"], c["icode"], c["iconsts"], c["iprog"],
                      c["fcode"], c["fconsts"], c["fprog"], n, c["charpit"], pts[owner], s_q,
-                     tau_of[seed_idx], seed_p, c["s_lo"], c["s_hi"], c["rtol"], c["atol"], u_q, g_q,
-                     t_q, s_q, ok)  # fmt: skip
+                     tau_of[seed_idx], seed_p, c["s_lo"], c["s_hi"], 2.0 * c["tau_span"],
+                     c["rtol"], c["atol"], u_q, g_q, t_q, s_q, ok)  # fmt: skip
     if c["charpit"] and ok.any():
         ok[ok] &= _on_branch(c, s_q[ok], seed_p[ok])
     extra = {"crossing_method": crossing}

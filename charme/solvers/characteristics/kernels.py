@@ -640,11 +640,13 @@ def gradient(code, consts, prog, n, charpit, y, v, stack, out):
 
 @njit(cache=True, parallel=True)
 def locate_general(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit,
-                   targets, seeds, seed_tau, seed_p, s_lo, s_hi, rtol, atol, u_out, grad_out,
-                   tau_out, s_out, ok):  # fmt: skip
+                   targets, seeds, seed_tau, seed_p, s_lo, s_hi, tau_max, rtol, atol, u_out,
+                   grad_out, tau_out, s_out, ok):  # fmt: skip
     """Like :func:`locate` when no variable is an evolution variable: Newton on
     (s, tau) with the Jacobian ``[x_s1 .. x_sm, dx/dtau]`` (n unknowns); the
-    solution's ray parameters go to ``s_out`` and ``tau_out``."""
+    solution's ray parameters go to ``s_out`` and ``tau_out``.  An iterate with
+    |tau| beyond ``tau_max`` (past where the rays were traced) ends the search: a
+    point no ray reaches would otherwise cost every iteration a long integration."""
     m = n - 1
     nz = 2 * n + 1 if charpit else n + 1
     d = nz * (m + 1)
@@ -687,6 +689,8 @@ def locate_general(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fp
                 s[k] -= step[k]
                 size = max(size, abs(step[k]) / (1.0 + abs(s[k])))
             tau -= step[m]
+            if not abs(tau) <= tau_max:
+                break
             size = max(size, abs(step[m]) / (1.0 + abs(tau)))
             if size >= _newton_tol(rtol):
                 continue
