@@ -1081,27 +1081,31 @@ def test_viscosity_refuses_a_kink_in_the_gradient():
 
 
 @pytest.mark.parametrize(
-    "equation, crossing",
+    "equation, crossing, data, evaluation",
     [
-        ("u_x = u_t", "stop"),
-        ("u_x - u_t = 0", "stop"),
-        ("-u_t - u*u_x = 0", "shock"),
-        ("-u_t - u_x^2/2 = 0", "viscosity"),
+        ("u_x = u_t", "stop", "sin(x)", "newton"),
+        ("u_x - u_t = 0", "stop", "sin(x)", "newton"),
+        ("-u_t - u*u_x = 0", "shock", "sin(x)", "newton"),
+        ("-u_t - u*u_x = 0", "stop", "sin(x)", "hermite"),
+        ("-u_t - u*u_x = 0", "shock", "0.5*(1 + x/abs(x))", "newton"),  # a fan
+        ("-u_t - u_x^2/2 = 0", "viscosity", "sin(x)", "newton"),
+        ("-u_t - u_x^2/2 = 0", "viscosity", "abs(x)", "newton"),  # a fan
     ],
 )
-def test_an_equation_written_backwards_in_time(equation, crossing):
+def test_an_equation_written_backwards_in_time(equation, crossing, data, evaluation):
     """The evolution variable's coefficient negative (its rays, as written, go back in t):
     refused before ('the grid's t values must lie on the side of the data the
-    characteristics go to'); the equation times -1 is solved, the same solution."""
-    grid = "grid: {t: [0, 2, 5], x: [0, 6.283185307179586, 33]}\n"
+    characteristics go to'); the equation times -1 is solved, the same solution, fans
+    (F solved for u_t on them) and Hermite evaluation included."""
+    grid = "grid: {t: [0, 2, 5], x: [-3, 3, 33]}\n"
     forward = {"u_x = u_t": "u_t - u_x = 0", "u_x - u_t = 0": "u_t - u_x = 0",
                "-u_t - u*u_x = 0": "u_t + u*u_x = 0",
                "-u_t - u_x^2/2 = 0": "u_t + u_x^2/2 = 0"}[equation]  # fmt: skip
-    data = 'initial: "u(x, t=0) = sin(x)"\n'
-    got = solve_pde(pde(f"variables: [t, x]\nequation: {equation}\n{data}{grid}"),
-                    crossing=crossing)  # fmt: skip
-    want = solve_pde(pde(f"variables: [t, x]\nequation: {forward}\n{data}{grid}"),
-                     crossing=crossing)  # fmt: skip
+    init = f'initial: "u(x, t=0) = {data}"\n'
+    got = solve_pde(pde(f"variables: [t, x]\nequation: {equation}\n{init}{grid}"),
+                    crossing=crossing, evaluation=evaluation)  # fmt: skip
+    want = solve_pde(pde(f"variables: [t, x]\nequation: {forward}\n{init}{grid}"),
+                     crossing=crossing, evaluation=evaluation)  # fmt: skip
     for name in ("u", "u_t", "u_x"):
         np.testing.assert_allclose(got[name], want[name], rtol=0, atol=1e-13)
     assert got.attrs["breaking_time"] == want.attrs["breaking_time"]

@@ -34,7 +34,7 @@ from charme.solvers.characteristics.compile import (
     manifold_normals,
     manifold_samples,
 )
-from charme.solvers.characteristics.symbolic import classify
+from charme.solvers.characteristics.symbolic import classify, solved_equation
 from charme.spec.expressions import evaluate_array
 
 TRACE_STEPS = 400
@@ -733,7 +733,7 @@ def _hermite(info, pde, c, e, speed, tau_levels, taus, out, end):
         env[pde.derivative_names[o]] = level_ux
         env[pde.derivative_names[e]] = np.zeros(len(xs))
         with np.errstate(all="ignore"):
-            level_ue = -np.broadcast_to(evaluate_array(pde.F, env), len(xs)) / speed
+            level_ue = -np.broadcast_to(evaluate_array(solved_equation(pde), env), len(xs)) / speed
         sl = [slice(None)] * n
         sl[e] = lvl
         u[tuple(sl)] = level_u

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from charme.solvers.characteristics import kernels as K
+from charme.solvers.characteristics.symbolic import solved_equation
 from charme.spec.expressions import evaluate_array
 
 FAN_RAYS = 2001
@@ -161,7 +162,7 @@ def _fan(info, pde, c, e, s_star, zl, zr, z_star, iw, speed_of):
             env[pde.unknown] = z[:, n]
             for i, dn in enumerate(pde.derivative_names):
                 env[dn] = z[:, n + 1 + i]
-            F = np.broadcast_to(evaluate_array(pde.F, env), (FAN_RAYS,))
+            F = np.broadcast_to(evaluate_array(solved_equation(pde), env), (FAN_RAYS,))
             a = speed_of(z)
             z[:, ie] -= F / a[:, e]
         a = speed_of(z)

@@ -158,16 +158,21 @@ def classify(pde) -> Classification:
     equation, not once per call: sweeps over data or grids, repeated solves).
     The result is shared: treat it as read-only.
     """
+    return _classify(solved_equation(pde), tuple(pde.variables), pde.unknown)
+
+
+def solved_equation(pde) -> Expr:
+    """F as the solver takes it: ``pde.F``, or -F when the evolution variable (the first
+    advanced at a constant rate by every ray and constant on the data) goes backwards
+    along the rays, as in u_x - u_t = 0: the same solutions, with rays going forward as
+    they are traced.  Where the sign of F matters (F solved for a derivative), use this."""
     info = _classify(pde.F, tuple(pde.variables), pde.unknown)
-    # the evolution variable (the first advanced at a constant rate by every ray and
-    # constant on the data) going backwards along the rays, as in u_x - u_t = 0: the
-    # equation times -1 has the same solutions and its rays go forward, as traced
     x0 = getattr(pde, "x0", None)
     if x0 is not None:
         evo = [g for g, x in zip(info.g, x0) if g[0] == "num" and g[1] != 0.0 and x[0] == "num"]
         if evo and evo[0][1] < 0:
-            info = _classify(("neg", pde.F), tuple(pde.variables), pde.unknown)
-    return info
+            return ("neg", pde.F)
+    return pde.F
 
 
 @functools.lru_cache(maxsize=256)
