@@ -1254,3 +1254,17 @@ def test_shorthand_data_in_three_dimensions_are_capped():
     T, X, Y, Z = np.meshgrid(r["t"], r["x"], r["y"], r["z"], indexing="ij")
     exact = np.exp(-((X - T) ** 2 + (Y - 2 * T) ** 2 + (Z + T) ** 2))
     np.testing.assert_allclose(r["u"], exact, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("samples", [14, 50])
+def test_breaking_time_between_samples_of_2d_data(samples):
+    """2-D Burgers u_t + u u_x + u u_y = 0 from exp(-(x^2 + y^2)) breaks first at
+    t* = e^(1/2)/2 (rays from x = y = 1/2).  The breaking time was the least over the
+    sampled rays (0.9226 from 14 x 14 samples); parabolic steps along each parameter
+    in turn now find it between them."""
+    r = solve_pde(pde(
+        "variables: [t, x, y]\nequation: u_t + u*u_x + u*u_y = 0\n"
+        f"initial: {{parameters: {{p: [-3, 3, {samples}], q: [-3, 3, {samples}]}}, t: 0, "
+        "x: p, y: q, u: exp(-(p^2 + q^2))}\ngrid: {t: [0, 0.5, 2], x: [-1, 1, 3], y: [-1, 1, 3]}\n"
+    ))  # fmt: skip
+    assert r.attrs["breaking_time"] == pytest.approx(np.exp(0.5) / 2, abs=1e-10)

@@ -1384,7 +1384,7 @@ def _least_between_samples(c, times, time_at):
     ``time_at(s, k) -> (time, payload)`` (a ray traced from the data near ray k),
     finds the minimum to rounding in a few steps.  Returns (time, payload) pairs."""
     if c["m"] != 1:
-        return []
+        return _least_between_samples_nd(c, times, time_at)
     S = c["S"][:, 0]
     finite = np.isfinite(times)
     if finite.sum() < 3:
@@ -1416,6 +1416,53 @@ def _least_between_samples(c, times, time_at):
     return out
 
 
+#: cycles of parabolic steps along each data parameter in turn (2+ dimensional data)
+BETWEEN_CYCLES = 12
+
+
+def _least_between_samples_nd(c, times, time_at):
+    """:func:`_least_between_samples` on data of 2+ dimensions: from the sample of least
+    time, a parabolic step along each parameter in turn through the point and two
+    probes either side (each a ray traced from the data), the probes' spacing shrinking
+    with the steps; ``BETWEEN_CYCLES`` cycles.  Returns [(time, payload)] if it found
+    a time below the samples' least."""
+    finite = np.isfinite(times)
+    if not finite.any():
+        return []
+    k = int(np.argmin(np.where(finite, times, np.inf)))
+    lo, hi = c["s_lo"], c["s_hi"]
+    h = (hi - lo) / np.maximum(c["s_counts"] - 1, 1)
+    floor = 1e-9 * h
+    point, best_t, best = c["S"][k].astype(float), float(times[k]), None
+    for _ in range(BETWEEN_CYCLES):
+        for d in range(len(point)):
+            tried = [(0.0, best_t, best)]  # (offset along d, time, payload)
+            for off in (-h[d], h[d]):
+                if lo[d] <= point[d] + off <= hi[d]:
+                    tried.append((off, *time_at(_moved(point, d, off), k)))
+            tried = [q for q in tried if np.isfinite(q[1])]
+            v = 0.0
+            if len(tried) == 3:  # the parabola's vertex, if it lies between the probes
+                (a, fa, _), (b, fb, _), (e, fe, _) = sorted(tried, key=lambda q: q[0])
+                den = (b - a) * (fb - fe) - (b - e) * (fb - fa)
+                if den:
+                    v = b - 0.5 * ((b - a) ** 2 * (fb - fe) - (b - e) ** 2 * (fb - fa)) / den
+                if a < v < e and v != 0.0:
+                    tried.append((v, *time_at(_moved(point, d, v), k)))
+            off, t, payload = min(tried, key=lambda q: q[1] if np.isfinite(q[1]) else np.inf)
+            if t < best_t:
+                point, best_t, best = _moved(point, d, off), float(t), payload
+            h[d] = max(min(abs(v), h[d]) if v != 0.0 else 0.5 * h[d], floor[d])
+    return [(best_t, best)] if best is not None else []
+
+
+def _moved(point, d, off):
+    """``point`` with ``off`` added to its component ``d`` (a copy)."""
+    q = point.copy()
+    q[d] += off
+    return q
+
+
 def _start_ray(c, s_value, like):
     """The data's ray state at manifold parameter ``s_value`` (None if it cannot be
     built); ``like``: a neighbouring ray's initial state (its p starts Newton)."""
@@ -1444,7 +1491,8 @@ def _crossing_of_ray(pde, c, s_value, like, estimate):
     y0 = _start_ray(c, s_value, like)
     if y0 is None:
         return np.inf, None
-    lo, hi = 0.9 * estimate, 1.1 * estimate + 1e-12
+    lo, hi = 0.5 * estimate, 1.1 * estimate + 1e-12  # (a step between coarse samples
+    # of 2-D data can move the crossing well below the samples' estimate)
     status, _, _ = K.integrate(c["code"], c["consts"], c["prog"], nz, y0, 0.0, lo, c["rtol"],
                                c["atol"], 0.0)  # fmt: skip
     if status != K.RAY_OK:

@@ -51,7 +51,7 @@ def _state_at(c, pde, s, p_guess):
     y = np.empty((1, c["d"]))
     ok = np.zeros(1, np.bool_)
     K.initial_states(c["icode"], c["iconsts"], c["iprog"], c["fcode"], c["fconsts"], c["fprog"],
-                     c["n"], c["charpit"], np.array([[s]]), p_guess[None, :].copy(), y, ok)  # fmt: skip
+                     c["n"], c["charpit"], np.asarray(s, float).reshape(1, -1), p_guess[None, :].copy(), y, ok)  # fmt: skip
     return y[0] if ok[0] and np.isfinite(y[0]).all() else None
 
 
