@@ -1299,7 +1299,13 @@ def _lax_oleinik(pde, flux, s, x, t, u_ray=None, breaks=(), c=None):
         c["_u0_table"] = (key, nodes, cum)
     _, nodes, cum = c["_u0_table"]
     j = np.clip(np.searchsorted(nodes, s, side="right") - 1, 0, len(nodes) - 1)
-    big_u = cum[j] + _u_dx_integral(c, o, nodes[j], s)
+    # from the table's node to s; none where s is the node (a fan's ray at its jump,
+    # where the data themselves are undefined: 0 * NaN would lose the ray)
+    part = np.zeros(len(s))
+    live = s > nodes[j]
+    if live.any():
+        part[live] = _u_dx_integral(c, o, nodes[j][live], s[live])
+    big_u = cum[j] + part
     data = _data_at(c, o, s)
     u_s = data[:, 1]
     if u_ray is not None:
