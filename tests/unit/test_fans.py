@@ -118,17 +118,20 @@ def test_a_steep_falling_ramp_breaks_at_its_time_and_its_shock_is_exact():
     np.testing.assert_allclose(r["shock_x"], np.asarray(r["shock_t"]) / 2, rtol=0, atol=1e-13)
 
 
-def test_a_fan_caught_up_by_a_shock_from_behind():
+@pytest.mark.parametrize("evaluation", ["newton", "hermite"])
+def test_a_fan_caught_up_by_a_shock_from_behind(evaluation):
     """Burgers from 1, then -1 on (0, 1), then 1: a stationary shock at 0 and a fan from
     x = 1, which reaches the shock at t = 1; after that the shock runs along
     1 + t - 2 sqrt(t).  A fan ray at its own jump had a NaN Lax-Oleinik value (the data
     integrated over a zero-width interval, at the point where they are undefined), so
     the rays from the left won across the fan (u = 1 for 0.25) and no shock was listed
-    after t = 1."""
+    after t = 1.  With Hermite evaluation the cubic between two rays across a jump made
+    false branches and dozens of false shocks: Newton is used at those brackets."""
     r = solve_pde(pde('equation: u_t + u*u_x = 0\n'
                       "initial: {parameters: {s: [-6, 7, 2001]}, t: 0, x: s, "
                       "u: 1 - (s/abs(s) - (s - 1)/abs(s - 1))}\n"
-                      "grid: {t: [0.5, 4, 8], x: [-2, 5, 71]}\n"), crossing="shock")  # fmt: skip
+                      "grid: {t: [0.5, 4, 8], x: [-2, 5, 71]}\n"),
+                  crossing="shock", evaluation=evaluation)  # fmt: skip
     T, X = np.meshgrid(r["t"], r["x"], indexing="ij")
     front = np.where(T <= 1, 0.0, 1 + T - 2 * np.sqrt(T))
     fan = (X - 1) / T

@@ -861,7 +861,15 @@ def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out,
                 keep = ~_in_fans(c, kk, o, targets[qs], left, S, evaluation == "hermite")
                 qs, seeds, left = qs[keep], seeds[keep], left[keep]
             if evaluation == "hermite":
-                parts = [_hermite_branches(c, e, out[:, kk], S, targets, qs, left, seeds)]
+                # no cubic across a kink or jump of the data: Newton onto the rays there
+                across = np.zeros(len(qs), np.bool_)
+                for s_k in kinks:
+                    across |= (S[left] <= s_k) & (S[left + 1] >= s_k)
+                parts = [_hermite_branches(c, e, out[:, kk], S, targets, qs[~across],
+                                           left[~across], seeds[~across])]  # fmt: skip
+                if across.any():
+                    parts.append(_locate_branches(c, e, n, tau, out[:, kk], S, targets,
+                                                  qs[across], left[across], seeds[across]))  # fmt: skip
             else:
                 parts = [_locate_branches(c, e, n, tau, out[:, kk], S, targets, qs, left, seeds)]
             for fan in c.get("fans", ()):
