@@ -211,7 +211,9 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
     K.initial_states(
         icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, S, guesses, y0, built
     )
-    _check_tangents(pde, S, y0, n, nz, m)
+    # the data's tangents dx0/ds_k of every sample (rows of the transversality matrix)
+    xs = np.stack([y0[:, nz + k * nz : nz + k * nz + n] for k in range(m)], axis=1)
+    _check_tangents(pde, S, xs)
     two = None
     if charpit and not built.all() and not pde.guess and not pde.branch:
         two = _complete_both_ways(cp, pde, S, built, y0)
@@ -247,7 +249,7 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
         _check_branch(pde, S, y0, n, nz, m, charpit)
     # transversality: [x_s1 .. x_sm, dx/dtau] must be invertible on the data
     a0 = _eval_a({"code": code, "consts": consts, "prog": prog, "n": n}, y0[:, :nz])
-    J0 = np.stack([*(y0[:, nz + k * nz : nz + k * nz + n] for k in range(m)), a0], axis=1)
+    J0 = np.concatenate([xs, a0[:, None, :]], axis=1)
     with np.errstate(all="ignore"):
         det0 = np.linalg.det(J0)
         # Hadamard's bound: |det| <= the product of the rows' lengths (the tangents' and
@@ -527,10 +529,10 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
     return Result("characteristics", coords, data_vars, attrs, var_attrs)
 
 
-def _check_tangents(pde, S, y0, n, nz, m):
-    """A SpecError at the first sample where the data's tangents dx0/ds_k (from the ray
-    states ``y0``) are linearly dependent: no ray is defined there."""
-    xs = np.stack([y0[:, nz + k * nz : nz + k * nz + n] for k in range(m)], axis=1)
+def _check_tangents(pde, S, xs):
+    """A SpecError at the first sample where the data's tangents dx0/ds_k (``xs``,
+    float[R, m, n]) are linearly dependent: no ray is defined there."""
+    m = xs.shape[1]
     finite = np.isfinite(xs).all(axis=(1, 2))
     if m == 1:
         flat = ~(np.abs(xs[:, 0]).max(axis=1) > 0)
