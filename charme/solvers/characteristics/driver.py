@@ -748,6 +748,13 @@ def _hermite(info, pde, c, e, speed, tau_levels, taus, out, end):
     return u, grad
 
 
+def _sample_position(c, s):
+    """Where the manifold parameters ``s`` (float[k, m]) lie in the data's grid of
+    samples, in sample spacings along each parameter (0 at its first sample)."""
+    lo, hi = c["s_lo"], c["s_hi"]
+    return (s - lo) / np.where(hi > lo, hi - lo, 1.0) * (c["s_counts"] - 1)
+
+
 def _past_focus(c, s, tau):
     """Which rays of the data (manifold parameters ``s``, float[k, m]) are past their
     first crossing (focal point) at ``tau``: every traced ray at the corners of its cell
@@ -755,9 +762,8 @@ def _past_focus(c, s, tau):
     minimises nothing (the Hopf-Lax value is reached before), so a viscosity solution
     never takes it: where only such rays arrive (data focusing to a point, after which
     the value is -inf) there is none."""
-    counts, lo, hi = c["s_counts"], c["s_lo"], c["s_hi"]
-    frac = (s - lo) / np.where(hi > lo, hi - lo, 1.0) * (counts - 1)
-    k = np.clip(np.floor(frac), 0, np.maximum(counts - 2, 0)).astype(np.int64)
+    counts = c["s_counts"]
+    k = np.clip(np.floor(_sample_position(c, s)), 0, np.maximum(counts - 2, 0)).astype(np.int64)
     late = tau * (1.0 - 1e-9)
     past = np.ones(len(s), np.bool_)
     for corner in itertools.product((0, 1), repeat=s.shape[1]):
@@ -1861,8 +1867,7 @@ def _on_branch(c, s, seed_p):
     the solution's."""
     n, d = c["n"], c["d"]
     counts = c["s_counts"]
-    frac = (s - c["s_lo"]) / np.where(c["s_hi"] > c["s_lo"], c["s_hi"] - c["s_lo"], 1.0)
-    idx = np.clip(np.rint(frac * (counts - 1)), 0, counts - 1).astype(np.int64)
+    idx = np.clip(np.rint(_sample_position(c, s)), 0, counts - 1).astype(np.int64)
     near = np.ravel_multi_index(tuple(idx.T), tuple(counts))
     p = []
     for start in (seed_p, c["y0"][near, n + 1 : 2 * n + 1]):
