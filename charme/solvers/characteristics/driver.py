@@ -1421,10 +1421,9 @@ def _least_between_samples(c, times, time_at):
         best = None
         for _ in range(4):
             (s1, f1), (s2, f2), (s3, f3) = sorted(pts)
-            den = (s2 - s1) * (f2 - f3) - (s2 - s3) * (f2 - f1)
-            if den == 0.0:
+            v = _vertex(s1, f1, s2, f2, s3, f3)
+            if v is None:
                 break
-            v = s2 - 0.5 * ((s2 - s1) ** 2 * (f2 - f3) - (s2 - s3) ** 2 * (f2 - f1)) / den
             if not s1 < v < s3 or any(abs(v - q) <= 1e-15 * max(1.0, abs(v)) for q, _ in pts):
                 break
             t, payload = time_at(v, k)
@@ -1436,6 +1435,15 @@ def _least_between_samples(c, times, time_at):
         if best is not None and best[0] <= times[k]:
             out.append(best)
     return out
+
+
+def _vertex(s1, f1, s2, f2, s3, f3):
+    """Where the parabola through (s1, f1), (s2, f2), (s3, f3) has its extremum (None if
+    the three points lie on a line)."""
+    den = (s2 - s1) * (f2 - f3) - (s2 - s3) * (f2 - f1)
+    if den == 0.0:
+        return None
+    return s2 - 0.5 * ((s2 - s1) ** 2 * (f2 - f3) - (s2 - s3) ** 2 * (f2 - f1)) / den
 
 
 #: cycles of parabolic steps along each data parameter in turn (2+ dimensional data)
@@ -1466,9 +1474,7 @@ def _least_between_samples_nd(c, times, time_at):
             v = 0.0
             if len(tried) == 3:  # the parabola's vertex, if it lies between the probes
                 (a, fa, _), (b, fb, _), (e, fe, _) = sorted(tried, key=lambda q: q[0])
-                den = (b - a) * (fb - fe) - (b - e) * (fb - fa)
-                if den:
-                    v = b - 0.5 * ((b - a) ** 2 * (fb - fe) - (b - e) ** 2 * (fb - fa)) / den
+                v = _vertex(a, fa, b, fb, e, fe) or 0.0
                 if a < v < e and v != 0.0:
                     tried.append((v, *time_at(_moved(point, d, v), k)))
             off, t, payload = min(tried, key=lambda q: q[1] if np.isfinite(q[1]) else np.inf)
