@@ -412,6 +412,8 @@ def _pde_figure(result, opts):
     name = opts.var or _unknown_name(result)
     dims, arr = _variable(result, name)
     grid_dims = result.data_vars["mask"][0] if "mask" in result.data_vars else dims
+    if name.endswith("_branches") and dims == (*grid_dims, "branch"):
+        return _branches_figure(result, name, grid_dims, arr, opts)
     if dims != grid_dims:
         raise SpecError(f"{name!r} is not a variable on the grid ({', '.join(grid_dims)})")
     evo = _evolution(result, dims)
@@ -426,6 +428,29 @@ def _pde_figure(result, opts):
     ax = fig.add_subplot()
     ax.plot(result.coords[dims[0]], arr, marker=".", markersize=3)
     ax.set(xlabel=dims[0], ylabel=name)
+    return fig
+
+
+def _branches_figure(result, name, dims, arr, opts):
+    """``--var u_branches`` (``--crossing multivalued``): in one space dimension u(x)
+    with every branch; in more, an image of how many branches reach each point."""
+    evo = _evolution(result, dims)
+    if opts.time is not None and evo is None:
+        raise SpecError("--time needs a PDE with an evolution variable")
+    space = [d for d in dims if d != evo]
+    base = name[: -len("_branches")]
+    if len(space) == 1 and evo is not None and base in result.data_vars:
+        return _curves_figure(result, base, dims, np.asarray(result[base], float), evo,
+                              space[0], opts)  # fmt: skip
+    count = np.isfinite(np.asarray(arr, float)).sum(axis=-1).astype(float)
+    count[count == 0] = np.nan  # no ray: blank, as u is
+    label = f"branches of {base}"
+    if len(space) >= 2:
+        return _plane_figure(result, label, dims, count, evo, space, opts)
+    fig = _new_figure()
+    ax = fig.add_subplot()
+    ax.plot(result.coords[dims[0]], count, marker=".", markersize=3)
+    ax.set(xlabel=dims[0], ylabel=label)
     return fig
 
 

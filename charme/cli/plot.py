@@ -18,7 +18,8 @@ FORMATS = (".png", ".pdf", ".svg")
               help="Figure file (.png, .pdf, .svg). Default: RESULT's name with .png.")  # fmt: skip
 @click.option("--var", metavar="NAME",
               help="Variable to plot: e.g. trajectories, marginal, fsp_error (ssa, cme); "
-                   "u_x (characteristics); sd, breaking_time, wall_time_s (sweeps).")  # fmt: skip
+                   "u_x, u_branches (characteristics); sd, breaking_time, wall_time_s "
+                   "(sweeps).")  # fmt: skip
 @click.option("--species", metavar="NAMES", help="Comma-separated species (ssa, cme, sweeps).")
 @click.option("--time", type=float,
               help="The output time nearest this: the law at that time (ssa, cme), u at that "

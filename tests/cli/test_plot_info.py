@@ -241,3 +241,29 @@ def test_info_on_a_partial_run_and_a_chain(results, tmp_path):
     assert json.loads(run("info", tmp_path / "p.nc", "--json").output)["complete"] is False
     chain = json.loads(run("info", results["chain"], "--json").output)
     assert chain["dimensions"]["state"]["values"] == ["off", "on", "blocked"]
+
+
+def test_plot_every_branch(tmp_path):
+    """``--var u_branches`` of a multivalued solve: in 1-D u(x) with each branch's points;
+    in 2-D an image of how many branches reach each node (1, 3 and 9 for -cos x - cos y)."""
+    from charme.plotting import figure_for
+
+    hj = charme.solve_pde(charme.load(EX / "hamilton_jacobi.yaml"), crossing="multivalued")
+    one = tmp_path / "hj.nc"
+    hj.write(one)
+    assert run("plot", one, "--var", "u_branches", "-o", tmp_path / "hj.png").exit_code == 0
+    curves = figure_for(charme.open_result(one), var="u_branches").axes[0]
+    width = hj.data_vars["u_branches"][1].shape[-1]
+    assert width >= 2 and len(curves.lines) >= 2 * (1 + width)  # a curve and its branches
+    two = charme.loads("""kind: pde
+variables: [t, x, y]
+equation: "u_t + (u_x^2 + u_y^2)/2 = 0"
+initial: "u(x, y, t=0) = -cos(x) - cos(y)"
+grid: {t: [3, 3, 1], x: [-2.5, 2.5, 6], y: [-2.5, 2.5, 6]}
+""")
+    plane = tmp_path / "hj2.nc"
+    charme.solve_pde(two, crossing="multivalued").write(plane)
+    fig = figure_for(charme.open_result(plane), var="u_branches")
+    img = np.ma.masked_invalid(fig.axes[0].collections[0].get_array())
+    assert sorted(set(img.compressed().tolist())) == [1.0, 3.0, 9.0]
+    assert "branches of u" in fig.axes[-1].get_ylabel()
