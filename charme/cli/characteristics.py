@@ -92,6 +92,7 @@ def characteristics(spec, out, rtol, atol, crossing, evaluation, save_rays, sets
             f"{a['wall_time_s']:.2f} s",
             err=True,
         )
+        _echo_shocks(result, out)
         mask = np.asarray(result["mask"])
         if not mask.all():
             unset = mask == 0
@@ -111,3 +112,30 @@ def characteristics(spec, out, rtol, atol, crossing, evaluation, save_rays, sets
                 f"mask 0){late}",
                 err=True,
             )
+
+
+#: shocks listed in the summary at most (all are in the NetCDF file)
+SUMMARY_SHOCKS = 6
+
+
+def _echo_shocks(result, out):
+    """With --crossing shock: the shocks, (t, x) per output level, on stderr (and where to
+    find them all: a .csv table holds the grid only)."""
+    evo = result.attrs.get("evolution_variable", "none")
+    space = [d for d in result.data_vars["mask"][0] if d != evo]
+    if result.attrs.get("crossing") != "shock" or len(space) != 1:
+        return
+    # shock_<var> (over dimension "shock"), or front_<var> if the unknown is called shock
+    found = [(f"{p}_{evo}", f"{p}_{space[0]}") for p in ("shock", "front")
+             if result.data_vars.get(f"{p}_{space[0]}", ((),))[0] == ("shock",)]  # fmt: skip
+    if not found:
+        return
+    ts, xs = (np.asarray(result[k], float) for k in found[0])
+    if not ts.size:
+        click.echo("no shock at the output levels", err=True)
+        return
+    shown = ", ".join(f"({t:.6g}, {x:.10g})" for t, x in list(zip(ts, xs))[:SUMMARY_SHOCKS])
+    more = f" and {ts.size - SUMMARY_SHOCKS} more" if ts.size > SUMMARY_SHOCKS else ""
+    where = (f" (a .csv holds the grid only: write .nc for {found[0][0]}, {found[0][1]})"
+             if out.suffix.lower() == ".csv" else "")  # fmt: skip
+    click.echo(f"shocks ({evo}, {space[0]}): {shown}{more}{where}", err=True)

@@ -1268,3 +1268,19 @@ def test_breaking_time_between_samples_of_2d_data(samples):
         "x: p, y: q, u: exp(-(p^2 + q^2))}\ngrid: {t: [0, 0.5, 2], x: [-1, 1, 3], y: [-1, 1, 3]}\n"
     ))  # fmt: skip
     assert r.attrs["breaking_time"] == pytest.approx(np.exp(0.5) / 2, abs=1e-10)
+
+
+def test_cli_lists_the_shocks(tmp_path):
+    """--crossing shock: the summary lists the shocks (t, x); with .csv output it says
+    where they are kept, as the table holds the grid only."""
+    text = ('variables: [t, x]\nequation: u_t + u*u_x = 0\ninitial: "u(x, t=0) = sin(x)"\n'
+            "grid: {t: [0, 2, 3], x: [0, 6.283185307179586, 41]}\n")  # fmt: skip
+    res, out = _moc(tmp_path, text, "--crossing", "shock")
+    assert res.exit_code == 0, res.output
+    assert "shocks (t, x): (2, 3.141592654)\n" in res.output
+    (tmp_path / "csv").mkdir()
+    res, _ = _moc(tmp_path / "csv", text, "--crossing", "shock", "-o", tmp_path / "u.csv")
+    assert res.exit_code == 0 and "write .nc for shock_t, shock_x" in res.output, res.output
+    res, _ = _moc(tmp_path, text.replace("t: [0, 2, 3]", "t: [0, 0.5, 3]"),
+                  "--crossing", "shock", "--overwrite")  # fmt: skip
+    assert "no shock at the output levels" in res.output
