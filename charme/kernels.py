@@ -32,6 +32,8 @@ Characteristics
     See ``examples/trace_characteristics.py``.
 """
 
+import numba
+
 from charme.solvers.characteristics.compile import (
     KERNEL_STACK,
     CompiledPDE,
@@ -49,10 +51,10 @@ from charme.solvers.characteristics.kernels import (
     initial_states,
     integrate,
     jacobian_dets,
+    ray_rhs,
     trace,
     trace_sampled,
 )
-from charme.solvers.characteristics.kernels import rhs as ray_rhs
 from charme.solvers.gillespie.compile import compile_network
 from charme.solvers.gillespie.kernels import (
     STATUS_EVENT_LOOP,
@@ -85,6 +87,11 @@ from charme.solvers.master_equation.kernels import (
     uniformized_accumulate,
     uniformized_accumulate_serial,
 )
+
+# Your @njit code may call the parallel kernels here.  Numba loads such a caller from its
+# on-disk cache without starting its thread pool, and the call then crashes (a
+# segmentation fault, Numba 0.5x-0.6x); asking for the thread count starts the pool.
+numba.get_num_threads()
 
 __all__ = [
     # stochastic simulation

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import charme
 import charme.kernels as K
 from charme.errors import SpecError
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def test_every_public_name_exists():
@@ -171,3 +175,105 @@ def test_compile_pde_arrays_are_the_callers_own():
     b = K.compile_pde(pde)
     assert not (b.consts == 123.0).any() or not b.consts.size
     np.testing.assert_array_equal(b.iconsts, keep)
+
+
+USER_CODE = """
+import numba
+import numpy as np
+
+import charme
+from charme.kernels import RAY_OK, compile_pde, initial_guesses, initial_states, trace
+
+@numba.njit(cache=True)
+def rays(code, consts, prog, nz, y0, taus, out, status, reached):
+    trace(code, consts, prog, nz, y0, taus, 1e-12, 1e-14, out, status, reached)
+    return out[:, -1, 1].sum()
+
+pde = charme.loads('''kind: pde
+variables: [t, x]
+equation: u_t + u*u_x = 0
+initial: {parameters: {s: [0, 1, 5]}, t: 0, x: s, u: s}
+grid: {t: [0, 1, 2], x: [0, 1, 3]}
+''')
+c = compile_pde(pde)
+S = np.linspace(0.0, 1.0, 5).reshape(-1, 1)
+y0 = np.empty((5, c.d))
+ok = np.zeros(5, np.bool_)
+initial_states(c.icode, c.iconsts, c.iprog, c.fcode, c.fconsts, c.fprog, c.n, c.charpit, S,
+               initial_guesses(pde, S), y0, ok)
+taus = np.array([0.0, 0.5, 1.0])
+out, status, reached = np.empty((5, 3, c.d)), np.empty(5, np.int64), np.empty(5)
+print("sum", rays(c.code, c.consts, c.prog, c.nz, y0, taus, out, status, reached))
+"""
+
+
+def test_own_njit_code_calling_a_parallel_kernel_runs_from_the_cache(tmp_path):
+    """Numba loads a cached caller of a parallel kernel without starting its thread pool:
+    the second run (from the cache) crashed with a segmentation fault."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "user_rays.py"
+    script.write_text(USER_CODE)
+    for run in ("compiles", "loads from the cache"):
+        res = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                             cwd=tmp_path, timeout=600)  # fmt: skip
+        assert res.returncode == 0, (run, res.returncode, res.stderr[-2000:])
+        # x = s + t s at t = 1 over s = 0, 0.25, .., 1: twice the sum of the s
+        assert res.stdout.split() == ["sum", repr(5.0)], (run, res.stdout)
+    assert list(tmp_path.glob("__pycache__/user_rays.rays-*.nbi")), "nothing was cached"
+
+
+@pytest.mark.parametrize("case, call", [
+    ("out too short", lambda c, a: K.trace(c.code, c.consts, c.prog, c.nz, a["y0"], a["taus"],
+                                           1e-10, 1e-12, a["out"][:, :2], a["status"],
+                                           a["reached"])),
+    ("status too short", lambda c, a: K.trace(c.code, c.consts, c.prog, c.nz, a["y0"],
+                                              a["taus"], 1e-10, 1e-12, a["out"],
+                                              a["status"][:2], a["reached"])),
+    ("y0 narrow", lambda c, a: K.trace(c.code, c.consts, c.prog, c.nz, a["y0"][:, :-2],
+                                       a["taus"], 1e-10, 1e-12, a["out"][:, :, :-2],
+                                       a["status"], a["reached"])),
+    ("taus not monotonic", lambda c, a: K.trace(c.code, c.consts, c.prog, c.nz, a["y0"],
+                                                np.array([0.0, 1.0, 0.5]), 1e-10, 1e-12,
+                                                a["out"], a["status"], a["reached"])),
+    ("negative rtol", lambda c, a: K.trace(c.code, c.consts, c.prog, c.nz, a["y0"], a["taus"],
+                                           -1e-8, 1e-12, a["out"], a["status"],
+                                           a["reached"])),
+    ("wrong nz", lambda c, a: K.integrate(c.code, c.consts, c.prog, 7, a["y0"][0].copy(), 0.0,
+                                          1.0, 1e-10, 1e-12, 0.0)),
+    ("short state", lambda c, a: K.integrate(c.code, c.consts, c.prog, c.nz,
+                                             a["y0"][0, :4].copy(), 0.0, 1.0, 1e-10, 1e-12,
+                                             0.0)),
+    ("gradient out short", lambda c, a: K.gradient(c.code, c.consts, c.prog, c.n, c.charpit,
+                                                   a["y0"][0], np.empty(c.nz), np.empty(64),
+                                                   np.empty(1))),
+    ("small stack", lambda c, a: K.gradient(c.code, c.consts, c.prog, c.n, c.charpit,
+                                            a["y0"][0], np.empty(c.nz), np.empty(0),
+                                            np.empty(c.n))),
+    ("ok too short", lambda c, a: K.initial_states(c.icode, c.iconsts, c.iprog, c.fcode,
+                                                   c.fconsts, c.fprog, c.n, c.charpit, a["S"],
+                                                   np.zeros((5, c.n)), a["y0"].copy(),
+                                                   np.zeros(2, np.bool_))),
+    ("y0 narrow at the start", lambda c, a: K.initial_states(
+        c.icode, c.iconsts, c.iprog, c.fcode, c.fconsts, c.fprog, c.n, c.charpit, a["S"],
+        np.zeros((5, c.n)), np.empty((5, c.d - 2)), np.zeros(5, np.bool_))),
+    ("ray_rhs dy short", lambda c, a: K.ray_rhs(c.code, c.consts, c.prog, c.nz, a["y0"][0],
+                                                np.empty(2), np.empty(c.nz), np.empty(64),
+                                                np.empty(len(c.prog)))),
+])  # fmt: skip
+def test_kernels_refuse_arrays_that_do_not_fit(case, call):
+    """Arrays of the wrong size are a ValueError, not memory written past their end (a
+    crash, or garbage returned as a success)."""
+    pde = charme.load(EXAMPLES / "burgers.yaml")
+    c = K.compile_pde(pde)
+    S = np.linspace(0.0, 1.0, 5).reshape(-1, 1)
+    y0 = np.empty((5, c.d))
+    ok = np.zeros(5, np.bool_)
+    K.initial_states(c.icode, c.iconsts, c.iprog, c.fcode, c.fconsts, c.fprog, c.n, c.charpit,
+                     S, K.initial_guesses(pde, S), y0, ok)  # fmt: skip
+    arrays = {"S": S, "y0": y0, "taus": np.array([0.0, 0.5, 1.0]),
+              "out": np.empty((5, 3, c.d)), "status": np.empty(5, np.int64),
+              "reached": np.empty(5)}  # fmt: skip
+    with pytest.raises(ValueError):
+        call(c, arrays)

@@ -60,6 +60,48 @@ def rhs(code, consts, prog, nz, y, dy, v, stack, coef):
 
 
 @njit(cache=True)
+def ray_rhs(code, consts, prog, nz, y, dy, v, stack, coef):
+    """:func:`rhs` for callers of their own: ValueError where the arrays do not fit
+    (``y``, ``dy``: ``float64[d]``, ``d`` a multiple of ``nz``; ``v``: ``float64[nz]``;
+    ``stack``: ``float64[KERNEL_STACK]``; ``coef``: ``float64[len(prog)]``)."""
+    _check_program(prog, nz)
+    _check_state(y, nz)
+    if dy.shape[0] != y.shape[0] or v.shape[0] < nz or coef.shape[0] < prog.shape[0]:
+        raise ValueError("ray_rhs: dy must be as long as y, v have nz entries and coef "
+                         "len(prog)")  # fmt: skip
+    _check_stack(stack)
+    rhs(code, consts, prog, nz, y, dy, v, stack, coef)
+
+
+@njit(cache=True)
+def _check_program(prog, nz):
+    """ValueError unless ``prog`` is the ray system of states of size ``nz`` (its
+    ``nz`` right-hand sides and the ``nz * nz`` Jacobian entries)."""
+    if nz < 2 or prog.shape[1] != 2 or prog.shape[0] != nz + nz * nz:
+        raise ValueError("the ray program does not fit nz: prog must have nz + nz*nz rows "
+                         "(CompiledPDE.prog and CompiledPDE.nz)")  # fmt: skip
+
+
+@njit(cache=True)
+def _check_state(y, nz):
+    """ValueError unless ``y`` is a ray state: z and its derivatives, a multiple of nz."""
+    if y.shape[0] < nz or y.shape[0] % nz != 0:
+        raise ValueError("a ray state must have d = nz * n entries (CompiledPDE.d)")
+
+
+@njit(cache=True)
+def _check_stack(stack):
+    if stack.shape[0] < STACK_SIZE:
+        raise ValueError("the evaluation stack must have KERNEL_STACK (64) entries")
+
+
+@njit(cache=True)
+def _check_tolerances(rtol, atol):
+    if not (rtol > 0.0 and atol >= 0.0 and math.isfinite(rtol) and math.isfinite(atol)):
+        raise ValueError("rtol must be positive and atol non-negative (both finite)")
+
+
+@njit(cache=True)
 def _put(row, value):
     """``row[:] = value`` as a plain loop."""
     for i in range(row.shape[0]):
@@ -87,6 +129,11 @@ def integrate(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0):
     Returns ``(status, h, tau)``: the last step size (a good first guess for
     the next call) and the time reached (``tau1`` unless it failed).
     """
+    _check_program(prog, nz)
+    _check_state(y, nz)
+    _check_tolerances(rtol, atol)
+    if not (math.isfinite(tau0) and math.isfinite(tau1) and math.isfinite(h0)):
+        raise ValueError("integrate: tau0, tau1 and h0 must be finite")
     work, v, stack, coef = workspace(prog, nz, y.shape[0])
     return integrate_ws(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0, work, v, stack, coef)
 
@@ -205,7 +252,7 @@ def integrate_dense(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0, work,
     return RAY_TOO_MANY_STEPS, h, tau
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def trace(code, consts, prog, nz, y0, taus, rtol, atol, out, status, reached):
     """Trace every ray ``y0[r]`` through the times ``taus``; ``out[r, k] = y(taus[k])``.
 
@@ -213,10 +260,12 @@ def trace(code, consts, prog, nz, y0, taus, rtol, atol, out, status, reached):
     last time reached; rows after a failure are NaN.  Every time is landed
     on exactly (see :func:`trace_sampled` for a cheaper variant).
     """
+    _check_trace(prog, nz, y0, taus, rtol, atol, out, status, reached)
     exact = np.ones(taus.shape[0], np.bool_)
     h_last = np.empty(y0.shape[0])
-    trace_sampled(code, consts, prog, nz, y0, taus, exact, rtol, atol, out, status, reached,
-                  h_last)  # fmt: skip
+    for r in prange(y0.shape[0]):
+        _trace_ray(code, consts, prog, nz, y0, taus, exact, rtol, atol, out, status, reached,
+                   h_last, r)  # fmt: skip
 
 
 @njit(cache=True, parallel=True)
@@ -227,36 +276,69 @@ def trace_sampled(code, consts, prog, nz, y0, taus, exact, rtol, atol, out, stat
     steps as long as the error control allows (fourth order there).
     ``h_last[r]`` receives the step size the error control proposed last (a
     good first step for rays near ray r)."""
-    n_rays = y0.shape[0]
+    _check_trace(prog, nz, y0, taus, rtol, atol, out, status, reached)
+    if exact.shape[0] != taus.shape[0] or h_last.shape[0] != y0.shape[0]:
+        raise ValueError("trace_sampled: exact must have one entry per tau, h_last one per ray")
+    for r in prange(y0.shape[0]):
+        _trace_ray(code, consts, prog, nz, y0, taus, exact, rtol, atol, out, status, reached,
+                   h_last, r)  # fmt: skip
+
+
+@njit(cache=True)
+def _check_trace(prog, nz, y0, taus, rtol, atol, out, status, reached):
+    """ValueError unless the arrays of :func:`trace` fit together (a kernel writing past
+    an array's end would corrupt memory, not fail)."""
+    _check_program(prog, nz)
+    n_rays, d = y0.shape
+    if d < nz or d % nz != 0:
+        raise ValueError("trace: y0 must have d = nz * n columns (CompiledPDE.d)")
+    if out.shape[0] != n_rays or out.shape[1] != taus.shape[0] or out.shape[2] != d:
+        raise ValueError("trace: out must have the shape (rays, len(taus), d)")
+    if status.shape[0] != n_rays or reached.shape[0] != n_rays:
+        raise ValueError("trace: status and reached must have one entry per ray")
+    if taus.shape[0] == 0:
+        raise ValueError("trace: taus is empty")
+    step = 0.0
+    for k in range(1, taus.shape[0]):
+        if k == 1:
+            step = taus[1] - taus[0]
+        if not (taus[k] - taus[k - 1]) * step > 0.0:
+            raise ValueError("trace: taus must be strictly monotonic (and finite)")
+    _check_tolerances(rtol, atol)
+
+
+@njit(cache=True)
+def _trace_ray(code, consts, prog, nz, y0, taus, exact, rtol, atol, out, status, reached,
+               h_last, r):  # fmt: skip
+    """Ray r of :func:`trace_sampled`."""
     n_t = taus.shape[0]
-    for r in prange(n_rays):
-        y = y0[r].copy()
-        work, v, stack, coef = workspace(prog, nz, y.shape[0])
-        h = 0.0
-        status[r] = RAY_OK
-        reached[r] = taus[0]
-        _put(out[r, 0], y)
-        k0 = 0
-        while k0 < n_t - 1:
-            k1 = k0 + 1
-            while k1 < n_t - 1 and not exact[k1]:
-                k1 += 1
-            if status[r] == RAY_OK:
-                st, h, tau = integrate_dense(code, consts, prog, nz, y, taus[k0], taus[k1], rtol,
-                                             atol, h, work, v, stack, coef, taus[k0 + 1 : k1],
-                                             out[r, k0 + 1 : k1])  # fmt: skip
-                reached[r] = tau
-                if st != RAY_OK:
-                    status[r] = st
-            else:
-                for k in range(k0 + 1, k1):
-                    _put_nan(out[r, k])
-            if status[r] == RAY_OK:
-                _put(out[r, k1], y)
-            else:
-                _put_nan(out[r, k1])
-            k0 = k1
-        h_last[r] = h
+    y = y0[r].copy()
+    work, v, stack, coef = workspace(prog, nz, y.shape[0])
+    h = 0.0
+    status[r] = RAY_OK
+    reached[r] = taus[0]
+    _put(out[r, 0], y)
+    k0 = 0
+    while k0 < n_t - 1:
+        k1 = k0 + 1
+        while k1 < n_t - 1 and not exact[k1]:
+            k1 += 1
+        if status[r] == RAY_OK:
+            st, h, tau = integrate_dense(code, consts, prog, nz, y, taus[k0], taus[k1], rtol,
+                                         atol, h, work, v, stack, coef, taus[k0 + 1 : k1],
+                                         out[r, k0 + 1 : k1])  # fmt: skip
+            reached[r] = tau
+            if st != RAY_OK:
+                status[r] = st
+        else:
+            for k in range(k0 + 1, k1):
+                _put_nan(out[r, k])
+        if status[r] == RAY_OK:
+            _put(out[r, k1], y)
+        else:
+            _put_nan(out[r, k1])
+        k0 = k1
+    h_last[r] = h
 
 
 @njit(cache=True)
@@ -280,6 +362,7 @@ def initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, s, p
     """
     m = n - 1
     nz = 2 * n + 1 if charpit else n + 1
+    _check_data(iprog, fprog, n, charpit, s, p_guess, y, stack)
     # x0, u0 and their s-derivatives straight into the state (no temporaries: this
     # runs once per Newton step of every located point)
     for i in range(n + 1):
@@ -365,9 +448,27 @@ def initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, s, p
 
 
 @njit(cache=True)
+def _check_data(iprog, fprog, n, charpit, s, p_guess, y, stack):
+    """ValueError unless the arguments of :func:`initial_state` fit together."""
+    m = n - 1
+    nz = 2 * n + 1 if charpit else n + 1
+    rows = n + 1 + n * m + m + ((n * m * m + m * m) if charpit else 0)
+    if n < 2 or iprog.shape[1] != 2 or iprog.shape[0] < rows:
+        raise ValueError("initial_state: iprog does not fit n (CompiledPDE.iprog and .n)")
+    if charpit and (fprog.shape[1] != 2 or fprog.shape[0] < 2 * n + 2):
+        raise ValueError("initial_state: fprog does not fit n (CompiledPDE.fprog)")
+    if s.shape[0] != m or p_guess.shape[0] < n or y.shape[0] != nz * n:
+        raise ValueError("initial_state: s must have n - 1 entries, p_guess n and y "
+                         "nz * n (CompiledPDE.d)")  # fmt: skip
+    _check_stack(stack)
+
+
+@njit(cache=True)
 def initial_states(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, S, guesses, y0, ok):
     """:func:`initial_state` for every manifold sample ``S[r]`` (serial: cheap, and a
     parallel kernel costs seconds of compilation)."""
+    if guesses.shape[0] != S.shape[0] or y0.shape[0] != S.shape[0] or ok.shape[0] != S.shape[0]:
+        raise ValueError("initial_states: S, guesses, y0 and ok must have one row per sample")
     stack = np.empty(STACK_SIZE)
     for r in range(S.shape[0]):
         ok[r] = initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit,
@@ -615,10 +716,14 @@ def gradient(code, consts, prog, n, charpit, y, v, stack, out):
     ``[x_s1 .. x_sm, a]^T p = [u_s1 .. u_sm, b]`` (quasilinear)."""
     m = n - 1
     nz = 2 * n + 1 if charpit else n + 1
+    if n < 2 or y.shape[0] != nz * n or v.shape[0] < nz or out.shape[0] < n:
+        raise ValueError("gradient: y must have nz * n entries (CompiledPDE.d), v nz and out n")
+    _check_stack(stack)
     if charpit:
         for i in range(n):
             out[i] = y[n + 1 + i]
         return True
+    _check_program(prog, nz)
     for i in range(nz):
         v[i] = y[i]
     A = np.empty((n, n))
