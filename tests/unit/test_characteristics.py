@@ -1284,3 +1284,65 @@ def test_cli_lists_the_shocks(tmp_path):
     res, _ = _moc(tmp_path, text.replace("t: [0, 2, 3]", "t: [0, 0.5, 3]"),
                   "--crossing", "shock", "--overwrite")  # fmt: skip
     assert "no shock at the output levels" in res.output
+
+
+def _lax_oleinik_burgers(big_u0, x, t, lo=-20.0, hi=20.0):
+    """u(x, t) of Burgers' entropy solution by brute force: the minimiser y of
+    U0(y) + (x - y)^2 / (2t) (U0' = u0) on a fine grid, refined by a bounded search;
+    u = (x - y) / t.  Independent of the characteristics."""
+    from scipy.optimize import minimize_scalar
+
+    ys = np.linspace(lo, hi, 400001)
+    out = np.empty(len(x))
+    for i, xi in enumerate(x):
+        k = int(np.argmin(big_u0(ys) + (xi - ys) ** 2 / (2 * t)))
+        fit = minimize_scalar(lambda y, xi=xi: big_u0(y) + (xi - y) ** 2 / (2 * t), method="bounded",
+                              bounds=(ys[max(k - 1, 0)], ys[min(k + 1, len(ys) - 1)]),
+                              options={"xatol": 1e-13})  # fmt: skip
+        out[i] = (xi - fit.x) / t
+    return out
+
+
+def test_shorthand_data_reach_every_ray_that_lands_on_the_grid():
+    """u(x, t=0) = g(x) with a bump outside the grid's view: its rays reach the grid after
+    they cross.  The data used to stop at the grid's range widened by its length, so the
+    bump was never seen: u ~ 1e-4 where Lax-Oleinik gives 0.69, no shock, and a breaking
+    time of 1.359 for 1 / max(-u0') = e^(1/2) / sqrt(2)."""
+    from scipy.special import erf
+
+    r = solve_pde(pde('variables: [t, x]\nequation: u_t + u*u_x = 0\n'
+                       'initial: "u(x, t=0) = exp(-(x+3)^2)"\n'
+                       "grid: {t: [0, 6, 7], x: [0, 2, 21]}\n"), crossing="shock")  # fmt: skip
+    assert r.attrs["breaking_time"] == pytest.approx(np.exp(0.5) / np.sqrt(2), abs=1e-9)
+    x = r.coords["x"]
+    for k in (5, 6):
+        exact = _lax_oleinik_burgers(lambda y: np.sqrt(np.pi) / 2 * erf(y + 3), x, float(k))
+        np.testing.assert_allclose(r["u"][k], exact, rtol=0, atol=1e-7)
+    assert np.asarray(r["u"][6]).max() > 0.6 and len(r["shock_x"]) >= 1
+    many = solve_pde(pde('variables: [t, x]\nequation: u_t + u*u_x = 0\n'
+                          'initial: "u(x, t=0) = exp(-(x+3)^2)"\n'
+                          "grid: {t: [5, 5, 1], x: [0, 2, 11]}\n"), crossing="multivalued")  # fmt: skip
+    assert np.isfinite(many["u_branches"]).sum(axis=-1).max() == 3
+
+
+def test_shorthand_data_see_a_shock_coming_in_from_far():
+    """A step 1.5 -> -0.5 at x = -3 (the shock moves at 0.5, x = -3 + t/2) seen on
+    [-1, 1]: the shock enters at t = 4 and is listed at every level after, exactly (the
+    data are odd about the step); a second bump far off, fast, overtakes into a zoomed
+    grid (two shocks there)."""
+    r = solve_pde(pde('variables: [t, x]\nequation: u_t + u*u_x = 0\n'
+                       'initial: "u(x, t=0) = 0.5 - tanh(x+3)"\n'
+                       "grid: {t: [0, 8, 9], x: [-1, 1, 41]}\n"), crossing="shock")  # fmt: skip
+    t_s, x_s = np.asarray(r["shock_t"]), np.asarray(r["shock_x"])
+    np.testing.assert_allclose(t_s, [4, 5, 6, 7, 8])
+    np.testing.assert_allclose(x_s, -3 + t_s / 2, rtol=0, atol=1e-12)
+    assert (np.asarray(r["u"])[-1, :-1] > 1.49).all()  # behind the shock at t = 8
+    from scipy.special import erf
+
+    zoom = solve_pde(pde('variables: [t, x]\nequation: u_t + u*u_x = 0\n'
+                          'initial: "u(x, t=0) = 3*exp(-4*(x+1)^2) + exp(-(x-1)^2)"\n'
+                          "grid: {t: [2.5, 2.5, 1], x: [3.0, 3.2, 41]}\n"), crossing="shock")  # fmt: skip
+    big_u0 = lambda y: 3 * np.sqrt(np.pi) / 4 * erf(2 * (y + 1)) + np.sqrt(np.pi) / 2 * erf(y - 1)  # noqa: E731
+    exact = _lax_oleinik_burgers(big_u0, zoom.coords["x"], 2.5)
+    np.testing.assert_allclose(zoom["u"][0], exact, rtol=0, atol=1e-7)
+    assert len(zoom["shock_x"]) == 2

@@ -82,9 +82,11 @@ def check_pde(pde) -> int:
 
 
 class _Resample(NamedTuple):
-    """The same problem with its shorthand data sampled farther out."""
+    """The same problem with its shorthand data sampled farther out (``widened``: 1 to
+    cover the grid, 2 out to every ray that lands on it)."""
 
     pde: object
+    widened: int
 
 
 #: the shorthand's data are widened only for end rays whose dx/ds is at least this
@@ -123,6 +125,84 @@ def _wider_data(pde, c, out, taus, tau_levels, e):
     density = (count - 1) / (b - a)
     new_count = int(min(SHORTHAND_MAX_SAMPLES, np.ceil((b - a + grow_lo + grow_hi) * density) + 1))
     return dataclasses.replace(pde, manifold_ranges=((a - grow_lo, b + grow_hi, new_count),))
+
+
+#: bands probed beyond the shorthand's data at most, each farther out and twice as wide
+#: (:func:`_probe_data`) ...
+PROBE_ROUNDS = 12
+#: ... ending after this many bands in a row from which no ray lands on the grid
+EMPTY_BANDS = 2
+#: the probe's rays, in samples of the data (the shorthand's: half a grid spacing apart)
+PROBE_SPACING = 2.0
+
+
+def _probe_data(pde, c, tau_levels, e):
+    """For data from the shorthand u(x, t=0) = g(x) (1-D): the data widened to every ray
+    that reaches the grid at an output level, or None if none starts outside them.
+
+    Characteristics from outside the sampled range may still reach the grid after they
+    cross others (a shock or a fold coming in, a faster ray overtaking the end ray), and
+    under ``shock``, ``viscosity`` and ``multivalued`` they change the answer; so can the
+    first crossing time.  Each side is probed with rays ``PROBE_SPACING`` samples apart, band
+    after band outwards (the first as wide as the data, each next twice as wide), and the
+    data are taken out past the farthest probe ray that lands on the grid at an output
+    level (a grid spacing of margin; the parameter is x itself).  Probing ends after
+    ``EMPTY_BANDS`` bands in a row land none, after ``PROBE_ROUNDS`` bands, or at
+    ``SHORTHAND_MAX_SAMPLES`` samples: data farther out are not seen."""
+    import dataclasses
+
+    from charme.spec.pde import SHORTHAND_MAX_SAMPLES
+
+    o = 1 - e
+    n, nz = c["n"], c["nz"]
+    a, b, count = pde.manifold_ranges[0]
+    spacing = (b - a) / max(count - 1, 1)
+    ds = PROBE_SPACING * spacing
+    g_lo, g_hi, g_count = pde.grid[o]
+    margin = (g_hi - g_lo) / max(g_count - 1, 1)
+    levels = np.unique(tau_levels[tau_levels > 0])
+    if not levels.size:
+        return None
+    taus = np.concatenate([[0.0], levels])
+    rtol, atol = max(c["rtol"], 1e-8), max(c["atol"], 1e-12)  # where rays land, roughly
+    budget = SHORTHAND_MAX_SAMPLES - count
+    ends = {-1: a, 1: b}
+    for side in (-1, 1):
+        edge, width, empty = ends[side], b - a, 0
+        for _ in range(PROBE_ROUNDS):
+            k = int(min(np.ceil(width / ds), budget))
+            if k < 1:
+                break
+            S = (edge + side * ds * np.arange(1, k + 1)).reshape(-1, 1)
+            y0 = np.empty((k, nz * n))
+            ok = np.zeros(k, np.bool_)
+            K.initial_states(c["icode"], c["iconsts"], c["iprog"], c["fcode"], c["fconsts"],
+                             c["fprog"], n, c["charpit"], S, initial_guesses(pde, S), y0, ok)  # fmt: skip
+            S, y0 = S[ok], y0[ok]  # (where the data are defined)
+            out = np.empty((len(S), len(taus), nz * n))
+            K.trace(c["code"], c["consts"], c["prog"], nz, y0, taus, rtol, atol, out,
+                    np.empty(len(S), np.int64), np.empty(len(S)))  # fmt: skip
+            x, xs = out[:, 1:, o], out[:, 1:, nz + o]
+            with np.errstate(invalid="ignore"):
+                # (a ray whose dx/ds has all but vanished there lands where its neighbours
+                # inside the data do: at a focus every ray does)
+                spread = np.abs(xs) > WIDEN_SPREAD * np.abs(out[:, :1, nz + o])
+                lands = ((x >= g_lo - margin) & (x <= g_hi + margin) & spread).any(axis=1)
+            budget -= k
+            if lands.any():
+                far = S[lands, 0]
+                ends[side] = float(far.min() if side < 0 else far.max()) + side * margin
+                empty = 0
+            else:
+                empty += 1
+                if empty >= EMPTY_BANDS:
+                    break
+            edge += side * ds * k
+            width *= 2.0
+    if ends[-1] == a and ends[1] == b:
+        return None
+    new_count = int(min(SHORTHAND_MAX_SAMPLES, np.ceil((ends[1] - ends[-1]) / spacing) + 1))
+    return dataclasses.replace(pde, manifold_ranges=((ends[-1], ends[1], new_count),))
 
 
 def _grid_side(pde, e, t_levels, t0, speed):
@@ -172,7 +252,7 @@ def _located(exc, pde):
 
 
 def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=False,
-               widened=False):  # fmt: skip
+               widened=0):  # fmt: skip
     started = time.perf_counter()
     settings = dict(pde.settings)
     rtol = float(rtol or settings.get("rtol", 1e-13))
@@ -348,10 +428,12 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
             K.trace_sampled(code, consts, prog, nz, y0, taus, exact, rtol, atol, out, status,
                             reached, h_ray)  # fmt: skip
             ctx["h_ray"] = h_ray
-            if pde.from_shorthand and m == 1 and not widened:
-                wider = _wider_data(pde, ctx, out, taus, tau_levels, e)
-                if wider is not None:  # the grid reaches past the data's rays: sample farther
-                    return _Resample(wider)
+            if pde.from_shorthand and m == 1 and widened < 2:
+                # the grid reaches past the data's rays (sample farther), or rays from
+                # outside the data land on it: the data taken out to them
+                wider = _wider_data(pde, ctx, out, taus, tau_levels, e) if not widened else None
+                if wider is not None:
+                    return _Resample(wider, 1)
 
             tb_ray, at_ray = _crossings(ctx, out, taus, det0, n, nz, m, e)
             _refine_crossings(info, ctx, out, taus, tb_ray, at_ray)
@@ -377,6 +459,15 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
                 inside = [c for c in first
                           if ((c[1][space] >= lo_g[space] - 1e-9) & (c[1][space] <= hi_g[space] + 1e-9)).all()]  # fmt: skip
                 breaking_at = (inside or first)[0][1]  # prefer a crossing inside the grid
+            if pde.from_shorthand and m == 1 and widened < 2:
+                # rays from outside the data that land on the grid (at the levels whose
+                # values are wanted): the data taken out to them
+                wanted = tau_levels
+                if crossing == "stop":
+                    wanted = tau_levels[tau_levels <= breaking_tau * (1 + 1e-9) + 1e-300]
+                wider = _probe_data(pde, ctx, wanted, e)
+                if wider is not None:
+                    return _Resample(wider, 2)
             # (rays from points where the data are undefined never started: not a blow-up)
             blown = (status == K.RAY_BLOW_UP) & ctx["started"]
             blow_tau = float(reached[blown].min()) if blown.any() else np.inf
@@ -460,7 +551,8 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
         got = evolution()
         if isinstance(got, _Resample):
             return _solve_pde(got.pde, rtol=rtol, atol=atol, crossing=crossing,
-                              save_rays=save_rays, evaluation=evaluation, widened=True)  # fmt: skip
+                              save_rays=save_rays, evaluation=evaluation,
+                              widened=got.widened)  # fmt: skip
         u, grad, taus, out, breaking_tau, breaking_at, blow_tau, extra_attrs = got
     mask = np.isfinite(u)
 
