@@ -1346,3 +1346,26 @@ def test_shorthand_data_see_a_shock_coming_in_from_far():
     exact = _lax_oleinik_burgers(big_u0, zoom.coords["x"], 2.5)
     np.testing.assert_allclose(zoom["u"][0], exact, rtol=0, atol=1e-7)
     assert len(zoom["shock_x"]) == 2
+
+
+def test_the_file_records_the_parameters_used(tmp_path):
+    """--set a=2: the file's `parameters` attribute has a = 2 (its spec_text keeps the
+    file's a = 1, and nothing used to say the solution was a = 2's)."""
+    res, out = _moc(tmp_path, SIMPLE + "grid: {t: [0, 1, 3], x: [0, 1, 3]}\n", "--set", "c=2")
+    assert res.exit_code == 0, res.output
+    with xr.open_dataset(out) as ds:
+        assert ds.attrs["parameters"] == "{'c': 2.0}"
+        assert "c: 1" in ds.attrs["spec_text"]
+        np.testing.assert_allclose(ds["u"][-1], np.sin(ds["x"] - 2.0), atol=1e-12)
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"rtol": 0.0}, "rtol must lie in"), ({"rtol": 2.0}, "rtol must lie in"),
+    ({"rtol": float("nan")}, "rtol must lie in"), ({"atol": -1.0}, "atol must be positive"),
+    ({"save_rays": "yes"}, "save_rays must be True or False"),
+])  # fmt: skip
+def test_solve_pde_refuses_bad_tolerances(kw, message):
+    """rtol = 0 used to become the default silently, rtol = 2 and atol = -1 were used
+    (and recorded); save_rays='yes' failed deep inside NumPy."""
+    with pytest.raises(SpecError, match=message):
+        solve_pde(pde(SIMPLE + "grid: {t: [0, 1, 3], x: [0, 1, 3]}\n"), **kw)

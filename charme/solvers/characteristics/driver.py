@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 import time
 from typing import NamedTuple
 
@@ -255,8 +256,14 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
                widened=0):  # fmt: skip
     started = time.perf_counter()
     settings = dict(pde.settings)
-    rtol = float(rtol or settings.get("rtol", 1e-13))
-    atol = float(atol or settings.get("atol", 1e-15))
+    rtol = float(settings.get("rtol", 1e-13) if rtol is None else rtol)
+    atol = float(settings.get("atol", 1e-15) if atol is None else atol)
+    if not 0 < rtol < 1:  # (NaN too)
+        raise SpecError(f"rtol must lie in (0, 1), not {rtol!r}", field="rtol")
+    if not 0 < atol < math.inf:
+        raise SpecError(f"atol must be positive and finite, not {atol!r}", field="atol")
+    if not isinstance(save_rays, (bool, np.bool_)):
+        raise SpecError(f"save_rays must be True or False, not {save_rays!r}")
     crossing = crossing or settings.get("crossing", "stop")
     evaluation = evaluation or settings.get("evaluation", "newton")
     if evaluation not in ("newton", "hermite", "raster"):
@@ -595,6 +602,8 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
     attrs = {
         "title": f"charme characteristics: {pde.name}", "solver": "characteristics",
         "model": pde.name, "equation_class": info.kind, "crossing": crossing,
+        # the values used (a spec's, or --set's: spec_text keeps the file's)
+        "parameters": repr({k: float(v) for k, v in pde.parameters.items()}),
         "evolution_variable": pde.variables[e] if e is not None else "none", "rays": len(S), "rtol": rtol, "atol": atol,
         "breaking_time": float(t0 + speed * breaking_tau) if np.isfinite(breaking_tau) and e is not None else "none",
         # rays are traced (and crossings looked for) up to here: "none" means none before it
