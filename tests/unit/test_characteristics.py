@@ -1369,3 +1369,32 @@ def test_solve_pde_refuses_bad_tolerances(kw, message):
     (and recorded); save_rays='yes' failed deep inside NumPy."""
     with pytest.raises(SpecError, match=message):
         solve_pde(pde(SIMPLE + "grid: {t: [0, 1, 3], x: [0, 1, 3]}\n"), **kw)
+
+
+def test_two_young_shocks_between_two_grid_points():
+    """Two bumps: at t = 2.5 two shocks lie 0.0075 apart, both between the grid points
+    3.1 and 3.2, with a branch between them that no grid point picks.  Only the first was
+    listed.  Reference: the ties of the three ray families' Lax-Oleinik minima (each
+    minimised over its own range of y), by brentq."""
+    from scipy.optimize import brentq, minimize_scalar
+    from scipy.special import erf
+
+    r = solve_pde(pde('variables: [t, x]\nequation: u_t + u*u_x = 0\n'
+                      'initial: "u(x, t=0) = 3*exp(-4*(x+1)^2) + exp(-(x-1)^2)"\n'
+                      "grid: {t: [2.5, 2.5, 1], x: [-4, 8, 121]}\n"), crossing="shock")  # fmt: skip
+    t = 2.5
+
+    def big_u0(y):
+        return 3 * np.sqrt(np.pi) / 4 * erf(2 * (y + 1)) + np.sqrt(np.pi) / 2 * erf(y - 1)
+
+    def family(lo, hi):
+        return lambda x: minimize_scalar(lambda y: big_u0(y) + (x - y) ** 2 / (2 * t),
+                                         bounds=(lo, hi), method="bounded",
+                                         options={"xatol": 1e-12}).fun  # fmt: skip
+
+    a, b, c = family(-2.0, -0.5), family(0.3, 1.5), family(2.5, 3.5)
+    first = brentq(lambda x: a(x) - b(x), 3.10, 3.122, xtol=1e-13)
+    second = brentq(lambda x: b(x) - c(x), 3.122, 3.14, xtol=1e-13)
+    found = np.sort(np.asarray(r["shock_x"]))
+    near = found[(found > 3.1) & (found < 3.2)]
+    np.testing.assert_allclose(near, [first, second], rtol=0, atol=1e-8)

@@ -1023,7 +1023,7 @@ def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out,
             for q in jumps:
                 known = [(table.at(i), key[table.start[i] : table.start[i + 1]])
                          if table.counts[i] > 1 else None for i in (q, q + 1)]  # fmt: skip
-                x_shock = _shock_between(
+                x_shocks = _shocks_between(
                     xs[q], xs[q + 1], table.entry(picks[q]), table.entry(picks[q + 1]),
                     lambda x, branches=branches: branches([x]).at(0),
                     lambda bs, x, lo=lax_oleinik: lo(np.array([br[2] for br in bs]),
@@ -1032,7 +1032,7 @@ def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out,
                     sign, known, _fold_middle(out[:, kk, o], S, folded, table.s[picks[q]],
                                               table.s[picks[q + 1]]),
                 )  # fmt: skip
-                shocks.append((float(t), x_shock))
+                shocks += [(float(t), x) for x in x_shocks]
     extra = {"crossing_method": crossing}
     if crossing == "shock":
         extra["shocks"] = np.array(shocks, float).reshape(-1, 2)  # rows (t, x)
@@ -1224,7 +1224,7 @@ def _fold_middle(x, S, folded, sa, sb):
 
 
 def _shock_between(lo, hi, a, b, branches_at, values, sign=1.0, ends=(None, None),
-                   start=None):  # fmt: skip
+                   start=None, crowded=None):  # fmt: skip
     """Where branch ``a`` (chosen at ``lo``) hands over to ``b`` (chosen at ``hi``).
 
     The shock is the zero of G(x) = L_a(x) - L_b(x), the difference of the
@@ -1236,7 +1236,9 @@ def _shock_between(lo, hi, a, b, branches_at, values, sign=1.0, ends=(None, None
     functional times ``sign`` (-1 for a concave flux: the largest value wins).
     ``ends`` may give (rays, their values) at ``lo`` and ``hi`` already known;
     ``start``, a point where both branches exist (inside the fold), is where Newton
-    starts when the ends do not both have the two branches.
+    starts when the ends do not both have the two branches.  ``crowded``, a list, gets
+    for each x evaluated whether a third ray's value comes within rounding of the two's
+    (or below): another branch may win near the handover.
     """
 
     def diff(x, known=None):
@@ -1249,6 +1251,10 @@ def _shock_between(lo, hi, a, b, branches_at, values, sign=1.0, ends=(None, None
             return None
         if v is None:
             v = values(bs, x)
+        if crowded is not None:
+            top = max(v[ia], v[ib])
+            others = np.delete(np.asarray(v, float), [ia, ib])
+            crowded.append(bool((others <= top + 1e-9 * (1.0 + abs(top))).any()))
         return v[ia] - v[ib], sign * (bs[ia][0] - bs[ib][0]), v[ia] <= v.min()
 
     # start from the secant of G through the bracket's ends
@@ -1277,6 +1283,45 @@ def _shock_between(lo, hi, a, b, branches_at, values, sign=1.0, ends=(None, None
             return float(new)
         x = new
     return float(0.5 * (lo + hi))
+
+
+#: a handover split into shocks around a third branch at most this deep
+SHOCK_SPLITS = 4
+
+
+def _shocks_between(lo, hi, a, b, branches_at, values, sign=1.0, ends=(None, None),
+                    start=None, depth=0):  # fmt: skip
+    """Every shock between ``lo`` and ``hi``, where the choice goes from branch ``a`` to
+    ``b`` (arguments of :func:`_shock_between`).  Two young shocks closer than the grid's
+    spacing have a branch between them that no grid point picks: the handover found is
+    then the first of them (or the last).  So the winner just left of it must be a's
+    continuation and just right of it b's; where it is a third branch instead, the
+    shocks between it and a (or b) are looked for in turn, ``SHOCK_SPLITS`` deep."""
+    crowded = []
+    x = _shock_between(lo, hi, a, b, branches_at, values, sign, ends, start, crowded)
+    if depth >= SHOCK_SPLITS or not lo < x < hi or not crowded or not crowded[-1]:
+        return [x]  # (no third ray near winning where Newton ended: the one shock)
+    near = 1e-7 * (hi - lo)
+
+    def third(at, own):
+        """The ray winning at ``at`` if it is not ``own``'s continuation (the ray of
+        nearest s), else None."""
+        bs = branches_at(at)
+        if len(bs) < 2:
+            return None
+        best = int(np.argmin(values(bs, at)))
+        mine = min(range(len(bs)), key=lambda i: abs(bs[i][2] - own[2]))
+        return None if best == mine else bs[best]
+
+    left, right = third(x - near, a), third(x + near, b)
+    found = [x] if left is None or right is None else []  # (both: x is no handover)
+    if left is not None:
+        found = _shocks_between(lo, x - near, a, left, branches_at, values, sign,
+                                depth=depth + 1) + found  # fmt: skip
+    if right is not None:
+        found += _shocks_between(x + near, hi, right, b, branches_at, values, sign,
+                                 depth=depth + 1)  # fmt: skip
+    return found
 
 
 def _curvature_sign(values, what):
