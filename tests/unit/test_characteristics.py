@@ -1398,3 +1398,24 @@ def test_two_young_shocks_between_two_grid_points():
     found = np.sort(np.asarray(r["shock_x"]))
     near = found[(found > 3.1) & (found < 3.2)]
     np.testing.assert_allclose(near, [first, second], rtol=0, atol=1e-8)
+
+
+def test_a_focus_is_located_exactly_without_an_evolution_variable():
+    """Fronts from a plane whose data are the distance to (0, 0, -1) meet there: det J
+    only touches 0 (a point focus in 3-D).  The location was the ray's position at the
+    sampled level before the touch: z = -1.0075."""
+    r = solve_pde(pde("variables: [x, y, z]\nequation: u_x^2 + u_y^2 + u_z^2 = 1\n"
+                      "initial: {parameters: {a: [-2, 2, 21], b: [-2, 2, 21]}, x: a, y: b, "
+                      "z: 0, u: sqrt(a^2 + b^2 + 1), branch: 1}\n"
+                      "grid: {x: [-1, 1, 3], y: [-1, 1, 3], z: [0, 1, 3]}\n"))  # fmt: skip
+    where = [r.attrs[f"breaking_location_{v}"] for v in "xyz"]
+    np.testing.assert_allclose(where, [0, 0, -1], rtol=0, atol=1e-10)
+
+
+def test_breaking_time_between_samples_to_rounding():
+    """u0 = sin x + sin(2x)/2: 1 / max(-u0') = 8/9.  The parabolic steps between the
+    samples stopped once a vertex left the three points kept (1.3e-10 off)."""
+    r = solve_pde(pde('variables: [t, x]\nequation: u_t + u*u_x = 0\n'
+                      'initial: "u(x, t=0) = sin(x) + 0.5*sin(2*x)"\n'
+                      "grid: {t: [0, 1, 3], x: [0, 6.283185307179586, 129]}\n"))  # fmt: skip
+    assert abs(r.attrs["breaking_time"] - 8 / 9) <= 1e-15

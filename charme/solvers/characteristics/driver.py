@@ -1564,13 +1564,14 @@ def _least_between_samples(c, times, time_at):
     out = []
     for k in local[np.argsort(times[local])][:BETWEEN_SAMPLES]:
         pts = [(float(S[j]), float(times[j])) for j in (k - 1, k, k + 1)]
+        lo, hi = float(S[k - 1]), float(S[k + 1])  # (the vertex may leave the three points)
         best = None
-        for _ in range(4):
+        for _ in range(8):
             (s1, f1), (s2, f2), (s3, f3) = sorted(pts)
             v = _vertex(s1, f1, s2, f2, s3, f3)
             if v is None:
                 break
-            if not s1 < v < s3 or any(abs(v - q) <= 1e-15 * max(1.0, abs(v)) for q, _ in pts):
+            if not lo < v < hi or any(abs(v - q) <= 1e-15 * max(1.0, abs(v)) for q, _ in pts):
                 break
             t, payload = time_at(v, k)
             if not np.isfinite(t):
@@ -1796,6 +1797,34 @@ def _touches(out, taus, n, g, tb, at):
     at[rays] = out[rays, level[rays], :n]
 
 
+def _first_crossing(info, c, runs):
+    """(|tau|, position) of the first crossing over the runs of :func:`_general` (rays
+    one way, and the other), or None.  The estimate from the sampled levels is made
+    precise on its ray: integrated again from the level before to the zero of det J
+    (:func:`_refine_rays`), or, where that finds no sign change (det J only touches 0,
+    at a focus), the ray landed at the dip's time (its position was the level's before)."""
+    best = min(((float(r[2][i]), k, i) for k, r in enumerate(runs)
+                for i in [int(np.argmin(r[2]))] if np.isfinite(r[2]).any()), default=None)  # fmt: skip
+    if best is None:
+        return None
+    tb_r, k, i = best
+    taus, out = runs[k][:2]
+    tb, at = np.array([tb_r]), np.array(runs[k][3][i : i + 1])
+    exact = c.get("exact")
+    c["exact"] = c["ray_exact"][k]
+    try:  # (on copies: the ray's tb and at of the run stay the sampled ones)
+        _refine_rays(info, c, out[i : i + 1], taus, tb, at, [0])
+    finally:
+        c["exact"] = exact
+    if np.isfinite(tb[0]) and np.isfinite(at[0]).all():
+        return float(tb[0]), at[0]
+    y = c["y0"][i].copy()  # the ray from the data to the estimate's tau
+    tau = math.copysign(tb_r, float(taus[-1]))
+    st, _, _ = K.integrate(c["code"], c["consts"], c["prog"], c["nz"], y, 0.0, tau, c["rtol"],
+                           c["atol"], 0.0)  # fmt: skip
+    return (tb_r, y[: c["n"]]) if st == K.RAY_OK else (tb_r, runs[k][3][i])
+
+
 def _crossing_at(out, taus, n, r, k, before, after):
     """(tb, at) of every ray: rays ``r`` change sign between levels ``k - 1`` and ``k``
     (determinants ``before`` and ``after``), found by linear interpolation; inf and
@@ -1863,10 +1892,8 @@ def _general(info, pde, c, crossing="stop", evaluation="newton"):
         u, grad, extra = _raster(c, runs, crossing)
     else:
         u, grad, extra = _multi_seed(pde, c, runs, crossing)
-    tb_all = np.concatenate([r[2] for r in runs])
-    at_all = np.concatenate([r[3] for r in runs])
-    first = int(np.argmin(tb_all)) if np.isfinite(tb_all).any() else None
-    breaking_at = at_all[first] if first is not None else None
+    first = _first_crossing(info, c, runs)
+    breaking_at = first[1] if first is not None else None
     blow = [r[5][(r[4] == K.RAY_BLOW_UP) & c["started"]] for r in runs]
     blow_tau = min((float(np.abs(b).min()) for b in blow if b.size), default=np.inf)
     # for the strips' drift of F
