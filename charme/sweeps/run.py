@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from charme.errors import SolverError, SpecError
+from charme.errors import CharmeError, SolverError, SpecError
 from charme.sweeps.combine import combine
 from charme.sweeps.design import Design, make_design
 from charme.sweeps.store import ShardStore
@@ -239,10 +239,7 @@ def sweep(
             store.remove()  # nothing finished: leave nothing behind
         raise
     if failures:
-        shown = "; ".join(f"point {i} ({_describe(points[i])}): {msg}" for i, msg in failures[:3])
-        more = f" and {len(failures) - 3} more" if len(failures) > 3 else ""
-        kept = f"; finished points are kept in {store.directory}" if store else ""
-        raise SolverError(f"{len(failures)} of {len(points)} points failed: {shown}{more}{kept}")
+        raise _failed(failures, points, store)
 
     ordered = [store.load(i) if store else results[i] for i in range(len(points))]
     from charme import __version__
@@ -271,6 +268,32 @@ def sweep(
         combined.write(output, overwrite=overwrite)
         store.remove()
     return combined
+
+
+def _failed(failures, points, store) -> CharmeError:
+    """The error for a sweep some of whose points failed.
+
+    If no point is solved (none now, none kept from before) and every
+    failure is bad input (:class:`SpecError`), the spec or the options are
+    wrong, not some points: a :class:`SpecError` (exit 2), and the empty
+    shard directory goes.  Otherwise a :class:`SolverError` (exit 1) names
+    the failed points; the finished ones are kept for ``--resume``, which
+    retries the failed ones.
+    """
+    kept = store is not None and bool(store.done())
+    if store is not None and not kept:
+        store.remove()  # nothing finished: leave nothing behind
+    shown = "; ".join(f"point {i} ({_describe(points[i])}): {exc}" for i, exc in failures[:3])
+    more = f" and {len(failures) - 3} more" if len(failures) > 3 else ""
+    if len(failures) == len(points) and all(isinstance(e, SpecError) for _, e in failures):
+        first = failures[0][1]
+        if all(str(e) == str(first) for _, e in failures):
+            where = "the point" if len(points) == 1 else f"all {len(points)} points"
+            return SpecError(f"{first.message} (at {where} of the sweep)", file=first.file,
+                             line=first.line, field=first.field)  # fmt: skip
+        return SpecError(f"all {len(points)} points failed: {shown}{more}")
+    where = f"; finished points are kept in {store.directory}" if kept else ""
+    return SolverError(f"{len(failures)} of {len(points)} points failed: {shown}{more}{where}")
 
 
 def _describe(point: dict) -> str:

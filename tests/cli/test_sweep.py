@@ -307,3 +307,62 @@ def test_statistics_that_are_none_at_some_points_become_nan():
     r = charme.sweep(charme.loads(text), "characteristics", {"c": "0.01,2"})
     bt = r["breaking_time"]
     assert np.isnan(bt[0]) and abs(bt[1] - 0.5) < 1e-12
+
+
+# ---------------------------------------------------------------- failures
+
+#: u_t + u^2 u_x = 0 from u = a + sin x: the flux is convex over the data for a > 1,
+#: neither convex nor concave for |a| < 1, which --crossing shock refuses (a SpecError)
+CUBIC = """
+kind: pde
+name: cubic
+variables: [t, x]
+parameters: {a: 2.0}
+equation: "u_t + u^2*u_x = 0"
+initial: "u(x, t=0) = a + sin(x)"
+grid: {t: [0, 1.5, 3], x: [0, 6.283185307179586, 17]}
+characteristics: {crossing: shock}
+"""
+
+
+def _spec(tmp_path, text, name="spec.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize("workers", [[], ["--workers", "2"]], ids=["serial", "workers2"])
+def test_a_point_the_solver_refuses_is_that_points_failure(tmp_path, workers):
+    """A SpecError raised while solving one point's values fails that point only:
+    named with its index and values, the others finish and are kept, exit 1, and
+    --resume retries it (like a point whose SSA or CME solve fails)."""
+    spec = _spec(tmp_path, CUBIC)
+    out = tmp_path / "c.nc"
+    shards = shard_dir_for(out)
+    args = ["sweep", "characteristics", spec, "--vary", "a=2,0.9,3", "-o", str(out), "-q",
+            *workers]  # fmt: skip
+    res = run(args)
+    assert res.exit_code == 1, res.output
+    assert "1 of 3 points failed: point 1 (a=0.9): " in res.output
+    assert "spec.yaml:6: equation: the flux" in res.output and "kept in" in res.output
+    assert sorted(p.name for p in shards.glob("point-*.nc")) == ["point-000000.nc",
+                                                                 "point-000002.nc"]  # fmt: skip
+    assert not out.exists()
+    res = run([*args, "--resume"])
+    assert res.exit_code == 1 and "point 1 (a=0.9)" in res.output
+    assert len(list(shards.glob("point-*.nc"))) == 2
+
+
+def test_a_point_failure_from_the_api_names_the_point():
+    with pytest.raises(SolverError, match=r"1 of 2 points failed: point 0 \(a=0\.9\): .*convex"):
+        charme.sweep(charme.loads(CUBIC), "characteristics", {"a": "0.9,2"})
+
+
+def test_a_spec_error_at_every_point_is_bad_input(tmp_path):
+    spec = _spec(tmp_path, CUBIC)
+    out = tmp_path / "c.nc"
+    res = run(["sweep", "characteristics", spec, "--vary", "a=0.9,-0.5", "-o", str(out)])
+    assert res.exit_code == 2, res.output
+    assert "spec.yaml:6: equation: the flux" in res.output
+    assert "(at all 2 points of the sweep)" in res.output
+    assert not out.exists() and not shard_dir_for(out).exists()
