@@ -309,7 +309,7 @@ def test_statistics_that_are_none_at_some_points_become_nan():
     assert np.isnan(bt[0]) and abs(bt[1] - 0.5) < 1e-12
 
 
-# ---------------------------------------------------------------- failures
+# ---------------------------------------------------------------- failures and clashes
 
 #: u_t + u^2 u_x = 0 from u = a + sin x: the flux is convex over the data for a > 1,
 #: neither convex nor concave for |a| < 1, which --crossing shock refuses (a SpecError)
@@ -366,3 +366,30 @@ def test_a_spec_error_at_every_point_is_bad_input(tmp_path):
     assert "spec.yaml:6: equation: the flux" in res.output
     assert "(at all 2 points of the sweep)" in res.output
     assert not out.exists() and not shard_dir_for(out).exists()
+
+
+def test_a_varied_name_that_is_an_output_dimension_is_refused_at_the_first_point(tmp_path):
+    spec = _spec(tmp_path, CUBIC.replace("{a: 2.0}", "{shock: 2.0}")
+                 .replace("= a + sin", "= shock + sin"))  # fmt: skip
+    out = tmp_path / "s.nc"
+    res = run(["sweep", "characteristics", spec, "--vary", "shock=2,3", "-o", str(out)])
+    assert res.exit_code == 2, res.output
+    assert "the varied parameter 'shock' clashes with the dimension 'shock'" in res.output
+    assert not out.exists() and not shard_dir_for(out).exists()
+    with pytest.raises(SpecError, match="'shock' clashes"):
+        charme.sweep(spec, "characteristics", {"shock": "2,3"})
+
+
+def test_a_parameter_named_point_cannot_be_zipped(tmp_path):
+    spec = _spec(tmp_path, CUBIC.replace("{a: 2.0}", "{point: 2.0, b: 1}")
+                 .replace("= a + sin", "= point + b*sin"))  # fmt: skip
+    out = tmp_path / "p.nc"
+    res = run(["sweep", "characteristics", spec, "--vary", "point=2,3", "--vary", "b=1,0.5",
+               "--zip", "-o", str(out)])  # fmt: skip
+    assert res.exit_code == 2, res.output
+    assert "'point' clashes with the 'point' dimension that --zip gives" in res.output
+    assert not out.exists() and not shard_dir_for(out).exists()
+    # its grid has no 'point' dimension: fine
+    res = run(["sweep", "characteristics", spec, "--vary", "point=2,3", "-o", str(out), "-q"])
+    assert res.exit_code == 0, res.output
+    assert list(charme.open_result(out)["point"]) == [2, 3]
