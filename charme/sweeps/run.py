@@ -164,6 +164,12 @@ def sweep(
         design = make_design(vary or {}, zip)
     elif vary:
         raise SpecError("give either vary or design, not both")
+    both = sorted(set(overrides or {}) & set(design.names))
+    if both:
+        raise SpecError(
+            f"{both[0]!r} is both fixed (--set) and varied (--vary / --design): "
+            "give it in one of them"
+        )
     check_design_names(design)
     where = str(spec) if isinstance(spec, (str, Path)) else None
     base = load(spec) if where else spec

@@ -393,3 +393,15 @@ def test_a_parameter_named_point_cannot_be_zipped(tmp_path):
     res = run(["sweep", "characteristics", spec, "--vary", "point=2,3", "-o", str(out), "-q"])
     assert res.exit_code == 0, res.output
     assert list(charme.open_result(out)["point"]) == [2, 3]
+
+
+def test_a_name_both_fixed_and_varied_is_refused(tmp_path):
+    spec = _spec(tmp_path, CUBIC)
+    out = tmp_path / "a.nc"
+    res = run(["sweep", "characteristics", spec, "--vary", "a=2,3", "--set", "a=5",
+               "-o", str(out)])  # fmt: skip
+    assert res.exit_code == 2, res.output
+    assert "'a' is both fixed (--set) and varied" in res.output
+    assert not out.exists() and not shard_dir_for(out).exists()
+    with pytest.raises(SpecError, match="both fixed"):
+        charme.sweep(spec, "characteristics", {"a": "2,3"}, overrides={"a": 5})
