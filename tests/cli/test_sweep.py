@@ -405,3 +405,40 @@ def test_a_name_both_fixed_and_varied_is_refused(tmp_path):
     assert not out.exists() and not shard_dir_for(out).exists()
     with pytest.raises(SpecError, match="both fixed"):
         charme.sweep(spec, "characteristics", {"a": "2,3"}, overrides={"a": 5})
+
+
+def test_ctrl_c_after_the_result_is_written_is_success(tmp_path, monkeypatch):
+    """A Ctrl-C while the shards are being removed (the combined file already
+    complete) finishes the removal and exits 0; before that, it is an interrupt."""
+    from charme.sweeps import store
+
+    def interrupted_remove(self):
+        next(self.directory.glob("point-*.nc")).unlink()
+        raise KeyboardInterrupt
+
+    spec = _spec(tmp_path, ADVECTION)
+    out = tmp_path / "a.nc"
+    args = ["sweep", "characteristics", spec, "--vary", "c=1,2,3", "-o", str(out)]
+    with monkeypatch.context() as m:
+        m.setattr(store.ShardStore, "remove", interrupted_remove)
+        res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    assert f"wrote {out}: complete" in res.output
+    assert out.exists() and not shard_dir_for(out).exists()
+    assert charme.open_result(out)["u"].shape == (3, 3, 7)
+
+    from charme.sweeps import run as run_module
+
+    real = run_module.solve_point
+    calls = []
+
+    def interrupted_solve(*a):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*a)
+
+    monkeypatch.setattr(run_module, "solve_point", interrupted_solve)
+    res = CliRunner().invoke(cli, [*args, "--overwrite"])  # an older OUT is not this run's
+    assert res.exit_code == 130, res.output
+    assert "1 of 3 points are kept" in res.output and "--resume" in res.output
