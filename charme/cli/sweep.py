@@ -7,7 +7,11 @@ drift apart), and passes the latter unchanged to the solver at each point.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import os
+import shutil
+import signal
 import sys
 from pathlib import Path
 
@@ -140,6 +144,9 @@ def _run(solver, *, spec, vary, zip_, design_file, out, resume, executor, worker
     from charme.sweeps import sweep as run_sweep
 
     progress = not quiet and sys.stderr.isatty()
+    shards = shard_dir_for(out)
+    before = _file_id(out)
+    result = None
     try:
         result = run_sweep(
             spec, solver, design=design, output=out, resume=resume, overwrite=overwrite,
@@ -148,18 +155,45 @@ def _run(solver, *, spec, vary, zip_, design_file, out, resume, executor, worker
             progress=progress, **options,
         )  # fmt: skip
     except KeyboardInterrupt:
-        shards = shard_dir_for(out)
-        done = len(list(shards.glob("point-*.nc"))) if shards.exists() else 0
-        click.echo(
-            f"charme: interrupted: {done} of {len(design)} points are kept in {shards}; "
-            "run the same command with --resume to finish",
-            err=True,
-        )
-        sys.exit(EXIT_INTERRUPTED)
-    if not quiet:
-        a = result.attrs
-        click.echo(
-            f"wrote {out}: {a['sweep_points']} points of {solver} over "
-            f"{a['sweep_parameters']}, {a['wall_time_s_total']:.2f} s",
-            err=True,
-        )
+        if _file_id(out) in (None, before):
+            done = len(list(shards.glob("point-*.nc"))) if shards.exists() else 0
+            click.echo(
+                f"charme: interrupted: {done} of {len(design)} points are kept in {shards}; "
+                "run the same command with --resume to finish",
+                err=True,
+            )
+            sys.exit(EXIT_INTERRUPTED)
+        # OUT is new, so complete (written whole, then renamed): the interrupt only
+        # cut short the removal of the shards, which is finished below
+    with _sigint_ignored():
+        if result is None:
+            shutil.rmtree(shards, ignore_errors=True)
+        if not quiet:
+            a = result.attrs if result is not None else None
+            what = (f"{a['sweep_points']} points of {solver} over {a['sweep_parameters']}, "
+                    f"{a['wall_time_s_total']:.2f} s" if a else
+                    "complete (interrupted only while removing the shards, now removed)")  # fmt: skip
+            click.echo(f"wrote {out}: {what}", err=True)
+
+
+def _file_id(path):
+    """What tells a file from one that replaced it (None if there is none)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size
+
+
+@contextlib.contextmanager
+def _sigint_ignored():
+    """Ctrl-C does nothing inside (the result is written: there is nothing to stop)."""
+    try:
+        old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread: signals are not ours to handle
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)

@@ -15,6 +15,22 @@ NOT_STATS = {"created", "wall_time_s_total", "spec_text", "spec_path", "paramete
              "initial_counts", "title"}  # fmt: skip
 
 
+def output_clash(result: Result, design: Design) -> tuple[str, str] | None:
+    """``(name, "dimension" | "coordinate" | "variable")`` of a name the design
+    adds to the combined result (the varied names, ``point`` for zipped and
+    explicit designs) that ``result`` (one point's) already uses, else None."""
+    dims = {d for dims, _ in result.data_vars.values() for d in dims}
+    added = set(design.names) | set(design.dims)
+    for name in sorted(added):
+        if name in dims:
+            return name, "dimension"
+        if name in result.coords:
+            return name, "coordinate"
+        if name in result.data_vars:
+            return name, "variable"
+    return None
+
+
 def _axis_union(name, coords_list):
     """The longest coordinate, if every other is a prefix of it."""
     longest = max(coords_list, key=len)
@@ -53,13 +69,11 @@ def combine(results: list[Result], design: Design, attrs: dict) -> Result:
     first = results[0]
     sweep_dims = design.dims
     shape = design.shape
-    clash = set(sweep_dims) & (
-        set(first.coords) | {d for v in first.data_vars.values() for d in v[0]}
-    )
+    clash = output_clash(first, design)
     if clash:
         raise SolverError(
-            f"cannot combine the sweep: {sorted(clash)[0]!r} is both a varied parameter and "
-            "a dimension of the solver's output"
+            f"cannot combine the sweep: {clash[0]!r} is both a varied parameter and "
+            f"a {clash[1]} of the solver's output"
         )
     coords = {}
     for name in first.coords:

@@ -2,9 +2,10 @@
 
 Every executor hands each finished point's result back to this process,
 which writes it at once (``finished``), so the caller's shard store is the
-single writer.  Before dispatching to other processes, the first pending
-point is solved here: that fills Numba's on-disk cache once, so workers
-load compiled kernels instead of all compiling at the same time.
+single writer.  Before dispatching to other processes, pending points are
+solved here until one succeeds: that fills Numba's on-disk cache once, so
+workers load compiled kernels instead of all compiling at the same time (and
+a spec that fails at every point fails here, without starting any worker).
 """
 
 from __future__ import annotations
@@ -27,36 +28,45 @@ def _progress_bar(progress, total, already):
 
 def run_points(todo, task_of, finished, *, executor="local", workers=None, scheduler=None,
                connect_timeout=10.0, progress=False, total=None, already=0):  # fmt: skip
-    """Solve the points ``todo``; return ``[(index, message)]`` of those that failed.
+    """Solve the points ``todo``; return ``[(index, exception)]`` of those that failed.
 
     ``task_of(i)`` gives ``(solver, problem, options)``; ``finished(i,
-    result)`` is called here, in this process, as each point completes.
-    Bad input (:class:`SpecError`) stops the sweep at once; a point whose
-    solver fails is reported and the others go on.  On Ctrl-C the points in
-    flight are cancelled and ``KeyboardInterrupt`` propagates.
+    result)`` is called here, in this process, as each point completes (an
+    exception it raises stops the sweep).  A point whose solve raises one of
+    charme's errors is a failure of that point, and the others go on: a
+    :class:`SpecError` there (e.g. a flux that is not convex over that
+    point's data) depends on the point's values, or else every point fails
+    with it, which the caller tells apart.  On Ctrl-C the points in flight
+    are cancelled and ``KeyboardInterrupt`` propagates.
     """
     from charme.sweeps.run import solve_point
 
     bar = _progress_bar(progress, total if total is not None else len(todo), already)
-    failures: list[tuple[int, str]] = []
+    failures: list[tuple[int, CharmeError]] = []
 
     def record(i, fn):
+        """True if point ``i`` was solved (and handed to ``finished``)."""
         try:
-            finished(i, fn())
-        except SpecError:
-            raise
+            result = fn()
         except CharmeError as exc:
-            failures.append((i, str(exc)))
+            failures.append((i, exc))
+            ok = False
+        else:
+            finished(i, result)
+            ok = True
         if bar is not None:
             bar.update(1)
+        return ok
 
     todo = list(todo)
     try:
         remote = executor == "dask" or (workers or 1) > 1
-        if todo and (remote or len(todo) == 1):
-            # warm the compile cache here before any worker starts
-            i = todo.pop(0)
-            record(i, lambda: solve_point(*task_of(i)))
+        if remote:
+            # warm the compile cache here, with a point that solves, before any worker starts
+            while todo:
+                i = todo.pop(0)
+                if record(i, lambda i=i: solve_point(*task_of(i))):
+                    break
         if not todo:
             return failures
         if executor == "dask":

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from charme.errors import SolverError, SpecError
-from charme.sweeps.combine import combine
-from charme.sweeps.design import Design, make_design
+from charme.errors import CharmeError, SolverError, SpecError
+from charme.sweeps.combine import combine, output_clash
+from charme.sweeps.design import POINT_DIM, Design, make_design
 from charme.sweeps.store import ShardStore
 
 SOLVERS = ("ssa", "cme", "characteristics")
@@ -164,6 +164,13 @@ def sweep(
         design = make_design(vary or {}, zip)
     elif vary:
         raise SpecError("give either vary or design, not both")
+    both = sorted(set(overrides or {}) & set(design.names))
+    if both:
+        raise SpecError(
+            f"{both[0]!r} is both fixed (--set) and varied (--vary / --design): "
+            "give it in one of them"
+        )
+    check_design_names(design)
     where = str(spec) if isinstance(spec, (str, Path)) else None
     base = load(spec) if where else spec
     if overrides:
@@ -216,10 +223,14 @@ def sweep(
         store = ShardStore.open(output, manifest, resume=resume, overwrite=overwrite)
 
     results: dict[int, object] = {}
+    checked: list[int] = []
     done = store.done() if store else set()
     todo = [i for i in range(len(points)) if i not in done]
 
     def finished(i, result):
+        if not checked:  # the first result shows the solver's names: before anything is kept
+            check_output_names(result, design)
+            checked.append(i)
         if store is not None:
             store.save(i, result)
         else:
@@ -239,10 +250,7 @@ def sweep(
             store.remove()  # nothing finished: leave nothing behind
         raise
     if failures:
-        shown = "; ".join(f"point {i} ({_describe(points[i])}): {msg}" for i, msg in failures[:3])
-        more = f" and {len(failures) - 3} more" if len(failures) > 3 else ""
-        kept = f"; finished points are kept in {store.directory}" if store else ""
-        raise SolverError(f"{len(failures)} of {len(points)} points failed: {shown}{more}{kept}")
+        raise _failed(failures, points, store)
 
     ordered = [store.load(i) if store else results[i] for i in range(len(points))]
     from charme import __version__
@@ -271,6 +279,61 @@ def sweep(
         combined.write(output, overwrite=overwrite)
         store.remove()
     return combined
+
+
+def _failed(failures, points, store) -> CharmeError:
+    """The error for a sweep some of whose points failed.
+
+    If no point is solved (none now, none kept from before) and every
+    failure is bad input (:class:`SpecError`), the spec or the options are
+    wrong, not some points: a :class:`SpecError` (exit 2), and the empty
+    shard directory goes.  Otherwise a :class:`SolverError` (exit 1) names
+    the failed points; the finished ones are kept for ``--resume``, which
+    retries the failed ones.
+    """
+    kept = store is not None and bool(store.done())
+    if store is not None and not kept:
+        store.remove()  # nothing finished: leave nothing behind
+    shown = "; ".join(f"point {i} ({_describe(points[i])}): {exc}" for i, exc in failures[:3])
+    more = f" and {len(failures) - 3} more" if len(failures) > 3 else ""
+    if len(failures) == len(points) and all(isinstance(e, SpecError) for _, e in failures):
+        first = failures[0][1]
+        if all(str(e) == str(first) for _, e in failures):
+            where = "the point" if len(points) == 1 else f"all {len(points)} points"
+            return SpecError(f"{first.message} (at {where} of the sweep)", file=first.file,
+                             line=first.line, field=first.field)  # fmt: skip
+        return SpecError(f"all {len(points)} points failed: {shown}{more}")
+    where = f"; finished points are kept in {store.directory}" if kept else ""
+    return SolverError(f"{len(failures)} of {len(points)} points failed: {shown}{more}{where}")
+
+
+def check_design_names(design: Design) -> None:
+    """Refuse varied names that clash with the sweep's own ``point`` dimension."""
+    if design.mode != "grid" and POINT_DIM in design.names:
+        how = "--zip" if design.mode == "zip" else "a design file's 'points'"
+        raise SpecError(
+            f"the varied parameter {POINT_DIM!r} clashes with the {POINT_DIM!r} dimension "
+            f"that {how} gives the combined result: rename the parameter in the spec, "
+            "or sweep its full grid without --zip"
+        )
+
+
+def check_output_names(result, design: Design) -> None:
+    """Refuse varied names that are also names in the solver's output (raises SpecError).
+
+    The combined result has the varied names as dimensions (or as variables
+    over ``point``), beside the solver's own dimensions, coordinates and
+    variables: one name cannot be both.
+    """
+    clash = output_clash(result, design)
+    if clash:
+        name, what = clash
+        mine = "varied parameter" if name in design.names else "sweep's dimension"
+        raise SpecError(
+            f"the {mine} {name!r} clashes with the {what} {name!r} of the "
+            f"{result.kind} solver's output, so the points cannot be combined into one "
+            "file: rename the parameter in the spec"
+        )
 
 
 def _describe(point: dict) -> str:

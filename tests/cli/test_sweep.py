@@ -307,3 +307,138 @@ def test_statistics_that_are_none_at_some_points_become_nan():
     r = charme.sweep(charme.loads(text), "characteristics", {"c": "0.01,2"})
     bt = r["breaking_time"]
     assert np.isnan(bt[0]) and abs(bt[1] - 0.5) < 1e-12
+
+
+# ---------------------------------------------------------------- failures and clashes
+
+#: u_t + u^2 u_x = 0 from u = a + sin x: the flux is convex over the data for a > 1,
+#: neither convex nor concave for |a| < 1, which --crossing shock refuses (a SpecError)
+CUBIC = """
+kind: pde
+name: cubic
+variables: [t, x]
+parameters: {a: 2.0}
+equation: "u_t + u^2*u_x = 0"
+initial: "u(x, t=0) = a + sin(x)"
+grid: {t: [0, 1.5, 3], x: [0, 6.283185307179586, 17]}
+characteristics: {crossing: shock}
+"""
+
+
+def _spec(tmp_path, text, name="spec.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize("workers", [[], ["--workers", "2"]], ids=["serial", "workers2"])
+def test_a_point_the_solver_refuses_is_that_points_failure(tmp_path, workers):
+    """A SpecError raised while solving one point's values fails that point only:
+    named with its index and values, the others finish and are kept, exit 1, and
+    --resume retries it (like a point whose SSA or CME solve fails)."""
+    spec = _spec(tmp_path, CUBIC)
+    out = tmp_path / "c.nc"
+    shards = shard_dir_for(out)
+    args = ["sweep", "characteristics", spec, "--vary", "a=2,0.9,3", "-o", str(out), "-q",
+            *workers]  # fmt: skip
+    res = run(args)
+    assert res.exit_code == 1, res.output
+    assert "1 of 3 points failed: point 1 (a=0.9): " in res.output
+    assert "spec.yaml:6: equation: the flux" in res.output and "kept in" in res.output
+    assert sorted(p.name for p in shards.glob("point-*.nc")) == ["point-000000.nc",
+                                                                 "point-000002.nc"]  # fmt: skip
+    assert not out.exists()
+    res = run([*args, "--resume"])
+    assert res.exit_code == 1 and "point 1 (a=0.9)" in res.output
+    assert len(list(shards.glob("point-*.nc"))) == 2
+
+
+def test_a_point_failure_from_the_api_names_the_point():
+    with pytest.raises(SolverError, match=r"1 of 2 points failed: point 0 \(a=0\.9\): .*convex"):
+        charme.sweep(charme.loads(CUBIC), "characteristics", {"a": "0.9,2"})
+
+
+def test_a_spec_error_at_every_point_is_bad_input(tmp_path):
+    spec = _spec(tmp_path, CUBIC)
+    out = tmp_path / "c.nc"
+    res = run(["sweep", "characteristics", spec, "--vary", "a=0.9,-0.5", "-o", str(out)])
+    assert res.exit_code == 2, res.output
+    assert "spec.yaml:6: equation: the flux" in res.output
+    assert "(at all 2 points of the sweep)" in res.output
+    assert not out.exists() and not shard_dir_for(out).exists()
+
+
+def test_a_varied_name_that_is_an_output_dimension_is_refused_at_the_first_point(tmp_path):
+    spec = _spec(tmp_path, CUBIC.replace("{a: 2.0}", "{shock: 2.0}")
+                 .replace("= a + sin", "= shock + sin"))  # fmt: skip
+    out = tmp_path / "s.nc"
+    res = run(["sweep", "characteristics", spec, "--vary", "shock=2,3", "-o", str(out)])
+    assert res.exit_code == 2, res.output
+    assert "the varied parameter 'shock' clashes with the dimension 'shock'" in res.output
+    assert not out.exists() and not shard_dir_for(out).exists()
+    with pytest.raises(SpecError, match="'shock' clashes"):
+        charme.sweep(spec, "characteristics", {"shock": "2,3"})
+
+
+def test_a_parameter_named_point_cannot_be_zipped(tmp_path):
+    spec = _spec(tmp_path, CUBIC.replace("{a: 2.0}", "{point: 2.0, b: 1}")
+                 .replace("= a + sin", "= point + b*sin"))  # fmt: skip
+    out = tmp_path / "p.nc"
+    res = run(["sweep", "characteristics", spec, "--vary", "point=2,3", "--vary", "b=1,0.5",
+               "--zip", "-o", str(out)])  # fmt: skip
+    assert res.exit_code == 2, res.output
+    assert "'point' clashes with the 'point' dimension that --zip gives" in res.output
+    assert not out.exists() and not shard_dir_for(out).exists()
+    # its grid has no 'point' dimension: fine
+    res = run(["sweep", "characteristics", spec, "--vary", "point=2,3", "-o", str(out), "-q"])
+    assert res.exit_code == 0, res.output
+    assert list(charme.open_result(out)["point"]) == [2, 3]
+
+
+def test_a_name_both_fixed_and_varied_is_refused(tmp_path):
+    spec = _spec(tmp_path, CUBIC)
+    out = tmp_path / "a.nc"
+    res = run(["sweep", "characteristics", spec, "--vary", "a=2,3", "--set", "a=5",
+               "-o", str(out)])  # fmt: skip
+    assert res.exit_code == 2, res.output
+    assert "'a' is both fixed (--set) and varied" in res.output
+    assert not out.exists() and not shard_dir_for(out).exists()
+    with pytest.raises(SpecError, match="both fixed"):
+        charme.sweep(spec, "characteristics", {"a": "2,3"}, overrides={"a": 5})
+
+
+def test_ctrl_c_after_the_result_is_written_is_success(tmp_path, monkeypatch):
+    """A Ctrl-C while the shards are being removed (the combined file already
+    complete) finishes the removal and exits 0; before that, it is an interrupt."""
+    from charme.sweeps import store
+
+    def interrupted_remove(self):
+        next(self.directory.glob("point-*.nc")).unlink()
+        raise KeyboardInterrupt
+
+    spec = _spec(tmp_path, ADVECTION)
+    out = tmp_path / "a.nc"
+    args = ["sweep", "characteristics", spec, "--vary", "c=1,2,3", "-o", str(out)]
+    with monkeypatch.context() as m:
+        m.setattr(store.ShardStore, "remove", interrupted_remove)
+        res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    assert f"wrote {out}: complete" in res.output
+    assert out.exists() and not shard_dir_for(out).exists()
+    assert charme.open_result(out)["u"].shape == (3, 3, 7)
+
+    from charme.sweeps import run as run_module
+
+    real = run_module.solve_point
+    calls = []
+
+    def interrupted_solve(*a):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*a)
+
+    monkeypatch.setattr(run_module, "solve_point", interrupted_solve)
+    res = CliRunner().invoke(cli, [*args, "--overwrite"])  # an older OUT is not this run's
+    assert res.exit_code == 130, res.output
+    assert "1 of 3 points are kept" in res.output and "--resume" in res.output
