@@ -339,9 +339,9 @@ def _shorthand(raw, text, u, variables, grid) -> dict:
 
     The data are sampled on each free variable's grid range widened by its
     length on both sides (characteristics may come in from outside), with two
-    samples per grid spacing; in one space dimension the solver widens this
-    further, to cover the grid and out to every ray that lands on it.  Give the
-    full form for other choices.
+    samples per grid spacing; the solver widens this further, to cover the grid
+    and out to every ray that lands on it (in 2+ dimensions after characteristics
+    cross).  Give the full form for other choices.
     """
     import re
 

@@ -128,82 +128,118 @@ def _wider_data(pde, c, out, taus, tau_levels, e):
     return dataclasses.replace(pde, manifold_ranges=((a - grow_lo, b + grow_hi, new_count),))
 
 
-#: bands probed beyond the shorthand's data at most, each farther out and twice as wide
-#: (:func:`_probe_data`) ...
+#: shells probed around the shorthand's data at most, each farther out and twice as
+#: wide (:func:`_probe_data`) ...
 PROBE_ROUNDS = 12
-#: ... ending after this many bands in a row from which no ray lands on the grid
+#: ... ending after this many shells in a row from which no ray lands on the grid (1-D
+#: data; one for data of 2+ dimensions, where a shell costs many more rays)
 EMPTY_BANDS = 2
-#: the probe's rays, in samples of the data (the shorthand's: half a grid spacing apart)
+#: the probe's rays, in samples of the data per axis (the shorthand's: about half a
+#: grid spacing apart)
 PROBE_SPACING = 2.0
 
 
 def _probe_data(pde, c, tau_levels, e):
-    """For data from the shorthand u(x, t=0) = g(x) (1-D): the data widened to every ray
-    that reaches the grid at an output level, or None if none starts outside them.
+    """For data from the shorthand u(x, t=0) = g(x): the data widened to every ray that
+    lands on the grid at one of the levels ``tau_levels``, or None if none starts outside
+    them.
 
-    Characteristics from outside the sampled range may still reach the grid after they
+    Characteristics from outside the sampled box may still reach the grid after they
     cross others (a shock or a fold coming in, a faster ray overtaking the end ray), and
     under ``shock``, ``viscosity`` and ``multivalued`` they change the answer; so can the
-    first crossing time.  Each side is probed with rays ``PROBE_SPACING`` samples apart, band
-    after band outwards (the first as wide as the data, each next twice as wide), and the
-    data are taken out past the farthest probe ray that lands on the grid at an output
-    level (a grid spacing of margin; the parameter is x itself).  Probing ends after
-    ``EMPTY_BANDS`` bands in a row land none, after ``PROBE_ROUNDS`` bands, or at
-    ``SHORTHAND_MAX_SAMPLES`` samples: data farther out are not seen."""
+    first crossing time.  Boxes around the data's are probed with a lattice of rays
+    ``PROBE_SPACING`` samples apart per axis, each box a shell wider than the last (the
+    first shell as wide as the data in 1-D, as the grid in more; each next twice as
+    wide).  A lattice cell whose corners' rays bound a part of the grid at a level (so
+    rays between them may land there, however much they spread) and that reaches past
+    the data's box takes the box out past it, with a grid spacing of margin (the
+    parameters are the space variables themselves).  Probing ends after ``EMPTY_BANDS``
+    shells in a row add nothing (one in 2+ dimensions), after ``PROBE_ROUNDS`` shells,
+    or when a lattice would pass the shorthand's most samples: data farther out are not
+    seen."""
     import dataclasses
 
-    from charme.spec.pde import SHORTHAND_MAX_SAMPLES
+    from charme.spec.pde import SHORTHAND_MAX_RAYS, SHORTHAND_MAX_SAMPLES
 
-    o = 1 - e
-    n, nz = c["n"], c["nz"]
-    a, b, count = pde.manifold_ranges[0]
-    spacing = (b - a) / max(count - 1, 1)
+    n, nz, m = c["n"], c["nz"], c["m"]
+    space = [pde.variables.index(name) for name in pde.manifold]
+    ranges = pde.manifold_ranges
+    spacing = np.array([(b - a) / max(k - 1, 1) for a, b, k in ranges])
     ds = PROBE_SPACING * spacing
-    g_lo, g_hi, g_count = pde.grid[o]
-    margin = (g_hi - g_lo) / max(g_count - 1, 1)
+    g_lo = np.array([pde.grid[i][0] for i in space])
+    g_hi = np.array([pde.grid[i][1] for i in space])
+    margin = np.array([(pde.grid[i][1] - pde.grid[i][0]) / max(pde.grid[i][2] - 1, 1)
+                       for i in space])  # fmt: skip
     levels = np.unique(tau_levels[tau_levels > 0])
     if not levels.size:
         return None
     taus = np.concatenate([[0.0], levels])
     rtol, atol = max(c["rtol"], 1e-8), max(c["atol"], 1e-12)  # where rays land, roughly
-    budget = SHORTHAND_MAX_SAMPLES - count
-    ends = {-1: a, 1: b}
-    for side in (-1, 1):
-        edge, width, empty = ends[side], b - a, 0
-        for _ in range(PROBE_ROUNDS):
-            k = int(min(np.ceil(width / ds), budget))
-            if k < 1:
+    most = SHORTHAND_MAX_SAMPLES if m == 1 else SHORTHAND_MAX_RAYS
+    lo0 = np.array([a for a, _, _ in ranges])
+    hi0 = np.array([b for _, b, _ in ranges])
+    lo, hi = lo0.copy(), hi0.copy()  # the data's box, taken out to the rays that land
+    outer_lo, outer_hi = lo0.copy(), hi0.copy()
+    # the first shell: as wide as the data in 1-D; as the grid in 2+ D, where rays cost more
+    width = hi0 - lo0 if m == 1 else np.maximum(g_hi - g_lo, spacing)
+    empty = 0
+    for _ in range(PROBE_ROUNDS):
+        outer_lo, outer_hi = outer_lo - width, outer_hi + width
+        axes = [np.arange(a, b + 0.5 * h, h) for a, b, h in zip(outer_lo, outer_hi, ds)]
+        shape = tuple(len(ax) for ax in axes)
+        if np.prod([float(k) for k in shape]) > 2 * most:
+            break
+        S = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, m)
+        y0 = np.empty((len(S), nz * n))
+        ok = np.zeros(len(S), np.bool_)
+        K.initial_states(c["icode"], c["iconsts"], c["iprog"], c["fcode"], c["fconsts"],
+                         c["fprog"], n, c["charpit"], S, initial_guesses(pde, S), y0, ok)  # fmt: skip
+        out = np.full((len(S), len(taus), nz * n), np.nan)
+        if ok.any():  # (rays where the data are defined)
+            part = np.empty((int(ok.sum()), len(taus), nz * n))
+            K.trace(c["code"], c["consts"], c["prog"], nz, y0[ok], taus, rtol, atol, part,
+                    np.empty(len(part), np.int64), np.empty(len(part)))  # fmt: skip
+            out[ok] = part
+        x = out[:, 1:][..., space].reshape(*shape, len(levels), m)
+        # a ray whose x_s has all but collapsed there lands where its neighbours inside
+        # the data do (at a focus every ray does): it is no guide
+        xs = np.stack([out[:, :, nz + k * nz + np.array(space)] for k in range(m)], axis=-1)
+        with np.errstate(invalid="ignore"):
+            vol = np.abs(np.linalg.det(xs)) if m > 1 else np.abs(xs[..., 0, 0])
+            spread = (vol[:, 1:] > WIDEN_SPREAD * vol[:, :1]).reshape(*shape, len(levels))
+        # each lattice cell: the box its corners' rays span at each level, and its s-box
+        c_lo, c_hi, c_spread = x, x, spread
+        s_lo = s_hi = S.reshape(*shape, m)
+        for k in range(m):
+            cut = [slice(None)] * m
+            a_, b_ = list(cut), list(cut)
+            a_[k], b_[k] = slice(None, -1), slice(1, None)
+            a_, b_ = tuple(a_), tuple(b_)
+            c_lo, c_hi = np.minimum(c_lo[a_], c_lo[b_]), np.maximum(c_hi[a_], c_hi[b_])
+            c_spread = c_spread[a_] | c_spread[b_]
+            s_lo, s_hi = np.minimum(s_lo[a_], s_lo[b_]), np.maximum(s_hi[a_], s_hi[b_])
+        with np.errstate(invalid="ignore"):
+            meets = ((c_hi >= g_lo - margin) & (c_lo <= g_hi + margin)).all(axis=-1)
+            lands = (meets & c_spread).any(axis=-1)
+        beyond = ((s_lo < lo - 1e-12 * spacing) | (s_hi > hi + 1e-12 * spacing)).any(axis=-1)
+        new = lands & beyond
+        if new.any():
+            lo = np.minimum(lo, s_lo[new].min(axis=0) - margin)
+            hi = np.maximum(hi, s_hi[new].max(axis=0) + margin)
+            empty = 0
+        else:
+            empty += 1
+            if empty >= (EMPTY_BANDS if m == 1 else 1):
                 break
-            S = (edge + side * ds * np.arange(1, k + 1)).reshape(-1, 1)
-            y0 = np.empty((k, nz * n))
-            ok = np.zeros(k, np.bool_)
-            K.initial_states(c["icode"], c["iconsts"], c["iprog"], c["fcode"], c["fconsts"],
-                             c["fprog"], n, c["charpit"], S, initial_guesses(pde, S), y0, ok)  # fmt: skip
-            S, y0 = S[ok], y0[ok]  # (where the data are defined)
-            out = np.empty((len(S), len(taus), nz * n))
-            K.trace(c["code"], c["consts"], c["prog"], nz, y0, taus, rtol, atol, out,
-                    np.empty(len(S), np.int64), np.empty(len(S)))  # fmt: skip
-            x, xs = out[:, 1:, o], out[:, 1:, nz + o]
-            with np.errstate(invalid="ignore"):
-                # (a ray whose dx/ds has all but vanished there lands where its neighbours
-                # inside the data do: at a focus every ray does)
-                spread = np.abs(xs) > WIDEN_SPREAD * np.abs(out[:, :1, nz + o])
-                lands = ((x >= g_lo - margin) & (x <= g_hi + margin) & spread).any(axis=1)
-            budget -= k
-            if lands.any():
-                far = S[lands, 0]
-                ends[side] = float(far.min() if side < 0 else far.max()) + side * margin
-                empty = 0
-            else:
-                empty += 1
-                if empty >= EMPTY_BANDS:
-                    break
-            edge += side * ds * k
-            width *= 2.0
-    if ends[-1] == a and ends[1] == b:
+        width = 2.0 * width
+    if (lo == lo0).all() and (hi == hi0).all():
         return None
-    new_count = int(min(SHORTHAND_MAX_SAMPLES, np.ceil((ends[1] - ends[-1]) / spacing) + 1))
-    return dataclasses.replace(pde, manifold_ranges=((ends[-1], ends[1], new_count),))
+    counts = np.ceil((hi - lo) / spacing) + 1
+    if np.prod(counts) > most:  # the most samples: fewer per axis
+        counts = np.maximum(2, np.floor(counts * (most / np.prod(counts)) ** (1.0 / m)))
+    return dataclasses.replace(
+        pde, manifold_ranges=tuple((float(a), float(b), int(k)) for a, b, k in zip(lo, hi, counts))
+    )
 
 
 def _grid_side(pde, e, t_levels, t0, speed):
@@ -466,9 +502,11 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
                 inside = [c for c in first
                           if ((c[1][space] >= lo_g[space] - 1e-9) & (c[1][space] <= hi_g[space] + 1e-9)).all()]  # fmt: skip
                 breaking_at = (inside or first)[0][1]  # prefer a crossing inside the grid
-            if pde.from_shorthand and m == 1 and widened < 2:
+            if pde.from_shorthand and widened < 2 and (m == 1 or crossing != "stop"):
                 # rays from outside the data that land on the grid (at the levels whose
-                # values are wanted): the data taken out to them
+                # values are wanted): the data taken out to them.  (In 2+ dimensions not
+                # for --crossing stop: the values before the first crossing are right, and
+                # a shell of rays costs as much as the data)
                 wanted = tau_levels
                 if crossing == "stop":
                     wanted = tau_levels[tau_levels <= breaking_tau * (1 + 1e-9) + 1e-300]
