@@ -1449,3 +1449,33 @@ def test_shorthand_data_in_two_dimensions_reach_rays_from_outside():
                             [A[k], B[k]], method="Nelder-Mead",
                             options={"xatol": 1e-10, "fatol": 1e-15, "maxiter": 4000}).fun  # fmt: skip
             assert r["u"][0, i, j] == pytest.approx(best, abs=1e-9), (x, y)
+
+
+def test_branches_from_a_family_that_spreads_far_apart():
+    """A deep well at (-4, 0): at t = 6 its rays come out of the well's bottom fanned 37
+    times apart, over the flat data's own rays and the flank's folded ones.  The nearest
+    rays to a point were never the well's, and the viscosity solution was 0 where
+    Hopf-Lax gives -1.7; the cells of the data's lattice whose rays cover a point now
+    seed Newton too."""
+    from scipy.optimize import minimize
+
+    r = solve_pde(pde("variables: [t, x, y]\nequation: u_t + (u_x^2 + u_y^2)/2 = 0\n"
+                      "initial: {parameters: {a: [-8, 4, 121], b: [-6, 6, 121]}, t: 0, x: a, "
+                      "y: b, u: -3*exp(-((a+4)^2 + b^2))}\n"
+                      "grid: {t: [6, 6, 1], x: [-1, 1, 3], y: [-1, 1, 3]}\n"),
+                  crossing="viscosity")  # fmt: skip
+    t = 6.0
+
+    def g(a, b):
+        return -3 * np.exp(-((a + 4) ** 2 + b**2))
+
+    A, B = np.meshgrid(np.linspace(-8, 4, 481), np.linspace(-6, 6, 481), indexing="ij")
+    for i, x in enumerate(r.coords["x"]):
+        for j, y in enumerate(r.coords["y"]):
+            f = g(A, B) + ((x - A) ** 2 + (y - B) ** 2) / (2 * t)
+            k = np.unravel_index(np.argmin(f), f.shape)
+            best = minimize(lambda v, x=x, y=y: g(*v) + ((x - v[0]) ** 2 + (y - v[1]) ** 2) / (2 * t),
+                            [A[k], B[k]], method="Nelder-Mead",
+                            options={"xatol": 1e-10, "fatol": 1e-15, "maxiter": 4000}).fun  # fmt: skip
+            assert r["u"][0, i, j] == pytest.approx(best, abs=1e-9), (x, y)
+    assert float(np.max(r["u"])) < -0.85

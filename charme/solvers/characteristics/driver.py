@@ -1113,16 +1113,22 @@ def _branches_nd(info, c, crossing, e, speed, tau_levels, taus, out):
     grad = np.full((*c["shape"], n), np.nan)
     per_level = []  # (owner, u) of every distinct branch, each point's in order of sign * u
     for lvl, tau in enumerate(tau_levels):
-        pos = out[:, int(np.searchsorted(taus, tau))][:, others]
+        kk = int(np.searchsorted(taus, tau))
+        pos = out[:, kk][:, others]
         good = np.flatnonzero(np.isfinite(pos).all(axis=1))
         owner, uq, gq = np.empty(0, np.int64), np.empty(0), np.empty((0, n))
         if good.size:
             tree = cKDTree(pos[good])
+            # every cell of the data's lattice whose rays' box covers a point: a ray through
+            # the point may start in it, whatever the rays nearest the point are
+            cell_q, cell_ray, cell_s = _cell_seeds(c, pos, [c["grid_axes"][i] for i in others])
 
-            def found(points, seeds, tau=tau, good=good, tree=tree):
+            def found(points, seeds, tau=tau, good=good, tree=tree, cell_q=cell_q,
+                      cell_ray=cell_ray, cell_s=cell_s):  # fmt: skip
                 """The distinct branches through ``points`` from up to ``seeds`` seeds
-                each: (owner, u, grad), by point then sign * u, and how many distinct rays
-                each point had before the viscosity solution's choice."""
+                each (and the cells covering them): (owner, u, grad), by point then
+                sign * u, and how many distinct rays each point had before the viscosity
+                solution's choice."""
                 _, near = tree.query(pts[points], k=min(good.size, 8 * seeds))
                 chosen = np.empty((len(points), seeds), np.int64)
                 K.spread_seeds(good[np.asarray(near).reshape(len(points), -1)], S, spacing,
@@ -1130,6 +1136,14 @@ def _branches_nd(info, c, crossing, e, speed, tau_levels, taus, out):
                 owner, slot = np.nonzero(chosen >= 0)  # point by point, nearest seed first
                 rays = chosen[owner, slot]
                 owner = points[owner]
+                start_s = S[rays]
+                if cell_q.size:  # and from the middle of each cell covering a point
+                    take = np.isin(cell_q, points)
+                    owner = np.concatenate([owner, cell_q[take]])
+                    rays = np.concatenate([rays, cell_ray[take]])
+                    start_s = np.concatenate([start_s, cell_s[take]])
+                    order = np.argsort(owner, kind="stable")
+                    owner, rays, start_s = owner[order], rays[order], start_s[order]
                 seed_p = (
                     y0[rays, n + 1 : 2 * n + 1] if c["charpit"] else np.zeros((len(rays), n))
                 ).copy()
@@ -1137,7 +1151,8 @@ def _branches_nd(info, c, crossing, e, speed, tau_levels, taus, out):
                 sq, ok = np.empty((len(rays), m)), np.zeros(len(rays), np.bool_)
                 K.locate(c["code"], c["consts"], c["prog"], c["icode"], c["iconsts"],
                          c["iprog"], c["fcode"], c["fconsts"], c["fprog"], n, c["charpit"], e,
-                         pts[owner], np.full(len(rays), tau), S[rays].copy(), seed_p,
+                         pts[owner], np.full(len(rays), tau), np.ascontiguousarray(start_s),
+                         seed_p,
                          c["h_ray"][rays], np.empty((0, c["nz"])), c["s_lo"], c["s_hi"],
                          np.zeros((len(rays), 2)), np.zeros(len(rays)), c["rtol"], c["atol"],
                          uq, gq, sq, ok)  # fmt: skip
@@ -1190,6 +1205,54 @@ def _branches_nd(info, c, crossing, e, speed, tau_levels, taus, out):
             by_level[lvl] = level.reshape((*sub_shape, br.shape[-1]))
         extra["branches"] = br
     return u, grad, extra
+
+
+#: (point, cell) pairs of :func:`_cell_seeds` at most per level (else none are used)
+CELL_PAIRS_MOST = 2_000_000
+
+
+def _cell_seeds(c, pos, axes):
+    """Newton seeds from the cells of the data's lattice (2+ D evolution problems): for
+    every cell whose corner rays' box at this level (positions ``pos``, float[R, m])
+    covers a grid point (the regular ``axes``), the pair (point, the cell's first ray, the
+    cell's middle in s).  A branch through a point starts in a cell that covers it, also
+    where its rays spread far apart or overlap others (nearest rays miss it there).
+    Empty arrays if there are more than ``CELL_PAIRS_MOST`` pairs."""
+    m = c["m"]
+    shape = tuple(int(k) for k in c["s_counts"])
+    empty = np.empty(0, np.int64), np.empty(0, np.int64), np.empty((0, m))
+    if pos.shape[0] != int(np.prod(shape)) or min(shape) < 2:
+        return empty
+    lo = hi = pos.reshape(*shape, m)
+    for k in range(m):  # each cell: the least and most of its corners, per coordinate
+        a_ = tuple(slice(None, -1) if j == k else slice(None) for j in range(m))
+        b_ = tuple(slice(1, None) if j == k else slice(None) for j in range(m))
+        lo, hi = np.minimum(lo[a_], lo[b_]), np.maximum(hi[a_], hi[b_])
+    lo, hi = lo.reshape(-1, m), hi.reshape(-1, m)  # (NaN where a corner has no ray)
+    first, last = np.empty(lo.shape, np.int64), np.empty(lo.shape, np.int64)
+    sizes = np.array([len(ax) for ax in axes])
+    with np.errstate(invalid="ignore"):
+        for k, ax in enumerate(axes):
+            h = ax[1] - ax[0] if len(ax) > 1 else 1.0
+            f = np.ceil((lo[:, k] - ax[0]) / h - 1e-9)
+            g = np.floor((hi[:, k] - ax[0]) / h + 1e-9)
+            ok = np.isfinite(f) & np.isfinite(g)
+            first[:, k] = np.where(ok, np.clip(f, 0, sizes[k]), 1)
+            last[:, k] = np.where(ok, np.clip(g, -1, sizes[k] - 1), 0)
+    counts = np.maximum(last - first + 1, 0)
+    total = counts.prod(axis=1)
+    if total.sum() > CELL_PAIRS_MOST or not total.any():
+        return empty
+    cells = np.repeat(np.arange(len(total)), total)
+    offset = np.arange(int(total.sum())) - np.repeat(np.cumsum(total) - total, total)
+    q = np.zeros(len(cells), np.int64)
+    for k in range(m):  # the covered points' indices, C order over the grid's axes
+        stride = counts[cells, k + 1 :].prod(axis=1)
+        q = q * sizes[k] + first[cells, k] + (offset // stride) % counts[cells, k]
+    corner = np.array(np.unravel_index(cells, tuple(k - 1 for k in shape))).T
+    ray = np.ravel_multi_index(tuple(corner.T), shape)
+    step = (c["s_hi"] - c["s_lo"]) / np.maximum(c["s_counts"] - 1, 1)
+    return q, ray, c["S"][ray] + 0.5 * step
 
 
 def _locate_branches(c, e, n, tau, Y, S, targets, qs, left, seeds):
