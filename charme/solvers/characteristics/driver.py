@@ -1207,8 +1207,11 @@ def _branches_nd(info, c, crossing, e, speed, tau_levels, taus, out):
     return u, grad, extra
 
 
-#: (point, cell) pairs of :func:`_cell_seeds` at most per level (else none are used)
+#: (point, cell) pairs of :func:`_cell_seeds` at most per level (else none are used) ...
 CELL_PAIRS_MOST = 2_000_000
+#: ... and grid points one cell covers at most (a cell torn across the grid, its rays
+#: sent far apart, gives no seeds: its neighbours' nearest rays are seeds already)
+CELL_COVERS_MOST = 256
 
 
 def _cell_seeds(c, pos, axes):
@@ -1217,7 +1220,8 @@ def _cell_seeds(c, pos, axes):
     covers a grid point (the regular ``axes``), the pair (point, the cell's first ray, the
     cell's middle in s).  A branch through a point starts in a cell that covers it, also
     where its rays spread far apart or overlap others (nearest rays miss it there).
-    Empty arrays if there are more than ``CELL_PAIRS_MOST`` pairs."""
+    Cells covering more than ``CELL_COVERS_MOST`` points are left out; all are if there
+    are more than ``CELL_PAIRS_MOST`` pairs (empty arrays)."""
     m = c["m"]
     shape = tuple(int(k) for k in c["s_counts"])
     empty = np.empty(0, np.int64), np.empty(0, np.int64), np.empty((0, m))
@@ -1241,6 +1245,8 @@ def _cell_seeds(c, pos, axes):
             last[:, k] = np.where(ok, np.clip(g, -1, sizes[k] - 1), 0)
     counts = np.maximum(last - first + 1, 0)
     total = counts.prod(axis=1)
+    total[total > CELL_COVERS_MOST] = 0  # a cell torn across the grid (rays far apart)
+    counts[total == 0] = 0
     if total.sum() > CELL_PAIRS_MOST or not total.any():
         return empty
     cells = np.repeat(np.arange(len(total)), total)
