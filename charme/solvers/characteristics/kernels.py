@@ -753,7 +753,13 @@ def locate_general(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fp
     is shorter than that step, so it would converge off the data.  And so does an
     iterate within ``near`` (per component, tau last) of one of the ``n_known[q]``
     solutions ``known[q]`` (manifold parameters, then tau) found before for the point
-    (``LOCATE_KNOWN``): close to a solution Newton converges onto it."""
+    (``LOCATE_KNOWN``): close to a solution Newton converges onto it.
+
+    Newton has converged when its step is below the tolerance, or when the rate of
+    its last two steps says that the rest of its way is; the state at the solution is
+    then the last integrated one moved by the last step to first order (for the
+    quasilinear gradient, which that leaves off by the step, only when the step is
+    below the tolerance; otherwise the ray is integrated once more)."""
     m = n - 1
     nz = 2 * n + 1 if charpit else n + 1
     d = nz * (m + 1)
@@ -767,11 +773,14 @@ def locate_general(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fp
         LU = np.empty((n, n))
         res = np.empty(n)
         step = np.empty(n)
+        dy = np.empty(d)
+        coef = np.empty(prog.shape[0])
         status[q] = LOCATE_FAILED
         u_out[q] = np.nan
         tau_out[q] = np.nan
         for i in range(n):
             grad_out[q, i] = np.nan
+        last = np.nan  # the last Newton step's size (none yet: no rate)
         for _ in range(50):
             if _near_known(s, tau, known[q], n_known[q], near):
                 status[q] = LOCATE_KNOWN
@@ -804,7 +813,13 @@ def locate_general(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fp
             if not abs(tau) <= tau_max:
                 break
             size = max(size, abs(step[m]) / (1.0 + abs(tau)))
-            if size >= _newton_tol(rtol):
+            # converged: the step is below the tolerance, or Newton's rate (this step over
+            # the last) says that the rest of its way is (Hairer and Wanner's test)
+            rate = size / last
+            last = size
+            if size >= _newton_tol(rtol) and not (
+                rate < 0.1 and rate * size / (1.0 - rate) < _newton_tol(rtol)
+            ):
                 far = _off_data(s, s_lo, s_hi, spacing)
                 if far >= OFF_DATA and size <= 1e-3 and 100.0 * moved <= far:
                     status[q] = LOCATE_OUTSIDE
@@ -819,13 +834,27 @@ def locate_general(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fp
                 for k in range(m):
                     s_out[q, k] = s[k]
                 break
-            if not initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, s,
-                                 seed_p[q], y, stack):  # fmt: skip
-                break
-            st, h, t_end = integrate(code, consts, prog, nz, y, 0.0, tau, rtol, atol, 0.0)
-            if st != RAY_OK:
-                break
-            if gradient(code, consts, prog, n, charpit, y, v, stack, grad_out[q]):
+            if charpit or size < _newton_tol(rtol):
+                # the state at the last step's end to first order, not integrated again:
+                # along tau by the ray system itself, along s (the ray's z only) by z_s.
+                # z (x, u and, for Charpit, the gradient p) is then off by the step's
+                # square, z_s by the step: the quasilinear gradient (from z_s) only when
+                # the step is below the tolerance
+                rhs(code, consts, prog, nz, y, dy, v, stack, coef)
+                for i in range(d):
+                    y[i] -= dy[i] * step[m]
+                for k in range(m):
+                    for i in range(nz):
+                        y[i] -= y[nz + k * nz + i] * step[k]
+            else:
+                if not initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit,
+                                     s, seed_p[q], y, stack):  # fmt: skip
+                    break
+                st, h, t_end = integrate(code, consts, prog, nz, y, 0.0, tau, rtol, atol, 0.0)
+                if st != RAY_OK:
+                    break
+            if _finite(y) and gradient(code, consts, prog, n, charpit, y, v, stack,
+                                       grad_out[q]):  # fmt: skip
                 u_out[q] = y[n]
                 tau_out[q] = tau
                 for k in range(m):
