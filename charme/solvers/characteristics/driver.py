@@ -1847,8 +1847,9 @@ def _multi_seed(pde, c, runs, crossing):
     # Each point's seeds in turn, one per point in each round.  A seed is not solved when
     # its first steps land within half a cell of the samples (half a spacing along each
     # parameter and half a level in tau) from a solution already found for its point (an
-    # acceptable one, which any seed's Newton would keep), or from a ray off the data that
-    # Newton took (any tau: tau NaN in ``roots``): Newton converges onto that same ray.
+    # acceptable one, which any seed's Newton would keep, or with ``viscosity`` one behind
+    # the data, which none would), or from a ray off the data that Newton took (any tau:
+    # tau NaN in ``roots``): Newton converges onto that same ray.
     # Neither when Newton's iterates come there (``locate_general``).  With ``stop``
     # neither when they lie a level farther along their ray than an acceptable solution.
     cell = np.append(0.5 * spacing, 0.5 * dtau)
@@ -1890,6 +1891,9 @@ def _multi_seed(pde, c, runs, crossing):
         ok[batch] = good
         off = status == K.LOCATE_OUTSIDE
         keep = good | off
+        if crossing == "viscosity":  # a solution behind the data counts for no seed
+            with np.errstate(invalid="ignore"):
+                keep |= (status == K.LOCATE_OK) & (t_b < -1e-12)
         at = owner[batch[keep]]
         roots[at, found[at]] = np.column_stack([s_b[keep], np.where(off[keep], np.nan, t_b[keep])])
         found[at] += 1
