@@ -1002,6 +1002,34 @@ def test_newton_signed_distance_agrees_with_the_raster():
     assert newton["u"][20, 37] == pytest.approx(0.55, abs=1e-12)  # (0, 0.85)
 
 
+def test_newton_without_evolution_solves_each_ray_once(monkeypatch):
+    """y u_x - x u_y = 0 with u = s^2 on 0.1 <= x = s <= 2: u = r^2 on the annulus the
+    rays sweep, NaN off it.  A node's seeds head for one ray each way round (or for
+    one off the data): Newton solves one of them per node here (every seed was solved,
+    four per node)."""
+    from charme.solvers.characteristics import kernels as K
+
+    solved = []
+    locate = K.locate_general
+
+    def counting(*args):
+        solved.append(len(args[11]))  # the targets
+        return locate(*args)
+
+    monkeypatch.setattr(K, "locate_general", counting)
+    r = solve_pde(pde(
+        "variables: [x, y]\nequation: y*u_x - x*u_y = 0\n"
+        "initial: {parameters: {s: [0.1, 2, 101]}, x: s, y: 0, u: s^2}\n"
+        "grid: {x: [-3, 3, 16], y: [-3, 3, 16]}\n"
+    ))  # fmt: skip
+    X, Y = np.meshgrid(r.coords["x"], r.coords["y"], indexing="ij")
+    rr = np.hypot(X, Y)
+    swept = (rr >= 0.1) & (rr <= 2)
+    np.testing.assert_allclose(r["u"][swept], rr[swept] ** 2, rtol=1e-12)
+    assert np.isnan(r["u"][~swept]).all()
+    assert sum(solved) <= 1.2 * rr.size
+
+
 @pytest.mark.parametrize("points", [128, 129, 201])
 def test_young_shocks_narrower_than_the_grid_are_found(points):
     """u0 = sin x + sin(2x)/2 breaks at t = 8/9 in two places; at t = 1 each fold is

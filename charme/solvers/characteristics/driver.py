@@ -2051,6 +2051,8 @@ def _raster(c, runs, crossing):
 
 
 VISCOSITY_SEEDS = 12
+#: most Newton steps of a seed on the traced samples before Newton on the rays
+SEED_ROUNDS = 8
 
 
 def _multi_seed(pde, c, runs, crossing):
@@ -2104,24 +2106,82 @@ def _multi_seed(pde, c, runs, crossing):
     seed_idx = chosen[owner, slot]
     rays = ray_of[seed_idx]
     seed_p = (y0[rays, n + 1 : 2 * n + 1] if c["charpit"] else np.zeros((len(rays), n))).copy()
-    u_q, g_q, t_q = np.empty(len(rays)), np.empty((len(rays), n)), np.empty(len(rays))
-    s_q = S[rays].copy()
+    step = (c["s_hi"] - c["s_lo"]) / np.maximum(c["s_counts"] - 1, 1)  # between samples
+    step = np.where(step != 0, step, 1.0)
+    spacing = np.abs(step)
+    # Newton's first steps from each seed on the traced samples (no integration): on to
+    # the sample nearest the solution it heads for
+    first_s, first_t = S[rays].copy(), tau_of[seed_idx].copy()
+    dtau = c["tau_span"] / (TRACE_STEPS - 1)
+    K.refine_seeds(c["code"], c["consts"], c["prog"], c["nz"], n, use[0][1],
+                   use[1][1] if len(use) > 1 else np.empty((0, 0, c["d"])), dtau, S,
+                   c["s_counts"], c["s_lo"], step, pts[owner], first_s, first_t,
+                   SEED_ROUNDS)  # fmt: skip
+    if crossing == "stop":  # each point's seeds nearest the data along their rays first
+        tried = np.lexsort((np.abs(first_t), owner))
+        owner, seed_idx, rays = owner[tried], seed_idx[tried], rays[tried]
+        seed_p, first_s, first_t = seed_p[tried], first_s[tried], first_t[tried]
+    u_q, g_q = np.full(len(rays), np.nan), np.full((len(rays), n), np.nan)
+    t_q, s_q = np.full(len(rays), np.nan), np.full((len(rays), c["m"]), np.nan)
     ok = np.zeros(len(rays), np.bool_)
-    K.locate_general(c["code"], c["consts"], c["prog"], c["icode"], c["iconsts"], c["iprog"],
-                     c["fcode"], c["fconsts"], c["fprog"], n, c["charpit"], pts[owner], s_q,
-                     tau_of[seed_idx], seed_p, c["s_lo"], c["s_hi"], 2.0 * c["tau_span"],
-                     c["rtol"], c["atol"], u_q, g_q, t_q, s_q, ok)  # fmt: skip
-    if c["charpit"] and ok.any():
-        ok[ok] &= _on_branch(c, s_q[ok], seed_p[ok])
+    # Each point's seeds in turn, one per point in each round.  A seed is not solved when
+    # its first steps land within half a cell of the samples (half a spacing along each
+    # parameter and half a level in tau) from a solution already found for its point (an
+    # acceptable one, which any seed's Newton would keep, or with ``viscosity`` one behind
+    # the data, which none would), or from a ray off the data that Newton took (any tau:
+    # tau NaN in ``roots``): Newton converges onto that same ray.
+    # Neither when Newton's iterates come there (``locate_general``).  With ``stop``
+    # neither when they lie a level farther along their ray than an acceptable solution.
+    cell = np.append(0.5 * spacing, 0.5 * dtau)
+    first = np.column_stack([first_s, first_t])
+    with np.errstate(invalid="ignore"):
+        todo = np.isfinite(first).all(axis=1) & (np.abs(first_t) <= 2.0 * c["tau_span"])
+    found = np.zeros(len(pts), np.int64)  # solutions found per point
+    roots = np.full((len(pts), chosen.shape[1], c["m"] + 1), np.nan)
+    nearest = np.full(len(pts), np.inf)  # |tau| of each point's nearest acceptable solution
+    while todo.any():
+        pending = np.flatnonzero(todo)
+        if found.any():
+            known = roots[owner[pending], : found.max()]
+            near = np.abs(first[pending, None, :] - known) <= cell
+            near[..., -1] |= np.isnan(known[..., -1])
+            done = near.all(axis=2).any(axis=1)
+            if crossing == "stop":
+                done |= np.abs(first_t[pending]) > nearest[owner[pending]] + dtau
+            todo[pending[done]] = False
+            pending = pending[~done]
+            if not pending.size:
+                break
+        batch = pending[np.r_[True, owner[pending][1:] != owner[pending][:-1]]]
+        todo[batch] = False
+        status = np.empty(len(batch), np.int64)
+        u_b, g_b = np.empty(len(batch)), np.empty((len(batch), n))
+        t_b, s_b = np.empty(len(batch)), np.empty((len(batch), c["m"]))
+        K.locate_general(c["code"], c["consts"], c["prog"], c["icode"], c["iconsts"],
+                         c["iprog"], c["fcode"], c["fconsts"], c["fprog"], n, c["charpit"],
+                         pts[owner[batch]], first_s[batch], first_t[batch], seed_p[batch],
+                         c["s_lo"], c["s_hi"], spacing, 2.0 * c["tau_span"],
+                         roots[owner[batch], : max(1, found.max())], found[owner[batch]], cell,
+                         c["rtol"], c["atol"], u_b, g_b, t_b, s_b, status)  # fmt: skip
+        good = status == K.LOCATE_OK
+        if c["charpit"] and good.any():
+            good[good] &= _on_branch(c, s_b[good], seed_p[batch[good]])
+        good &= _acceptable(runs, crossing, t_b, rays[batch])
+        u_q[batch], g_q[batch], t_q[batch], s_q[batch] = u_b, g_b, t_b, s_b
+        ok[batch] = good
+        off = status == K.LOCATE_OUTSIDE
+        keep = good | off
+        if crossing == "viscosity":  # a solution behind the data counts for no seed
+            with np.errstate(invalid="ignore"):
+                keep |= (status == K.LOCATE_OK) & (t_b < -1e-12)
+        at = owner[batch[keep]]
+        roots[at, found[at]] = np.column_stack([s_b[keep], np.where(off[keep], np.nan, t_b[keep])])
+        found[at] += 1
+        np.minimum.at(nearest, owner[batch[good]], np.abs(t_b[good]))
     extra = {"crossing_method": crossing}
-    if crossing == "viscosity":  # forward, and not past the ray's focal point
-        ok &= (t_q >= -1e-12) & (t_q <= runs[0][2][rays] * (1 + 1e-9))
+    if crossing == "viscosity":  # the smallest u wins
         score = u_q
-    elif crossing == "multivalued":
-        score = np.abs(t_q)
-    else:  # before the first crossing of the ray, in its direction
-        limit = np.where(t_q >= 0, runs[0][2][rays], runs[1][2][rays])
-        ok &= np.abs(t_q) < limit * (1 - 1e-9)
+    else:  # the solution nearest the data along its ray first
         score = np.abs(t_q)
     # the solutions by point, then score (ties: in the order found)
     sel = np.flatnonzero(ok & (score < np.inf))
@@ -2142,6 +2202,19 @@ def _multi_seed(pde, c, runs, crossing):
         br[owner[order], np.arange(len(order)) - start[owner[order]]] = u_q[order]
         extra["branches"] = br.reshape((*c["shape"], width))
     return u.reshape(c["shape"]), grad.reshape((*c["shape"], n)), extra
+
+
+def _acceptable(runs, crossing, t, rays):
+    """Which of Newton's solutions (at ``t`` on rays from the seeds ``rays``) count:
+    ``viscosity``, forward and not past the seed ray's focal point; ``stop``, before
+    the first crossing of the seed ray in its direction; ``multivalued``, all."""
+    with np.errstate(invalid="ignore"):
+        if crossing == "viscosity":
+            return (t >= -1e-12) & (t <= runs[0][2][rays] * (1 + 1e-9))
+        if crossing == "multivalued":
+            return np.isfinite(t)
+        limit = np.where(t >= 0, runs[0][2][rays], runs[1][2][rays])
+        return np.abs(t) < limit * (1 - 1e-9)
 
 
 def _on_branch(c, s, seed_p):

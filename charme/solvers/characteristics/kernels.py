@@ -743,15 +743,128 @@ def gradient(code, consts, prog, n, charpit, y, v, stack, out):
     return True
 
 
+#: outcomes of :func:`locate_general`
+LOCATE_FAILED = 0
+LOCATE_OK = 1
+#: Newton converged, or was converging, onto a ray whose manifold point lies off the data
+#: (outside the box [s_lo, s_hi]): no ray of the data reaches the point near there
+LOCATE_OUTSIDE = 2
+#: a Newton iterate this many sample spacings off the data, whose step is under 1/100 of
+#: that distance (and under 1e-3 relative to the iterate), converges off the data: it
+#: ends there
+OFF_DATA = 1.0
+#: Newton came within ``near`` of a solution found before for the same point: it would
+#: converge onto that same ray (see :func:`locate_general`)
+LOCATE_KNOWN = 3
+
+
+@njit(cache=True)
+def refine_seeds(code, consts, prog, nz, n, forward, backward, dtau, S, counts, s_lo, step_s,
+                 targets, s, tau, rounds):  # fmt: skip
+    """Newton on (s, tau) towards ``targets[q]`` from ``s[q]``, ``tau[q]`` (in place) on
+    the traced samples instead of the rays: each step from the state of the sample
+    nearest the iterate (ray of ``S`` nearest s, C-ordered over the ``counts`` samples
+    per parameter from ``s_lo``, ``step_s`` apart; level nearest tau in ``forward``
+    (tau >= 0) or ``backward``, ``dtau`` apart), until the nearest sample repeats or
+    after ``rounds`` steps.  No ray is
+    integrated: the result, within a fraction of a cell of the solution the iterate
+    heads for, is a seed that Newton on the rays finishes in a few steps.  An iterate
+    whose sample is not finite (or outside the traced rays) stays where it was."""
+    m = n - 1
+    stack = np.empty(STACK_SIZE)
+    jac = np.empty((n, n))
+    LU = np.empty((n, n))
+    res = np.empty(n)
+    step = np.empty(n)
+    for q in range(targets.shape[0]):
+        last = -1
+        for _ in range(rounds):
+            t = tau[q]
+            if not math.isfinite(t):
+                break
+            ray = 0
+            fine = True
+            for k in range(m):
+                if not math.isfinite(s[q, k]):
+                    fine = False
+                    break
+                i = int(round((s[q, k] - s_lo[k]) / step_s[k]))
+                ray = ray * counts[k] + min(max(i, 0), counts[k] - 1)
+            if not fine:
+                break
+            rays = forward if t >= 0.0 else backward
+            level = min(int(round(abs(t) / dtau)), rays.shape[1] - 1)
+            if level < 0 or ray >= rays.shape[0]:
+                break
+            key = (2 * (ray * rays.shape[1] + level)) + (1 if t < 0.0 else 0)
+            if key == last:
+                break
+            last = key
+            y = rays[ray, level]
+            for i in range(n):
+                res[i] = y[i] - targets[q, i]
+                for k in range(m):
+                    jac[i, k] = y[nz + k * nz + i]
+                jac[i, m] = eval_program(code, consts, prog[i, 0], prog[i, 1], y, stack, 0.0)
+            if (
+                not (_finite(jac) and _finite(res))
+                or not abs(_lu_solve(jac, res, step, LU)) > 1e-300
+            ):
+                break
+            for k in range(m):
+                s[q, k] = S[ray, k] - step[k]
+            tau[q] = (level * dtau if t >= 0.0 else -level * dtau) - step[m]
+
+
+@njit(cache=True)
+def _off_data(s, s_lo, s_hi, spacing):
+    """How many sample spacings ``spacing`` the manifold point ``s`` lies outside the box
+    [s_lo, s_hi] (the largest over the parameters; 0 inside)."""
+    far = 0.0
+    for k in range(s.shape[0]):
+        far = max(far, (s_lo[k] - s[k]) / spacing[k], (s[k] - s_hi[k]) / spacing[k])
+    return far
+
+
+@njit(cache=True)
+def _near_known(s, tau, known, count, near):
+    """Whether (``s``, ``tau``) lies within ``near`` (per component, tau last) of one of
+    the first ``count`` rows of ``known`` (manifold parameters, then tau; a NaN tau
+    stands for any: a ray off the data)."""
+    m = s.shape[0]
+    for j in range(count):
+        hit = abs(tau - known[j, m]) <= near[m] or math.isnan(known[j, m])
+        for k in range(m):
+            hit = hit and abs(s[k] - known[j, k]) <= near[k]
+        if hit:
+            return True
+    return False
+
+
 @njit(cache=True, parallel=True)
 def locate_general(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit,
-                   targets, seeds, seed_tau, seed_p, s_lo, s_hi, tau_max, rtol, atol, u_out,
-                   grad_out, tau_out, s_out, ok):  # fmt: skip
+                   targets, seeds, seed_tau, seed_p, s_lo, s_hi, spacing, tau_max, known,
+                   n_known, near, rtol, atol, u_out, grad_out, tau_out, s_out,
+                   status):  # fmt: skip
     """Like :func:`locate` when no variable is an evolution variable: Newton on
     (s, tau) with the Jacobian ``[x_s1 .. x_sm, dx/dtau]`` (n unknowns); the
-    solution's ray parameters go to ``s_out`` and ``tau_out``.  An iterate with
-    |tau| beyond ``tau_max`` (past where the rays were traced) ends the search: a
-    point no ray reaches would otherwise cost every iteration a long integration."""
+    solution's ray parameters go to ``s_out`` and ``tau_out``, ``status[q]`` is one
+    of ``LOCATE_*``.  An iterate with |tau| beyond ``tau_max`` (past where the rays
+    were traced) ends the search: a point no ray reaches would otherwise cost every
+    iteration a long integration.  So does an iterate at least ``OFF_DATA`` sample
+    spacings (``spacing``) off the data whose step is under 1/100 of that distance
+    and under 1e-3 relative to the iterate (``LOCATE_OUTSIDE``, the iterate in
+    ``s_out`` and ``tau_out``): in Newton's quadratic convergence the rest of its way
+    is shorter than that step, so it would converge off the data.  And so does an
+    iterate within ``near`` (per component, tau last) of one of the ``n_known[q]``
+    solutions ``known[q]`` (manifold parameters, then tau) found before for the point
+    (``LOCATE_KNOWN``): close to a solution Newton converges onto it.
+
+    Newton has converged when its step is below the tolerance, or when the rate of
+    its last two steps says that the rest of its way is; the state at the solution is
+    then the last integrated one moved by the last step to first order (for the
+    quasilinear gradient, which that leaves off by the step, only when the step is
+    below the tolerance; otherwise the ray is integrated once more)."""
     m = n - 1
     nz = 2 * n + 1 if charpit else n + 1
     d = nz * (m + 1)
@@ -765,12 +878,18 @@ def locate_general(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fp
         LU = np.empty((n, n))
         res = np.empty(n)
         step = np.empty(n)
-        ok[q] = False
+        dy = np.empty(d)
+        coef = np.empty(prog.shape[0])
+        status[q] = LOCATE_FAILED
         u_out[q] = np.nan
         tau_out[q] = np.nan
         for i in range(n):
             grad_out[q, i] = np.nan
+        last = np.nan  # the last Newton step's size (none yet: no rate)
         for _ in range(50):
+            if _near_known(s, tau, known[q], n_known[q], near):
+                status[q] = LOCATE_KNOWN
+                break
             if not initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, s,
                                  seed_p[q], y, stack):  # fmt: skip
                 break
@@ -790,26 +909,62 @@ def locate_general(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fp
             ):
                 break
             size = 0.0
+            moved = 0.0  # the step along the data, in sample spacings
             for k in range(m):
                 s[k] -= step[k]
                 size = max(size, abs(step[k]) / (1.0 + abs(s[k])))
+                moved = max(moved, abs(step[k]) / spacing[k])
             tau -= step[m]
             if not abs(tau) <= tau_max:
                 break
             size = max(size, abs(step[m]) / (1.0 + abs(tau)))
-            if size >= _newton_tol(rtol):
+            # converged: the step is below the tolerance, or Newton's rate (this step over
+            # the last) says that the rest of its way is (Hairer and Wanner's test)
+            rate = size / last
+            last = size
+            if size >= _newton_tol(rtol) and not (
+                rate < 0.1 and rate * size / (1.0 - rate) < _newton_tol(rtol)
+            ):
+                far = _off_data(s, s_lo, s_hi, spacing)
+                if far >= OFF_DATA and size <= 1e-3 and 100.0 * moved <= far:
+                    status[q] = LOCATE_OUTSIDE
+                    tau_out[q] = tau
+                    for k in range(m):
+                        s_out[q, k] = s[k]
+                    break
                 continue
-            if not initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, s,
-                                 seed_p[q], y, stack):  # fmt: skip
+            if not _inside(s, s_lo, s_hi):  # converged off the data
+                status[q] = LOCATE_OUTSIDE
+                tau_out[q] = tau
+                for k in range(m):
+                    s_out[q, k] = s[k]
                 break
-            st, h, t_end = integrate(code, consts, prog, nz, y, 0.0, tau, rtol, atol, 0.0)
-            inside = st == RAY_OK and _inside(s, s_lo, s_hi)
-            if inside and gradient(code, consts, prog, n, charpit, y, v, stack, grad_out[q]):
+            if charpit or size < _newton_tol(rtol):
+                # the state at the last step's end to first order, not integrated again:
+                # along tau by the ray system itself, along s (the ray's z only) by z_s.
+                # z (x, u and, for Charpit, the gradient p) is then off by the step's
+                # square, z_s by the step: the quasilinear gradient (from z_s) only when
+                # the step is below the tolerance
+                rhs(code, consts, prog, nz, y, dy, v, stack, coef)
+                for i in range(d):
+                    y[i] -= dy[i] * step[m]
+                for k in range(m):
+                    for i in range(nz):
+                        y[i] -= y[nz + k * nz + i] * step[k]
+            else:
+                if not initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit,
+                                     s, seed_p[q], y, stack):  # fmt: skip
+                    break
+                st, h, t_end = integrate(code, consts, prog, nz, y, 0.0, tau, rtol, atol, 0.0)
+                if st != RAY_OK:
+                    break
+            if _finite(y) and gradient(code, consts, prog, n, charpit, y, v, stack,
+                                       grad_out[q]):  # fmt: skip
                 u_out[q] = y[n]
                 tau_out[q] = tau
                 for k in range(m):
                     s_out[q, k] = s[k]
-                ok[q] = True
+                status[q] = LOCATE_OK
             break
 
 
