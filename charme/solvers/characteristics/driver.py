@@ -1760,7 +1760,7 @@ def _blow_up_of_ray(c, s_value, k, end):
     y0 = _start_ray(c, s_value, c["y0"][k])
     if y0 is None:
         return np.inf
-    status, _, tau = K.integrate(c["code"], c["consts"], c["prog"], c["nz"], y0, 0.0, end,
+    status, _, tau = K._integrate(c["code"], c["consts"], c["prog"], c["nz"], y0, 0.0, end,
                                  c["rtol"], c["atol"], 0.0)  # fmt: skip
     return abs(tau) if status == K.RAY_BLOW_UP else np.inf
 
@@ -1775,7 +1775,7 @@ def _crossing_of_ray(pde, c, s_value, like, estimate):
         return np.inf, None
     lo, hi = 0.5 * estimate, 1.1 * estimate + 1e-12  # (a step between coarse samples
     # of 2-D data can move the crossing well below the samples' estimate)
-    status, _, _ = K.integrate(c["code"], c["consts"], c["prog"], nz, y0, 0.0, lo, c["rtol"],
+    status, _, _ = K._integrate(c["code"], c["consts"], c["prog"], nz, y0, 0.0, lo, c["rtol"],
                                c["atol"], 0.0)  # fmt: skip
     if status != K.RAY_OK:
         return np.inf, None
@@ -1827,7 +1827,7 @@ def _refine_rays(info, c, out, taus, tb, at, rays):
         if exact is not None and not exact[k - 1]:  # a dense-output sample: land on it
             j = int(np.flatnonzero(exact[:k])[-1])
             y_lo = out[r, j].copy()
-            st, _, _ = K.integrate(c["code"], c["consts"], c["prog"], nz, y_lo, float(taus[j]),
+            st, _, _ = K._integrate(c["code"], c["consts"], c["prog"], nz, y_lo, float(taus[j]),
                                    lo_t, c["rtol"], c["atol"], 0.0)  # fmt: skip
             if st != K.RAY_OK:
                 continue
@@ -1927,7 +1927,7 @@ def _first_crossing(info, c, runs):
         return float(tb[0]), at[0]
     y = c["y0"][i].copy()  # the ray from the data to the estimate's tau
     tau = math.copysign(tb_r, float(taus[-1]))
-    st, _, _ = K.integrate(c["code"], c["consts"], c["prog"], c["nz"], y, 0.0, tau, c["rtol"],
+    st, _, _ = K._integrate(c["code"], c["consts"], c["prog"], c["nz"], y, 0.0, tau, c["rtol"],
                            c["atol"], 0.0)  # fmt: skip
     return (tb_r, y[: c["n"]]) if st == K.RAY_OK else (tb_r, runs[k][3][i])
 

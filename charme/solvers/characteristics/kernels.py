@@ -134,6 +134,12 @@ def integrate(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0):
     _check_tolerances(rtol, atol)
     if not (math.isfinite(tau0) and math.isfinite(tau1) and math.isfinite(h0)):
         raise ValueError("integrate: tau0, tau1 and h0 must be finite")
+    return _integrate(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0)
+
+
+@njit(cache=True)
+def _integrate(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0):
+    """:func:`integrate` without its checks of the arguments (the solver's own calls)."""
     work, v, stack, coef = workspace(prog, nz, y.shape[0])
     return integrate_ws(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0, work, v, stack, coef)
 
@@ -307,7 +313,7 @@ def _check_trace(prog, nz, y0, taus, rtol, atol, out, status, reached):
     _check_tolerances(rtol, atol)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")  # (compiled into its callers: a separate function
 def _trace_ray(code, consts, prog, nz, y0, taus, exact, rtol, atol, out, status, reached,
                h_last, r):  # fmt: skip
     """Ray r of :func:`trace_sampled`."""
@@ -360,9 +366,17 @@ def initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, s, p
     p . dx0/ds_k = du0/ds_k by Newton from ``p_guess`` (which picks the
     branch); ``fprog`` rows (over x, u, p): F, F_x (n), F_u, F_p (n).
     """
+    _check_data(iprog, fprog, n, charpit, s, p_guess, y, stack)
+    return _initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, s, p_guess,
+                          y, stack)  # fmt: skip
+
+
+@njit(cache=True)
+def _initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, s, p_guess, y,
+                   stack):  # fmt: skip
+    """:func:`initial_state` without its checks of the arguments (the kernels' own calls)."""
     m = n - 1
     nz = 2 * n + 1 if charpit else n + 1
-    _check_data(iprog, fprog, n, charpit, s, p_guess, y, stack)
     # x0, u0 and their s-derivatives straight into the state (no temporaries: this
     # runs once per Newton step of every located point)
     for i in range(n + 1):
@@ -470,9 +484,11 @@ def initial_states(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, S, 
     if guesses.shape[0] != S.shape[0] or y0.shape[0] != S.shape[0] or ok.shape[0] != S.shape[0]:
         raise ValueError("initial_states: S, guesses, y0 and ok must have one row per sample")
     stack = np.empty(STACK_SIZE)
+    if S.shape[0]:  # (every row has the same shape: checked once)
+        _check_data(iprog, fprog, n, charpit, S[0], guesses[0], y0[0], stack)
     for r in range(S.shape[0]):
-        ok[r] = initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit,
-                              S[r], guesses[r], y0[r], stack)  # fmt: skip
+        ok[r] = _initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit,
+                               S[r], guesses[r], y0[r], stack)  # fmt: skip
 
 
 @njit(cache=True)
@@ -548,7 +564,7 @@ def locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, 
             s_a, s_b = bracket[q, 0], bracket[q, 1]  # x(s_a) - target has the sign `sign`
             last = np.inf  # |residual| at the last iterate
             for it in range(120 if sign != 0.0 else 40):
-                if not initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, s,
+                if not _initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, s,
                                      seed_p[q], y, stack):  # fmt: skip
                     break
                 st, h, tau = integrate_ws(code, consts, prog, nz, y, 0.0, taus[q], rtol, atol,
@@ -606,7 +622,7 @@ def locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, 
                     off = abs(y[1 - e] - targets[q, 0])
                     if not off <= 1e-9 * (1.0 + abs(targets[q, 0])):
                         break
-                if gradient(code, consts, prog, n, charpit, y, v, stack, grad_out[q]):
+                if _gradient(code, consts, prog, n, charpit, y, v, stack, grad_out[q]):
                     u_out[q] = y[n]
                     for k in range(m):
                         s_out[q, k] = s[k]
@@ -714,16 +730,24 @@ def seed_curvatures(S, ZS, left, seeds, out):
 def gradient(code, consts, prog, n, charpit, y, v, stack, out):
     """grad u at the end of a ray: p itself (Charpit), or the solution of
     ``[x_s1 .. x_sm, a]^T p = [u_s1 .. u_sm, b]`` (quasilinear)."""
-    m = n - 1
     nz = 2 * n + 1 if charpit else n + 1
     if n < 2 or y.shape[0] != nz * n or v.shape[0] < nz or out.shape[0] < n:
         raise ValueError("gradient: y must have nz * n entries (CompiledPDE.d), v nz and out n")
     _check_stack(stack)
+    if not charpit:
+        _check_program(prog, nz)
+    return _gradient(code, consts, prog, n, charpit, y, v, stack, out)
+
+
+@njit(cache=True)
+def _gradient(code, consts, prog, n, charpit, y, v, stack, out):
+    """:func:`gradient` without its checks of the arguments (the kernels' own calls)."""
+    m = n - 1
+    nz = 2 * n + 1 if charpit else n + 1
     if charpit:
         for i in range(n):
             out[i] = y[n + 1 + i]
         return True
-    _check_program(prog, nz)
     for i in range(nz):
         v[i] = y[i]
     A = np.empty((n, n))
@@ -890,10 +914,10 @@ def locate_general(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fp
             if _near_known(s, tau, known[q], n_known[q], near):
                 status[q] = LOCATE_KNOWN
                 break
-            if not initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, s,
+            if not _initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, s,
                                  seed_p[q], y, stack):  # fmt: skip
                 break
-            st, h, t_end = integrate(code, consts, prog, nz, y, 0.0, tau, rtol, atol, 0.0)
+            st, h, t_end = _integrate(code, consts, prog, nz, y, 0.0, tau, rtol, atol, 0.0)
             if st != RAY_OK:
                 break
             for i in range(nz):
@@ -952,13 +976,13 @@ def locate_general(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fp
                     for i in range(nz):
                         y[i] -= y[nz + k * nz + i] * step[k]
             else:
-                if not initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit,
+                if not _initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit,
                                      s, seed_p[q], y, stack):  # fmt: skip
                     break
-                st, h, t_end = integrate(code, consts, prog, nz, y, 0.0, tau, rtol, atol, 0.0)
+                st, h, t_end = _integrate(code, consts, prog, nz, y, 0.0, tau, rtol, atol, 0.0)
                 if st != RAY_OK:
                     break
-            if _finite(y) and gradient(code, consts, prog, n, charpit, y, v, stack,
+            if _finite(y) and _gradient(code, consts, prog, n, charpit, y, v, stack,
                                        grad_out[q]):  # fmt: skip
                 u_out[q] = y[n]
                 tau_out[q] = tau
