@@ -1451,14 +1451,33 @@ def test_breaking_time_between_samples_to_rounding():
     assert abs(r.attrs["breaking_time"] - 8 / 9) <= 1e-15
 
 
+def _hopf_lax_2d(g, xs, ys, t, box_a, box_b):
+    """u(x, y, t) = min over (a, b) of g(a, b) + |(x, y) - (a, b)|^2 / 2t (Hopf-Lax for
+    u_t + |grad u|^2 / 2 = 0) on the grid xs x ys: the least over a lattice of (a, b)
+    (``box_a``, ``box_b``: start, stop, count), refined by Nelder-Mead.  Independent of
+    the characteristics."""
+    from scipy.optimize import minimize
+
+    A, B = np.meshgrid(np.linspace(*box_a), np.linspace(*box_b), indexing="ij")
+    out = np.empty((len(xs), len(ys)))
+    for i, x in enumerate(xs):
+        for j, y in enumerate(ys):
+
+            def f(a, b, x=x, y=y):
+                return g(a, b) + ((x - a) ** 2 + (y - b) ** 2) / (2 * t)
+
+            k = np.unravel_index(np.argmin(f(A, B)), A.shape)
+            out[i, j] = minimize(lambda v, f=f: f(*v), [A[k], B[k]], method="Nelder-Mead",
+                                 options={"xatol": 1e-10, "fatol": 1e-15,
+                                          "maxiter": 4000}).fun  # fmt: skip
+    return out
+
+
 def test_shorthand_data_in_two_dimensions_reach_rays_from_outside():
     """u_t + |grad u|^2/2 = 0 from a wide well at (-4, 0), seen on [-1, 1]^2 at t = 6:
     the rays that reach x = -1 start left of the sampled box [-3, 3]^2.  Those nodes
     were NaN (and the search for branches took 26 s); the probe takes the data out to
-    them.  Reference: Hopf-Lax, min over y of g(y) + |x - y|^2 / 2t, by brute force and
-    Nelder-Mead."""
-    from scipy.optimize import minimize
-
+    them.  Reference: Hopf-Lax (:func:`_hopf_lax_2d`)."""
     r = solve_pde(pde('variables: [t, x, y]\nequation: "u_t + (u_x^2 + u_y^2)/2 = 0"\n'
                       'initial: "u(x, y, t=0) = -exp(-((x+4)^2 + y^2)/4)"\n'
                       "grid: {t: [6, 6, 1], x: [-1, 1, 3], y: [-1, 1, 3]}\n"),
@@ -1468,15 +1487,8 @@ def test_shorthand_data_in_two_dimensions_reach_rays_from_outside():
     def g(a, b):
         return -np.exp(-((a + 4) ** 2 + b**2) / 4)
 
-    A, B = np.meshgrid(np.linspace(-12, 4, 321), np.linspace(-6, 6, 241), indexing="ij")
-    for i, x in enumerate(r.coords["x"]):
-        for j, y in enumerate(r.coords["y"]):
-            f = g(A, B) + ((x - A) ** 2 + (y - B) ** 2) / (2 * t)
-            k = np.unravel_index(np.argmin(f), f.shape)
-            best = minimize(lambda v, x=x, y=y: g(*v) + ((x - v[0]) ** 2 + (y - v[1]) ** 2) / (2 * t),
-                            [A[k], B[k]], method="Nelder-Mead",
-                            options={"xatol": 1e-10, "fatol": 1e-15, "maxiter": 4000}).fun  # fmt: skip
-            assert r["u"][0, i, j] == pytest.approx(best, abs=1e-9), (x, y)
+    exact = _hopf_lax_2d(g, r.coords["x"], r.coords["y"], t, (-12, 4, 321), (-6, 6, 241))
+    np.testing.assert_allclose(r["u"][0], exact, rtol=0, atol=1e-9)
 
 
 def test_branches_from_a_family_that_spreads_far_apart():
@@ -1485,8 +1497,6 @@ def test_branches_from_a_family_that_spreads_far_apart():
     rays to a point were never the well's, and the viscosity solution was 0 where
     Hopf-Lax gives -1.7; the cells of the data's lattice whose rays cover a point now
     seed Newton too."""
-    from scipy.optimize import minimize
-
     r = solve_pde(pde("variables: [t, x, y]\nequation: u_t + (u_x^2 + u_y^2)/2 = 0\n"
                       "initial: {parameters: {a: [-8, 4, 121], b: [-6, 6, 121]}, t: 0, x: a, "
                       "y: b, u: -3*exp(-((a+4)^2 + b^2))}\n"
@@ -1497,13 +1507,6 @@ def test_branches_from_a_family_that_spreads_far_apart():
     def g(a, b):
         return -3 * np.exp(-((a + 4) ** 2 + b**2))
 
-    A, B = np.meshgrid(np.linspace(-8, 4, 481), np.linspace(-6, 6, 481), indexing="ij")
-    for i, x in enumerate(r.coords["x"]):
-        for j, y in enumerate(r.coords["y"]):
-            f = g(A, B) + ((x - A) ** 2 + (y - B) ** 2) / (2 * t)
-            k = np.unravel_index(np.argmin(f), f.shape)
-            best = minimize(lambda v, x=x, y=y: g(*v) + ((x - v[0]) ** 2 + (y - v[1]) ** 2) / (2 * t),
-                            [A[k], B[k]], method="Nelder-Mead",
-                            options={"xatol": 1e-10, "fatol": 1e-15, "maxiter": 4000}).fun  # fmt: skip
-            assert r["u"][0, i, j] == pytest.approx(best, abs=1e-9), (x, y)
+    exact = _hopf_lax_2d(g, r.coords["x"], r.coords["y"], t, (-8, 4, 481), (-6, 6, 481))
+    np.testing.assert_allclose(r["u"][0], exact, rtol=0, atol=1e-9)
     assert float(np.max(r["u"])) < -0.85

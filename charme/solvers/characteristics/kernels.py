@@ -783,6 +783,19 @@ LOCATE_KNOWN = 3
 
 
 @njit(cache=True)
+def _newton_step(code, consts, prog, nz, n, m, y, target, stack, res, jac, step, LU):
+    """Newton's step on (s, tau) at the ray state ``y`` towards the point ``target``:
+    ``step`` solves [x_s1 .. x_sm, dx/dtau] step = x - target.  False where the system is
+    not finite or singular."""
+    for i in range(n):
+        res[i] = y[i] - target[i]
+        for k in range(m):
+            jac[i, k] = y[nz + k * nz + i]
+        jac[i, m] = eval_program(code, consts, prog[i, 0], prog[i, 1], y, stack, 0.0)
+    return _finite(jac) and _finite(res) and abs(_lu_solve(jac, res, step, LU)) > 1e-300
+
+
+@njit(cache=True)
 def refine_seeds(code, consts, prog, nz, n, forward, backward, dtau, S, counts, s_lo, step_s,
                  targets, s, tau, rounds):  # fmt: skip
     """Newton on (s, tau) towards ``targets[q]`` from ``s[q]``, ``tau[q]`` (in place) on
@@ -825,15 +838,8 @@ def refine_seeds(code, consts, prog, nz, n, forward, backward, dtau, S, counts, 
                 break
             last = key
             y = rays[ray, level]
-            for i in range(n):
-                res[i] = y[i] - targets[q, i]
-                for k in range(m):
-                    jac[i, k] = y[nz + k * nz + i]
-                jac[i, m] = eval_program(code, consts, prog[i, 0], prog[i, 1], y, stack, 0.0)
-            if (
-                not (_finite(jac) and _finite(res))
-                or not abs(_lu_solve(jac, res, step, LU)) > 1e-300
-            ):
+            if not _newton_step(code, consts, prog, nz, n, m, y, targets[q], stack, res, jac,
+                                step, LU):  # fmt: skip
                 break
             for k in range(m):
                 s[q, k] = S[ray, k] - step[k]
@@ -922,15 +928,8 @@ def locate_general(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fp
                 break
             for i in range(nz):
                 v[i] = y[i]
-            for i in range(n):
-                res[i] = y[i] - targets[q, i]
-                for k in range(m):
-                    jac[i, k] = y[nz + k * nz + i]
-                jac[i, m] = eval_program(code, consts, prog[i, 0], prog[i, 1], v, stack, 0.0)
-            if (
-                not (_finite(jac) and _finite(res))
-                or not abs(_lu_solve(jac, res, step, LU)) > 1e-300
-            ):
+            if not _newton_step(code, consts, prog, nz, n, m, y, targets[q], stack, res, jac,
+                                step, LU):  # fmt: skip
                 break
             size = 0.0
             moved = 0.0  # the step along the data, in sample spacings
