@@ -1618,6 +1618,10 @@ def _u_dx_integral(c, o, lo, hi, tol=None, depth=0):
         mid = 0.5 * (lo[off] + hi[off])
         value[off] = (_u_dx_integral(c, o, lo[off], mid, tol, depth + 1)
                       + _u_dx_integral(c, o, mid, hi[off], tol, depth + 1))  # fmt: skip
+    # an interval within rounding of nothing adds nothing, also where the data are undefined
+    # inside it (a sample within rounding of a jump's break, where a NaN would spoil every
+    # value beyond it)
+    value[np.abs(hi - lo) <= 1e-12 * (1.0 + np.abs(lo))] = 0.0
     return value
 
 
