@@ -1534,3 +1534,17 @@ def test_a_concave_flux_from_data_with_a_jump():
             w = _lax_oleinik_burgers(big_w0, r.coords["x"], float(t))
             np.testing.assert_allclose(r["u"][k], (1 - w) / 2, rtol=0, atol=1e-7)
     assert len(r["shock_x"]) == 4
+
+
+@pytest.mark.parametrize("nodes", [5, 11, 17, 33])
+def test_a_shock_on_a_grid_node_is_placed_exactly(nodes):
+    """Burgers from sin x: the shock stands at x = pi, a grid node for odd counts.  Newton
+    on the handover met a point where one branch had ended and gave up at the bracket's
+    middle: pi + h/2 (3.4558 for 11 nodes at t = 1.5, 2.917 for 15 at t = 1.2).  It now
+    bisects on which branch is left there."""
+    r = solve_pde(pde('variables: [t, x]\nequation: u_t + u*u_x = 0\n'
+                      'initial: "u(x, t=0) = sin(x)"\n'
+                      f"grid: {{t: [1.2, 2, 3], x: [0, 6.283185307179586, {nodes}]}}\n"),
+                  crossing="shock")  # fmt: skip
+    np.testing.assert_allclose(r["shock_t"], [1.2, 1.6, 2.0])
+    np.testing.assert_allclose(r["shock_x"], np.pi, rtol=0, atol=1e-12)

@@ -1338,7 +1338,8 @@ def _shock_between(lo, hi, a, b, branches_at, values, sign=1.0, ends=(None, None
     Lax-Oleinik values of the two branches continued to x, with G'(x) =
     u_a - u_b (the functional is stationary along a ray, so dL/dx = u):
     Newton kept inside the bracket [lo, hi], bisection on which branch wins
-    where a step leaves it or a branch cannot be continued.  ``branches_at(x)``
+    where a step leaves it, and on which branch is left where the other cannot be
+    continued (the handover lies where both exist).  ``branches_at(x)``
     lists the rays through x as (u, grad, s, w); ``values(bs, x)`` gives their
     functional times ``sign`` (-1 for a concave flux: the largest value wins).
     ``ends`` may give (rays, their values) at ``lo`` and ``hi`` already known;
@@ -1348,13 +1349,17 @@ def _shock_between(lo, hi, a, b, branches_at, values, sign=1.0, ends=(None, None
     (or below): another branch may win near the handover.
     """
 
+    alone = [0]  # where diff is None: +1 if only a's branch is at x, -1 only b's, 0 none
+
     def diff(x, known=None):
         bs, v = known if known is not None else (branches_at(x), None)
-        if len(bs) < 2:
+        alone[0] = 0
+        if not bs:
             return None
         ia = min(range(len(bs)), key=lambda i: abs(bs[i][2] - a[2]))
         ib = min(range(len(bs)), key=lambda i: abs(bs[i][2] - b[2]))
-        if ia == ib:
+        if len(bs) < 2 or ia == ib:  # one of the two is not continued to x
+            alone[0] = 1 if abs(bs[ia][2] - a[2]) <= abs(bs[ib][2] - b[2]) else -1
             return None
         if v is None:
             v = values(bs, x)
@@ -1373,8 +1378,14 @@ def _shock_between(lo, hi, a, b, branches_at, values, sign=1.0, ends=(None, None
             x = guess
     for _ in range(100):
         got = diff(x)
-        if got is None:
-            break
+        if got is None:  # a branch ends before x: bisect on which one is left there
+            if not alone[0]:
+                break
+            lo, hi = (x, hi) if alone[0] > 0 else (lo, x)
+            if hi - lo <= 4e-16 * max(1.0, abs(x)):
+                return float(0.5 * (lo + hi))
+            x = 0.5 * (lo + hi)
+            continue
         g, slope, a_wins = got
         if a_wins:
             lo = x
