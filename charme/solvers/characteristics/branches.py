@@ -153,3 +153,18 @@ def across_folds(table: Branches, picks: np.ndarray, S: np.ndarray, folded) -> n
     inside = (count[np.searchsorted(S, np.maximum(sa, sb), "left")]
               - count[np.searchsorted(S, np.minimum(sa, sb), "right")])  # fmt: skip
     return i[inside > 0]
+
+
+def across_jumps(table: Branches, picks: np.ndarray, jumps) -> np.ndarray:
+    """Points i (and i + 1) whose picked rays lie, in s, on either side of one of the
+    ``jumps`` (the data's parameters at jumps whose rays converge, crossing at once): a
+    shock born at the jump lies between them.  No ray of the data starts at the jump, so
+    neither ray is the other's continuation (:func:`handovers`) and none has folded
+    (:func:`across_folds`)."""
+    jumps = np.asarray(jumps, float)
+    i = np.flatnonzero((picks[:-1] >= 0) & (picks[1:] >= 0))
+    if not jumps.size or not i.size:
+        return np.empty(0, np.int64)
+    sa, sb = table.s[picks[i]], table.s[picks[i + 1]]
+    lo, hi = np.minimum(sa, sb)[:, None], np.maximum(sa, sb)[:, None]
+    return i[((jumps[None, :] > lo) & (jumps[None, :] < hi)).any(axis=1)]

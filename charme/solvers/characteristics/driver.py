@@ -489,7 +489,8 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
             ctx["fans"] = fans
             candidates = [(tb_ray[r], at_ray[r]) for r in np.flatnonzero(np.isfinite(tb_ray))]
             candidates += _between_samples(pde, ctx, tb_ray)
-            candidates += [(0.0, x) for x in converging]  # jumps and kinks that close at once
+            candidates += [(0.0, x) for x, _ in converging]  # jumps and kinks that close at once
+            ctx["converging_s"] = np.array([s for _, s in converging])
             breaking_tau, breaking_at = np.inf, None
             if candidates:
                 breaking_tau = min(c[0] for c in candidates)
@@ -1058,6 +1059,8 @@ def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out,
             folded = out[:, kk, c["nz"] + o] * out[:, 0, c["nz"] + o] < 0
             jumps = np.union1d(BR.handovers(table, picks),
                                BR.across_folds(table, picks, S, folded))  # fmt: skip
+            # (and across a jump of the data whose rays converge: a shock from t = 0)
+            jumps = np.union1d(jumps, BR.across_jumps(table, picks, c.get("converging_s", ())))
             for q in jumps:
                 known = [(table.at(i), key[table.start[i] : table.start[i + 1]])
                          if table.counts[i] > 1 else None for i in (q, q + 1)]  # fmt: skip

@@ -90,7 +90,7 @@ def detect(info, pde, c, e, speed_of):
     ``speed_of(z)`` gives dx/dtau at ray states ``z``.  Returns the list of
     :class:`Fan` (possibly empty) with initial states ready to trace, the
     manifold parameters of every kink or jump found (fans or not), where
-    quadratures over the data must be split, and the points x where the
+    quadratures over the data must be split, and (x, s) of the jumps where the
     rays on the two sides converge instead: they cross at once (tau = 0).
     """
     n, nz, charpit = c["n"], c["nz"], c["charpit"]
@@ -133,7 +133,7 @@ def detect(info, pde, c, e, speed_of):
         xs = left[nz + o]  # dx_o/ds on the data: orientation of s along x
         spread = (ar - al) * np.sign(xs if xs != 0 else right[nz + o])
         if spread < 0:  # the rays converge: a crossing at once, not a fan
-            converging.append(0.5 * (left[:n] + right[:n]))
+            converging.append((0.5 * (left[:n] + right[:n]), float(s_star)))
             continue
         if not spread > 0:
             continue
