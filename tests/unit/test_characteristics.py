@@ -1566,3 +1566,21 @@ def test_shocks_born_at_jumps_are_listed_from_the_start():
         assert len(got) == len(exact), (t, got, exact)
         tol = 0.05 if t < 0.5 else 1e-9
         np.testing.assert_allclose(got, exact, rtol=0, atol=tol)
+
+
+def test_every_crossing_mode_reaches_the_data_edge():
+    """u0 = sqrt(x): the ray from x = 0 has an infinite x_s, so no pair of rays brackets
+    the points between it and the first sample's ray.  --crossing stop found them by
+    Newton from the nearest ray; shock and multivalued left them NaN.  Rays never cross
+    here, so every mode must give u = (sqrt(t^2 + 4x) - t) / 2 at the same nodes."""
+    text = ('variables: [t, x]\nequation: u_t + u*u_x = 0\n'
+            'initial: "u(x, t=0) = sqrt(x)"\ngrid: {t: [0, 1, 5], x: [0, 2, 21]}\n')  # fmt: skip
+    stop = solve_pde(pde(text))
+    T, X = np.meshgrid(stop.coords["t"], stop.coords["x"], indexing="ij")
+    exact = (np.sqrt(T**2 + 4 * X) - T) / 2
+    for crossing in ("shock", "multivalued"):
+        r = solve_pde(pde(text), crossing=crossing)
+        np.testing.assert_array_equal(np.isnan(r["u"]), np.isnan(stop["u"]))
+        got = np.isfinite(r["u"])
+        np.testing.assert_allclose(r["u"][got], exact[got], rtol=0, atol=1e-13)
+    assert np.isfinite(stop["u"][1:, 1:]).sum() >= 4 * 20 - 1  # all but the edge (and one)

@@ -1023,6 +1023,12 @@ def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out,
             for fan in c.get("fans", ()):
                 parts.append(FANS.branches(info, c, e, fan, kk, targets,
                                            lambda z: _eval_a(c, z), lambda z: _eval_b(c, z)))  # fmt: skip
+            # targets no pair of rays brackets (beyond the last ray before the data's
+            # edge, where the data end or their derivative is infinite): Newton from the
+            # nearest ray, as with --crossing stop
+            alone = np.setdiff1d(np.arange(len(targets)), np.concatenate([p[0] for p in parts]))
+            if alone.size and evaluation != "hermite":
+                parts.append(_unbracketed(c, e, n, tau, out[:, kk], S, targets, alone))
             return BR.Branches.build(len(targets), n, parts)
 
         def lax_oleinik(s, x, w, t=t):
@@ -1283,6 +1289,33 @@ def _locate_branches(c, e, n, tau, Y, S, targets, qs, left, seeds):
              np.full(len(qs), tau), seeds, seed_p, c["h_ray"][near], zss, c["s_lo"],
              c["s_hi"], *_newton_brackets(Y, S[:, None], 1 - e, left, pts[:, 0]), c["rtol"],
              c["atol"], uq, gq, sq, okq)  # fmt: skip
+    return qs[okq], uq[okq], gq[okq], sq[okq, 0], np.full(int(okq.sum()), np.nan)
+
+
+def _unbracketed(c, e, n, tau, Y, S, targets, qs):
+    """Newton onto the data's rays through the targets ``qs`` from the nearest ray at the
+    level (states ``Y``), one linear step away: (q, u, grad, s, w) of the rays found, as
+    :func:`_locate_branches` gives for bracketed targets."""
+    o = 1 - e
+    good = np.flatnonzero(np.isfinite(Y).all(axis=1))
+    xt = np.asarray(targets, float)[qs]
+    if not good.size:
+        return qs[:0], np.empty(0), np.empty((0, n)), np.empty(0), np.empty(0)
+    order = good[np.argsort(Y[good, o])]
+    at = np.clip(np.searchsorted(Y[order, o], xt), 1, max(len(order) - 1, 1))
+    lower, upper = order[at - 1], order[np.minimum(at, len(order) - 1)]
+    near = np.where(np.abs(Y[lower, o] - xt) <= np.abs(Y[upper, o] - xt), lower, upper)
+    seeds = _linear_seeds(Y[near], S[near][:, None], xt[:, None], [o], c["nz"], 1,
+                          c["s_lo"], c["s_hi"])  # fmt: skip
+    seed_p = (c["y0"][near, n + 1 : 2 * n + 1] if c["charpit"]
+              else np.zeros((len(qs), n))).copy()  # fmt: skip
+    uq, gq, sq = np.empty(len(qs)), np.empty((len(qs), n)), np.empty((len(qs), 1))
+    okq = np.zeros(len(qs), np.bool_)
+    K.locate(c["code"], c["consts"], c["prog"], c["icode"], c["iconsts"], c["iprog"],
+             c["fcode"], c["fconsts"], c["fprog"], n, c["charpit"], e, xt[:, None],
+             np.full(len(qs), tau), seeds, seed_p, c["h_ray"][near], np.empty((0, c["nz"])),
+             c["s_lo"], c["s_hi"], np.full((len(qs), 2), np.nan), np.zeros(len(qs)),
+             c["rtol"], c["atol"], uq, gq, sq, okq)  # fmt: skip
     return qs[okq], uq[okq], gq[okq], sq[okq, 0], np.full(int(okq.sum()), np.nan)
 
 
