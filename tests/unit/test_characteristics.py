@@ -1584,3 +1584,11 @@ def test_every_crossing_mode_reaches_the_data_edge():
         got = np.isfinite(r["u"])
         np.testing.assert_allclose(r["u"][got], exact[got], rtol=0, atol=1e-13)
     assert np.isfinite(stop["u"][1:, 1:]).sum() >= 4 * 20 - 1  # all but the edge (and one)
+
+
+def test_shorthand_data_undefined_on_their_range_say_where_they_were_sampled():
+    """log(x) seen on x in [-8, -6]: the shorthand samples it on [-10, -4], where it is
+    undefined.  The error says where, and what to do."""
+    with pytest.raises(SpecError, match=r"samples them on x in \[-10, -4\]; give the full form"):
+        solve_pde(pde('variables: [t, x]\nequation: u_t + u*u_x = 0\n'
+                      'initial: "u(x, t=0) = log(x)"\ngrid: {t: [0, 1, 3], x: [-8, -6, 11]}\n'))  # fmt: skip

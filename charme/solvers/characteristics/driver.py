@@ -381,7 +381,13 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
     # data undefined at a point (a jump sampled exactly, 0/0) give no ray there
     undefined = ~np.isfinite(det0)
     if undefined.all() or not np.isfinite(y0).all(axis=1).any():
-        raise SpecError("the Cauchy data are not finite at any sample", field="initial")
+        where = ""
+        if pde.from_shorthand:  # sampled on the grid's range widened: say where
+            where = " (the shorthand samples them on " + ", ".join(
+                f"{name} in [{a:g}, {b:g}]" for name, (a, b, _) in zip(pde.manifold,
+                                                                   pde.manifold_ranges)
+            ) + "; give the full form with parameters where they are defined)"  # fmt: skip
+        raise SpecError(f"the Cauchy data are not finite at any sample{where}", field="initial")
     bad = np.flatnonzero(~undefined & ~(np.abs(det0) > 1e-12 * np.maximum(scale, 1e-300)))
     if bad.size:
         where = ", ".join(f"{s}={S[bad[0], k]:g}" for k, s in enumerate(pde.manifold))
