@@ -313,7 +313,8 @@ def _check_trace(prog, nz, y0, taus, rtol, atol, out, status, reached):
     _check_tolerances(rtol, atol)
 
 
-@njit(cache=True, inline="always")  # (compiled into its callers: a separate function
+# inlined into its parallel loops: compiled on its own it added seconds to the first solve
+@njit(cache=True, inline="always")
 def _trace_ray(code, consts, prog, nz, y0, taus, exact, rtol, atol, out, status, reached,
                h_last, r):  # fmt: skip
     """Ray r of :func:`trace_sampled`."""
@@ -565,7 +566,7 @@ def locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, 
             last = np.inf  # |residual| at the last iterate
             for it in range(120 if sign != 0.0 else 40):
                 if not _initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, s,
-                                     seed_p[q], y, stack):  # fmt: skip
+                                      seed_p[q], y, stack):  # fmt: skip
                     break
                 st, h, tau = integrate_ws(code, consts, prog, nz, y, 0.0, taus[q], rtol, atol,
                                           h_guess, work, v, stack, coef)  # fmt: skip
@@ -921,7 +922,7 @@ def locate_general(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fp
                 status[q] = LOCATE_KNOWN
                 break
             if not _initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, s,
-                                 seed_p[q], y, stack):  # fmt: skip
+                                  seed_p[q], y, stack):  # fmt: skip
                 break
             st, h, t_end = _integrate(code, consts, prog, nz, y, 0.0, tau, rtol, atol, 0.0)
             if st != RAY_OK:
@@ -976,7 +977,7 @@ def locate_general(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fp
                         y[i] -= y[nz + k * nz + i] * step[k]
             else:
                 if not _initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit,
-                                     s, seed_p[q], y, stack):  # fmt: skip
+                                      s, seed_p[q], y, stack):  # fmt: skip
                     break
                 st, h, t_end = _integrate(code, consts, prog, nz, y, 0.0, tau, rtol, atol, 0.0)
                 if st != RAY_OK:
