@@ -208,16 +208,9 @@ def _probe_data(pde, c, tau_levels, e):
             vol = np.abs(np.linalg.det(xs)) if m > 1 else np.abs(xs[..., 0, 0])
             spread = (vol[:, 1:] > WIDEN_SPREAD * vol[:, :1]).reshape(*shape, len(levels))
         # each lattice cell: the box its corners' rays span at each level, and its s-box
-        c_lo, c_hi, c_spread = x, x, spread
-        s_lo = s_hi = S.reshape(*shape, m)
-        for k in range(m):
-            cut = [slice(None)] * m
-            a_, b_ = list(cut), list(cut)
-            a_[k], b_[k] = slice(None, -1), slice(1, None)
-            a_, b_ = tuple(a_), tuple(b_)
-            c_lo, c_hi = np.minimum(c_lo[a_], c_lo[b_]), np.maximum(c_hi[a_], c_hi[b_])
-            c_spread = c_spread[a_] | c_spread[b_]
-            s_lo, s_hi = np.minimum(s_lo[a_], s_lo[b_]), np.maximum(s_hi[a_], s_hi[b_])
+        c_lo, c_hi = _cell_range(x, m)
+        c_spread = _cell_range(spread, m)[1]  # (the most of booleans: any corner)
+        s_lo, s_hi = _cell_range(S.reshape(*shape, m), m)
         with np.errstate(invalid="ignore"):
             meets = ((c_hi >= g_lo - margin) & (c_lo <= g_hi + margin)).all(axis=-1)
             lands = (meets & c_spread).any(axis=-1)
@@ -1242,11 +1235,7 @@ def _cell_seeds(c, pos, axes):
     empty = np.empty(0, np.int64), np.empty(0, np.int64), np.empty((0, m))
     if pos.shape[0] != int(np.prod(shape)) or min(shape) < 2:
         return empty
-    lo = hi = pos.reshape(*shape, m)
-    for k in range(m):  # each cell: the least and most of its corners, per coordinate
-        a_ = tuple(slice(None, -1) if j == k else slice(None) for j in range(m))
-        b_ = tuple(slice(1, None) if j == k else slice(None) for j in range(m))
-        lo, hi = np.minimum(lo[a_], lo[b_]), np.maximum(hi[a_], hi[b_])
+    lo, hi = _cell_range(pos.reshape(*shape, m), m)  # each cell's box, per coordinate
     lo, hi = lo.reshape(-1, m), hi.reshape(-1, m)  # (NaN where a corner has no ray)
     first, last = np.empty(lo.shape, np.int64), np.empty(lo.shape, np.int64)
     sizes = np.array([len(ax) for ax in axes])
@@ -1276,6 +1265,17 @@ def _cell_seeds(c, pos, axes):
     return q, ray, c["S"][ray] + 0.5 * step
 
 
+def _cell_range(values, m):
+    """(least, most) over the 2^m corners of each cell of a lattice: ``values`` has the
+    lattice on its first m axes (NaN at a corner makes its cells' NaN)."""
+    lo = hi = values
+    for k in range(m):
+        a_ = tuple(slice(None, -1) if j == k else slice(None) for j in range(m))
+        b_ = tuple(slice(1, None) if j == k else slice(None) for j in range(m))
+        lo, hi = np.minimum(lo[a_], lo[b_]), np.maximum(hi[a_], hi[b_])
+    return lo, hi
+
+
 def _locate_branches(c, e, n, tau, Y, S, targets, qs, left, seeds):
     """Newton onto the data's rays through each target x, from the bracketing pairs
     (rays ``left`` and ``left + 1`` of the level's states ``Y``), started on the
@@ -1286,6 +1286,14 @@ def _locate_branches(c, e, n, tau, Y, S, targets, qs, left, seeds):
     zss = _hermite_start(Y, S, 1 - e, c["nz"], left, pts[:, 0], seeds)
     seeds = seeds[:, None]
     near = np.searchsorted(S, seeds[:, 0]).clip(0, len(S) - 1)
+    return _rays_through(c, e, n, tau, qs, pts, seeds, near, zss,
+                         *_newton_brackets(Y, S[:, None], 1 - e, left, pts[:, 0]))  # fmt: skip
+
+
+def _rays_through(c, e, n, tau, qs, pts, seeds, near, zss, bracket, bracket_sign):
+    """:func:`kernels.locate` on 1-D data for the targets ``qs`` at ``pts`` (float[k, 1])
+    from ``seeds`` near the rays ``near`` (arguments as it takes them): (q, u, grad, s, w)
+    arrays of the rays found (w NaN: rays of the data)."""
     seed_p = (c["y0"][near, n + 1 : 2 * n + 1] if c["charpit"]
               else np.zeros((len(qs), n))).copy()  # fmt: skip
     uq, gq, sq = np.empty(len(qs)), np.empty((len(qs), n)), np.empty((len(qs), 1))
@@ -1293,8 +1301,7 @@ def _locate_branches(c, e, n, tau, Y, S, targets, qs, left, seeds):
     K.locate(c["code"], c["consts"], c["prog"], c["icode"], c["iconsts"], c["iprog"],
              c["fcode"], c["fconsts"], c["fprog"], n, c["charpit"], e, pts,
              np.full(len(qs), tau), seeds, seed_p, c["h_ray"][near], zss, c["s_lo"],
-             c["s_hi"], *_newton_brackets(Y, S[:, None], 1 - e, left, pts[:, 0]), c["rtol"],
-             c["atol"], uq, gq, sq, okq)  # fmt: skip
+             c["s_hi"], bracket, bracket_sign, c["rtol"], c["atol"], uq, gq, sq, okq)  # fmt: skip
     return qs[okq], uq[okq], gq[okq], sq[okq, 0], np.full(int(okq.sum()), np.nan)
 
 
@@ -1313,16 +1320,8 @@ def _unbracketed(c, e, n, tau, Y, S, targets, qs):
     near = np.where(np.abs(Y[lower, o] - xt) <= np.abs(Y[upper, o] - xt), lower, upper)
     seeds = _linear_seeds(Y[near], S[near][:, None], xt[:, None], [o], c["nz"], 1,
                           c["s_lo"], c["s_hi"])  # fmt: skip
-    seed_p = (c["y0"][near, n + 1 : 2 * n + 1] if c["charpit"]
-              else np.zeros((len(qs), n))).copy()  # fmt: skip
-    uq, gq, sq = np.empty(len(qs)), np.empty((len(qs), n)), np.empty((len(qs), 1))
-    okq = np.zeros(len(qs), np.bool_)
-    K.locate(c["code"], c["consts"], c["prog"], c["icode"], c["iconsts"], c["iprog"],
-             c["fcode"], c["fconsts"], c["fprog"], n, c["charpit"], e, xt[:, None],
-             np.full(len(qs), tau), seeds, seed_p, c["h_ray"][near], np.empty((0, c["nz"])),
-             c["s_lo"], c["s_hi"], np.full((len(qs), 2), np.nan), np.zeros(len(qs)),
-             c["rtol"], c["atol"], uq, gq, sq, okq)  # fmt: skip
-    return qs[okq], uq[okq], gq[okq], sq[okq, 0], np.full(int(okq.sum()), np.nan)
+    return _rays_through(c, e, n, tau, qs, xt[:, None], seeds, near, np.empty((0, c["nz"])),
+                         np.full((len(qs), 2), np.nan), np.zeros(len(qs)))  # fmt: skip
 
 
 def _newton_brackets(Y, S, o, left, xt):
