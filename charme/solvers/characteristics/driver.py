@@ -1871,9 +1871,12 @@ def _refine_crossings(info, c, out, taus, tb, at):
         _refine_rays(info, c, out, taus, tb, at, batch)
 
 
-def _refine_rays(info, c, out, taus, tb, at, rays):
+def _refine_rays(info, c, out, taus, tb, at, rays, exact=None):
+    """The crossing of each of ``rays`` integrated again from the level before it (see
+    :func:`_refine_crossings`); ``exact`` marks the levels landed on (default: the
+    evolution problem's, ``c["exact"]``), the others are dense-output samples."""
     n, nz = c["n"], c["nz"]
-    exact = c.get("exact")
+    exact = c.get("exact") if exact is None else exact
     y_at = np.empty(c["d"])
     for r in rays:
         k = int(np.searchsorted(np.abs(taus), tb[r]))
@@ -1973,12 +1976,8 @@ def _first_crossing(info, c, runs):
     tb_r, k, i = best
     taus, out = runs[k][:2]
     tb, at = np.array([tb_r]), np.array(runs[k][3][i : i + 1])
-    exact = c.get("exact")
-    c["exact"] = c["ray_exact"][k]
-    try:  # (on copies: the ray's tb and at of the run stay the sampled ones)
-        _refine_rays(info, c, out[i : i + 1], taus, tb, at, [0])
-    finally:
-        c["exact"] = exact
+    # (on copies: the ray's tb and at of the run stay the sampled ones)
+    _refine_rays(info, c, out[i : i + 1], taus, tb, at, [0], exact=c["ray_exact"][k])
     if np.isfinite(tb[0]) and np.isfinite(at[0]).all():
         return float(tb[0]), at[0]
     y = c["y0"][i].copy()  # the ray from the data to the estimate's tau
