@@ -1334,14 +1334,17 @@ def _lax_oleinik_burgers(big_u0, x, t, lo=-20.0, hi=20.0):
 def test_shorthand_data_reach_every_ray_that_lands_on_the_grid():
     """u(x, t=0) = g(x) with a bump outside the grid's view: its rays reach the grid after
     they cross.  The data used to stop at the grid's range widened by its length, so the
-    bump was never seen: u ~ 1e-4 where Lax-Oleinik gives 0.69, no shock, and a breaking
-    time of 1.359 for 1 / max(-u0') = e^(1/2) / sqrt(2)."""
+    bump was never seen: u ~ 1e-4 where Lax-Oleinik gives 0.69, and no shock.  The
+    breaking time is that of the grid's range: the caustic x = y - 3 + 1/(2y),
+    t = e^(y^2) / (2y) (y = s + 3) enters it at x = 0, y = (3 - sqrt 7) / 2."""
     from scipy.special import erf
 
     r = solve_pde(pde('variables: [t, x]\nequation: u_t + u*u_x = 0\n'
                        'initial: "u(x, t=0) = exp(-(x+3)^2)"\n'
                        "grid: {t: [0, 6, 7], x: [0, 2, 21]}\n"), crossing="shock")  # fmt: skip
-    assert r.attrs["breaking_time"] == pytest.approx(np.exp(0.5) / np.sqrt(2), abs=1e-9)
+    y = (3 - np.sqrt(7)) / 2
+    assert r.attrs["breaking_time"] == pytest.approx(np.exp(y**2) / (2 * y), rel=1e-12)
+    assert r.attrs["breaking_location_x"] == pytest.approx(0.0, abs=1e-12)
     x = r.coords["x"]
     for k in (5, 6):
         exact = _lax_oleinik_burgers(lambda y: np.sqrt(np.pi) / 2 * erf(y + 3), x, float(k))
@@ -1592,3 +1595,45 @@ def test_shorthand_data_undefined_on_their_range_say_where_they_were_sampled():
     with pytest.raises(SpecError, match=r"samples them on x in \[-10, -4\]; give the full form"):
         solve_pde(pde('variables: [t, x]\nequation: u_t + u*u_x = 0\n'
                       'initial: "u(x, t=0) = log(x)"\ngrid: {t: [0, 1, 3], x: [-8, -6, 11]}\n'))  # fmt: skip
+
+
+def test_shorthand_breaking_time_is_the_grids():
+    """Shorthand data have no ends, so the breaking time is where characteristics first
+    cross on the grid's range (it used to be the first crossing among whatever rays the
+    solver sampled: sin x on [0, 1] gave 2.403 at x = 4.19, and --crossing stop blanked
+    t = 3 where the solution on [0, 1] is still classical)."""
+    from scipy.optimize import brentq
+
+    r = solve_pde(pde('variables: [t, x]\nequation: u_t + u*u_x = 0\n'
+                       'initial: "u(x, t=0) = sin(x)"\ngrid: {t: [0, 5, 6], x: [0, 1, 11]}\n'))  # fmt: skip
+    # the caustic t = -1/cos s, x = s - tan s (pi < s < 3 pi / 2) enters it at x = 1
+    s = brentq(lambda s: s - np.tan(s) - 1, np.pi + 0.01, 1.5 * np.pi - 1e-9)
+    assert r.attrs["breaking_time"] == pytest.approx(-1 / np.cos(s), rel=1e-12)
+    assert r.attrs["breaking_location_x"] == pytest.approx(1.0, abs=1e-12)
+    u, x = np.asarray(r["u"]), np.asarray(r.coords["x"])
+    for k in range(4):  # classical up to t = 3 (u = sin(x - u t) on the branch from [0, 1])
+        np.testing.assert_allclose(u[k], np.sin(x - u[k] * k), rtol=0, atol=1e-13)
+    assert np.isnan(u[4:]).all()
+    # a one-node grid: the caustic passes between two sampled rays
+    one = solve_pde(pde('variables: [t, x]\nequation: u_t + u*u_x = 0\n'
+                         'initial: "u(x, t=0) = -cos(x)"\ngrid: {t: [0, 8, 9], x: [1, 1, 1]}\n'))  # fmt: skip
+    s = brentq(lambda s: s + 1 / np.tan(s) - 1, -3.0, -2.5)  # x = s + cot s, t = -1/sin s
+    assert one.attrs["breaking_time"] == pytest.approx(-1 / np.sin(s), rel=1e-12)
+    assert np.isfinite(np.asarray(one["u"])[:5]).all() and np.isnan(np.asarray(one["u"])[5:]).all()
+
+
+def test_shorthand_breaking_time_of_a_jump_off_the_grid():
+    """A converging jump at x = -2 seen on [0, 1]: its rays cross at once, but on the grid's
+    range only when the ray from its left (u = 1) reaches x = 0, at t = 2; a jump on the
+    range breaks at t = 0."""
+    far = solve_pde(pde('variables: [t, x]\nequation: u_t + u*u_x = 0\n'
+                         'initial: "u(x, t=0) = 0.5*(1 - (x+2)/abs(x+2))"\n'
+                         "grid: {t: [0, 4, 9], x: [0, 1, 11]}\n"))  # fmt: skip
+    assert far.attrs["breaking_time"] == pytest.approx(2.0, rel=1e-12)
+    assert far.attrs["breaking_location_x"] == pytest.approx(0.0, abs=1e-12)
+    u = np.asarray(far["u"])
+    assert (u[:5] == 0).all() and np.isnan(u[5:]).all()
+    on = solve_pde(pde('variables: [t, x]\nequation: u_t + u*u_x = 0\n'
+                        'initial: "u(x, t=0) = 0.5*(1 - (x-0.5)/abs(x-0.5))"\n'
+                        "grid: {t: [0, 4, 9], x: [0, 1, 11]}\n"))  # fmt: skip
+    assert on.attrs["breaking_time"] == 0.0

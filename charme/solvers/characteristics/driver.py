@@ -478,6 +478,7 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
                     return _Resample(wider, 1)
 
             tb_ray, at_ray = _crossings(ctx, out, taus, det0, n, nz, m, e)
+            tb_found, at_found = tb_ray.copy(), at_ray.copy()
             _refine_crossings(info, ctx, out, taus, tb_ray, at_ray)
             ctx["tb_ray"] = tb_ray
             # rarefaction fans from kinks (Charpit) or jumps (quasilinear) of 1-D data
@@ -486,9 +487,13 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
             for fan in fans:
                 FANS.trace(ctx, fan, taus)
             ctx["fans"] = fans
-            candidates = [(tb_ray[r], at_ray[r]) for r in np.flatnonzero(np.isfinite(tb_ray))]
-            candidates += _between_samples(pde, ctx, tb_ray)
-            candidates += [(0.0, x) for x, _ in converging]  # jumps and kinks that close at once
+            if pde.from_shorthand and m == 1:  # data without ends: crossings on the grid count
+                candidates = _on_grid_crossings(info, pde, ctx, out, taus, tb_found, at_found,
+                                                converging, e)  # fmt: skip
+            else:
+                candidates = [(tb_ray[r], at_ray[r]) for r in np.flatnonzero(np.isfinite(tb_ray))]
+                candidates += _between_samples(pde, ctx, tb_ray)
+                candidates += [(0.0, x) for x, _ in converging]  # jumps, kinks closing at once
             ctx["converging_s"] = np.array([s for _, s in converging])
             breaking_tau, breaking_at = np.inf, None
             if candidates:
@@ -1025,7 +1030,10 @@ def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out,
             # targets no pair of rays brackets (beyond the last ray before the data's
             # edge, where the data end or their derivative is infinite): Newton from the
             # nearest ray, as with --crossing stop
-            alone = np.setdiff1d(np.arange(len(targets)), np.concatenate([p[0] for p in parts]))
+            hit = np.zeros(len(targets), np.bool_)
+            for part in parts:
+                hit[part[0]] = True
+            alone = np.flatnonzero(~hit)
             if alone.size and evaluation != "hermite":
                 parts.append(_unbracketed(c, e, n, tau, out[:, kk], S, targets, alone))
             return BR.Branches.build(len(targets), n, parts)
@@ -1616,16 +1624,20 @@ def _lax_oleinik(pde, flux, s, x, t, u_ray=None, breaks=(), c=None):
     if c.get("_u0_table", (None,))[0] != key:
         a, b = pde.manifold_ranges[0][:2]
         nodes = np.unique(np.concatenate([c["S"][:, 0], [a, b], [k for k in breaks if a < k < b]]))
-        cum = np.concatenate([[0.0], np.cumsum(_u_dx_integral(c, o, nodes[:-1], nodes[1:]))])
-        c["_u0_table"] = (key, nodes, cum)
-    _, nodes, cum = c["_u0_table"]
+        smooth = []  # the table's intervals the check accepted whole
+        steps = _u_dx_integral(c, o, nodes[:-1], nodes[1:], accepted=smooth)
+        cum = np.concatenate([[0.0], np.cumsum(steps)])
+        c["_u0_table"] = (key, nodes, cum, np.concatenate([smooth[0], [False]]))
+    _, nodes, cum, smooth = c["_u0_table"]
     j = np.clip(np.searchsorted(nodes, s, side="right") - 1, 0, len(nodes) - 1)
     # from the table's node to s; none where s is the node (a fan's ray at its jump,
-    # where the data themselves are undefined: 0 * NaN would lose the ray)
+    # where the data themselves are undefined: 0 * NaN would lose the ray).  Inside an
+    # interval the check accepted whole, the rule alone (a part of it is integrated
+    # more accurately than the whole was)
     part = np.zeros(len(s))
     live = s > nodes[j]
     if live.any():
-        part[live] = _u_dx_integral(c, o, nodes[j][live], s[live])
+        part[live] = _u_dx_integral(c, o, nodes[j][live], s[live], trusted=smooth[j][live])
     big_u = cum[j] + part
     data = _data_at(c, o, s)
     u_s = data[:, 1]
@@ -1644,14 +1656,25 @@ def _data_at(c, o, s):
     return out
 
 
-def _u_dx_integral(c, o, lo, hi, tol=None, depth=0):
+def _u_dx_integral(c, o, lo, hi, tol=None, depth=0, trusted=None, accepted=None):
     """Integral of u0 dx0/ds over [lo, hi] (arrays; short intervals: between neighbouring
     samples of the data), by Gauss-Legendre (:data:`_GAUSS`), checked against a rule of
     lower order (:data:`_GAUSS_CHECK`): where the two differ by more than ``tol`` (by
     default 1e-15 of the largest |u0 dx0/ds| times interval; a kink of the data the
     samples do not resolve, a ramp's corner) the halves are integrated in turn, down to
-    1e-12 of s and at most ``U_DX_DEPTH`` times."""
+    1e-12 of s and at most ``U_DX_DEPTH`` times.  Intervals where ``trusted`` (a boolean
+    array) lie inside one the check accepted: the rule alone, unchecked.  ``accepted``, a
+    list, gets the boolean array of the intervals the check accepted whole."""
     lo, hi = np.asarray(lo, float), np.asarray(hi, float)
+    if trusted is not None and trusted.any():
+        value = np.empty(len(lo))
+        value[~trusted] = _u_dx_integral(c, o, lo[~trusted], hi[~trusted], tol, depth)
+        half = 0.5 * (hi[trusted] - lo[trusted])
+        sig = lo[trusted][:, None] + half[:, None] * (_GAUSS[0] + 1)
+        data = _data_at(c, o, sig).reshape(*sig.shape, 3)
+        value[trusted] = (data[..., 1] * data[..., 2] * _GAUSS[1]).sum(axis=1) * half
+        value[np.abs(hi - lo) <= 1e-12 * (1.0 + np.abs(lo))] = 0.0
+        return value
     half = 0.5 * (hi - lo)
     nodes = np.concatenate([_GAUSS[0], _GAUSS_CHECK[0]])
     sig = lo[:, None] + half[:, None] * (nodes + 1)
@@ -1666,6 +1689,10 @@ def _u_dx_integral(c, o, lo, hi, tol=None, depth=0):
     with np.errstate(invalid="ignore"):
         off = np.flatnonzero((np.abs(value - check) > tol)
                              & (np.abs(hi - lo) > 1e-12 * (1.0 + np.abs(lo))))  # fmt: skip
+    if accepted is not None:
+        whole = np.isfinite(value) & np.isfinite(check)
+        whole[off] = False
+        accepted.append(whole)
     if off.size and depth < U_DX_DEPTH:
         mid = 0.5 * (lo[off] + hi[off])
         value[off] = (_u_dx_integral(c, o, lo[off], mid, tol, depth + 1)
@@ -1841,6 +1868,164 @@ def _crossing_of_ray(pde, c, s_value, like, estimate):
     if st in (K.CROSSING_FOUND, K.CROSSING_TOUCH):
         return abs(t), y_at[:n].copy()
     return np.inf, None
+
+
+#: shorthand data: pairs of neighbouring rays whose first crossings lie either side of
+#: the grid's edge, refined onto it, at most
+EDGE_PAIRS = 16
+
+
+def _on_grid_crossings(info, pde, c, out, taus, tb, at, converging, e):
+    """The crossings that end the classical solution on the grid's range, for shorthand
+    data ``u(x, t=0) = g(x)``: (tau, x) candidates for the breaking time.
+
+    Shorthand data have no ends: the rays are sampled on a range around the grid
+    chosen by the solver, and a first crossing among them outside the grid's range in
+    space depends on that choice, not on the problem, and leaves the grid's values
+    classical.  What counts is where rays cross on the grid's range (the probe of
+    :func:`_probe_data` brings in the rays from farther out that land there).  ``tb``,
+    ``at``: every ray's first crossing as :func:`_crossings` found it (refined here for
+    the rays near the range).  The caustic's entry through the range's edge is found
+    exactly (Illinois on the ray parameter, each step a ray's crossing refined), and so
+    is the entry of the rays crossing at once at a jump or kink of the data
+    (``converging``, from :func:`.fans.detect`) outside the range: the first time one
+    of the jump's two edge rays reaches it.  One space dimension (in more, the probe
+    does not run for ``--crossing stop``: every sampled crossing counts).
+    """
+    n = c["n"]
+    space = np.array([i for i in range(n) if i != e])
+    lo, hi = c["lo_g"][space], c["hi_g"][space]
+    slack = 1e-9 * np.maximum(1.0, np.maximum(np.abs(lo), np.abs(hi)))
+
+    def inside(x):
+        x = np.asarray(x, float)[space]
+        return bool(((x >= lo - slack) & (x <= hi + slack)).all())
+
+    def on_range(tb, at):
+        ins = np.zeros(len(tb), np.bool_)
+        finite = np.flatnonzero(np.isfinite(tb))
+        ins[finite] = [inside(at[r]) for r in finite]
+        return ins
+
+    # the rays crossing on the range and their neighbours, the earliest refined
+    ins = on_range(tb, at)
+    near = ins.copy()
+    near[1:] |= ins[:-1]
+    near[:-1] |= ins[1:]
+    tb_near, at_near = np.where(near, tb, np.inf), at.copy()
+    _refine_crossings(info, c, out, taus, tb_near, at_near)
+    tb, at = np.where(near, tb_near, tb), np.where(near[:, None], at_near, at)
+    ins = on_range(tb, at)
+    found = [(tb[r], at[r]) for r in np.flatnonzero(ins)]
+    found += [cd for cd in _between_samples(pde, c, np.where(ins, tb, np.inf)) if inside(cd[1])]
+    # the caustic through the range's edge: between neighbouring rays whose crossings lie
+    # on either side of an edge (one inside, or the two either side of a narrow range)
+    o = int(space[0])
+    x = at[:, o]
+    fin = np.isfinite(tb)
+    pairs = np.flatnonzero(fin[:-1] & fin[1:] & ~(ins[:-1] & ins[1:])
+                           & (np.fmin(x[:-1], x[1:]) <= hi[0] + slack[0])
+                           & (np.fmax(x[:-1], x[1:]) >= lo[0] - slack[0]))  # fmt: skip
+    for r in pairs[np.argsort(np.minimum(tb[pairs], tb[pairs + 1]))][:EDGE_PAIRS]:
+        a, b = sorted((x[r], x[r + 1]))
+        for edge in sorted({float(lo[0]), float(hi[0])}):
+            if a <= edge <= b:
+                got = _caustic_at(pde, c, o, edge, r, tb)
+                if got is not None:
+                    found.append(got)
+    for x_j, s_j in converging:
+        if inside(x_j):
+            found.append((0.0, x_j))  # (the rays cross at once there)
+        else:
+            got = _jump_reaches(c, o, float(lo[0]), float(hi[0]), s_j, taus)
+            if got is not None:
+                found.append(got)
+    return found
+
+
+def _caustic_at(pde, c, o, edge, r, tb):
+    """(tau, x) where the first crossings of the data's rays between samples ``r`` and
+    ``r + 1`` (times ``tb``) reach x_o = ``edge`` (None if they do not): the Illinois
+    method on the ray parameter, each step a ray's first crossing to full precision."""
+    S = c["S"][:, 0]
+    like = c["y0"][r]
+
+    def f(s, estimate):
+        t, x = _crossing_of_ray(pde, c, s, like, estimate)
+        return (None, None) if x is None else (x[o] - edge, (t, x))
+
+    a, b = float(S[r]), float(S[r + 1])
+    fa, pa = f(a, float(tb[r]))
+    fb, pb = f(b, float(tb[r + 1]))
+    if fa is None or fb is None or fa * fb > 0:
+        return None
+    if fa == 0 or fb == 0:
+        return pa if fa == 0 else pb
+    wa, wb = fa, fb  # the ends' weights: the end kept twice in a row counts half
+    kept = 0
+    for _ in range(100):
+        s = (a * wb - b * wa) / (wb - wa)
+        if not a < s < b:
+            s = 0.5 * (a + b)
+        if s in (a, b):  # the bracket is down to rounding
+            break
+        estimate = float(tb[r] + (s - S[r]) / (S[r + 1] - S[r]) * (tb[r + 1] - tb[r]))
+        fs, ps = f(s, estimate)
+        if fs is None:
+            return None
+        if fs == 0:
+            return ps
+        if (fs < 0) == (fa < 0):
+            a, fa, pa, wa = s, fs, ps, fs
+            wb, kept = (0.5 * wb if kept == 1 else wb), 1
+        else:
+            b, fb, pb, wb = s, fs, ps, fs
+            wa, kept = (0.5 * wa if kept == -1 else wa), -1
+    return pa if abs(fa) <= abs(fb) else pb
+
+
+def _jump_reaches(c, o, lo, hi, s_j, taus):
+    """(tau, x) when the rays crossing at a jump (or kink) of 1-D data at parameter
+    ``s_j``, outside the grid's range [lo, hi] in x_o, first reach it: the first time
+    one of the two edge rays (the data's one-sided limits there) does.  None if
+    neither does by the last level of ``taus``."""
+    S = c["S"][:, 0]
+    k = int(np.clip(np.searchsorted(S, s_j), 1, len(S) - 1))
+    delta = 1e-13 * max(1.0, abs(s_j), abs(S[k] - S[k - 1]))
+    best = None
+    for s_edge, like in ((s_j - delta, c["y0"][k - 1]), (s_j + delta, c["y0"][k])):
+        y = _start_ray(c, s_edge, like)
+        if y is None:
+            continue
+        below = y[o] < lo  # the side of the range the ray starts on
+        prev_y, prev_t = y.copy(), 0.0
+        for t1 in taus[1:]:
+            if best is not None and abs(t1) > best[0] + abs(t1 - prev_t):
+                break
+            st, _, _ = K._integrate(c["code"], c["consts"], c["prog"], c["nz"], y, prev_t,
+                                   float(t1), c["rtol"], c["atol"], 0.0)  # fmt: skip
+            if st != K.RAY_OK:
+                break
+            if (y[o] >= lo) if below else (y[o] <= hi):  # reached between the two levels
+                edge = lo if below else hi
+                a, b = prev_t, float(t1)
+                x_at = y[: c["n"]].copy()
+                for _ in range(100):  # bisection on tau from the level before
+                    mid = 0.5 * (a + b)
+                    if not (a < mid < b):
+                        break
+                    z = prev_y.copy()
+                    K._integrate(c["code"], c["consts"], c["prog"], c["nz"], z, prev_t, mid,
+                                 c["rtol"], c["atol"], 0.0)  # fmt: skip
+                    if (z[o] >= edge) if below else (z[o] <= edge):
+                        b, x_at = mid, z[: c["n"]].copy()
+                    else:
+                        a = mid
+                if best is None or abs(b) < best[0]:
+                    best = (abs(b), x_at)
+                break
+            prev_y, prev_t = y.copy(), float(t1)
+    return best
 
 
 def _refine_crossings(info, c, out, taus, tb, at):
