@@ -95,7 +95,7 @@ def detect(info, pde, c, e, speed_of):
     """
     n, nz, charpit = c["n"], c["nz"], c["charpit"]
     if n != 2:
-        return [], [], []
+        return [], [], _speed_jumps_nd(c, e, speed_of)
     o = 1 - e
     S, y0 = c["S"][:, 0], c["y0"]
     iw = _w_index(n, charpit, o)
@@ -139,7 +139,57 @@ def detect(info, pde, c, e, speed_of):
             continue
         at = _state_at(c, pde, s_star, guess_l)  # x (and u at a kink) exactly at s*
         fans.append(_fan(info, pde, c, e, s_star, zl, zr, at, iw, speed_of))
+    converging += _speed_jumps(c, pde, o, speed_of, kinks)
     return fans, kinks, converging
+
+
+def _speed_jumps(c, pde, o, speed_of, kinks):
+    """(x, s) of the points where the rays' speed jumps along smooth data and the rays
+    on the two sides converge: they cross at once.  The speed of an equation with a kink
+    in the gradient (``abs(u_x)``) or a jump in u (``u/abs(u)*u_x``) jumps where p or
+    u passes the kink, however smooth the data.  (Where they spread apart instead, no
+    ray reaches the wedge between: its points get no value.)  The parameter of each
+    jump found is added to ``kinks`` (no Hermite cubic across it)."""
+    n, nz, charpit = c["n"], c["nz"], c["charpit"]
+    S, y0 = c["S"][:, 0], c["y0"]
+    speed = np.full(len(S), np.nan)
+    good = np.isfinite(y0).all(axis=1)
+    if good.any():
+        speed[good] = speed_of(y0[good, :nz])[:, o]
+    out = []
+    for a, b in _kink_groups(speed):
+        if not (np.isfinite(speed[a]) and np.isfinite(speed[b])):
+            continue
+        if any(S[a] <= k <= S[b] for k in kinks):  # a kink or jump of the data: done
+            continue
+        guess_l = y0[a, n + 1 : 2 * n + 1] if charpit else np.zeros(n)
+        guess_r = y0[b, n + 1 : 2 * n + 1] if charpit else np.zeros(n)
+        va, vb = speed[a], speed[b]
+        lo, hi = S[a], S[b]
+        for _ in range(120):  # bisection: which side's speed does the middle keep?
+            mid = 0.5 * (lo + hi)
+            if not lo < mid < hi:
+                break
+            st = _state_at(c, pde, mid, guess_l)
+            v = speed_of(st[None, :nz])[0, o] if st is not None else np.nan
+            if np.isfinite(v) and abs(v - va) <= abs(v - vb):
+                lo = mid
+            else:
+                hi = mid
+        s_star = 0.5 * (lo + hi)
+        delta = 1e-13 * max(1.0, abs(s_star), abs(S[b] - S[a]))
+        left = _state_at(c, pde, s_star - delta, guess_l)
+        right = _state_at(c, pde, s_star + delta, guess_r)
+        if left is None or right is None:
+            continue
+        al, ar = speed_of(left[None, :nz])[0, o], speed_of(right[None, :nz])[0, o]
+        if not abs(ar - al) > 1e-6 * abs(vb - va):
+            continue  # continuous there: a stretch steeper than the samples resolve
+        kinks.append(float(s_star))
+        xs = left[nz + o]  # dx_o/ds on the data: orientation of s along x
+        if (ar - al) * np.sign(xs if xs != 0 else right[nz + o]) < 0:
+            out.append((0.5 * (left[:n] + right[:n]), float(s_star)))
+    return out
 
 
 def _fan(info, pde, c, e, s_star, zl, zr, z_star, iw, speed_of):
@@ -276,3 +326,80 @@ def branches(info, c, e, fan, level, targets, speed_of, rate_of):
     u, grad = on_cubics(c, e, Y, k, h, xt, t, speed_of, rate_of)
     w = fan.w_left + (k + t) * h * (fan.w_right - fan.w_left)
     return q, u, grad, np.full(len(q), float(fan.s_star)), w
+
+
+#: lattice lines of 2+ dimensional data whose speed jumps are followed, at most
+SPEED_JUMPS_MOST = 8
+
+
+def _speed_jumps_nd(c, e, speed_of):
+    """:func:`_speed_jumps` on the lattice of 2+ dimensional data: along each lattice
+    line, the speed's component along the line's tangent dx/ds_k; where it jumps down
+    (the rays on either side of the jump converge), (x, s) of the jump.  At most
+    ``SPEED_JUMPS_MOST`` are returned (each is a crossing at once)."""
+    n, nz, m, charpit = c["n"], c["nz"], c["m"], c["charpit"]
+    shape = tuple(int(k) for k in c["s_counts"])
+    S, y0 = c["S"], c["y0"]
+    if len(S) != int(np.prod(shape)) or min(shape) < 2:
+        return []
+    good = np.isfinite(y0).all(axis=1)
+    speed = np.full((len(S), n), np.nan)
+    if good.any():
+        speed[good] = speed_of(y0[good, :nz])
+    out = []
+    for k in range(m):
+        tangent = y0[:, nz + k * nz : nz + k * nz + n]
+        with np.errstate(all="ignore"):
+            along = (speed * tangent).sum(axis=1) / np.linalg.norm(tangent, axis=1)
+        lines = np.moveaxis(np.arange(len(S)).reshape(shape), k, -1).reshape(-1, shape[k])
+        for line in lines:
+            for a, b in _kink_groups(along[line]):
+                ra, rb = line[a], line[b]
+                if not (np.isfinite(along[ra]) and np.isfinite(along[rb])):
+                    continue
+                if along[rb] >= along[ra]:
+                    continue  # spreading apart (a wedge no ray reaches), or no jump
+                got = _bisect_speed(c, k, S[ra], S[rb], along[ra], along[rb], tangent[ra],
+                                    y0[ra], y0[rb], speed_of)  # fmt: skip
+                if got is not None:
+                    out.append(got)
+                    if len(out) >= SPEED_JUMPS_MOST:
+                        return out
+    return out
+
+
+def _bisect_speed(c, k, sa, sb, va, vb, tangent, ya, yb, speed_of):
+    """(x, s) of the jump of the speed's component along ``tangent`` between the data's
+    parameters ``sa`` and ``sb`` (differing in coordinate k; values ``va``, ``vb``
+    there), if the one-sided limits differ (a jump, not a steep stretch); else None."""
+    n, nz, charpit = c["n"], c["nz"], c["charpit"]
+    unit = tangent / np.linalg.norm(tangent)
+    guess_l = ya[n + 1 : 2 * n + 1] if charpit else np.zeros(n)
+    guess_r = yb[n + 1 : 2 * n + 1] if charpit else np.zeros(n)
+
+    def along(s, guess):
+        st = _state_at(c, None, s, guess)
+        return (None, np.nan) if st is None else (st, float(speed_of(st[None, :nz])[0] @ unit))
+
+    lo, hi = float(sa[k]), float(sb[k])
+    for _ in range(120):
+        mid = 0.5 * (lo + hi)
+        if not lo < mid < hi:
+            break
+        s = sa.copy()
+        s[k] = mid
+        _, v = along(s, guess_l)
+        if np.isfinite(v) and abs(v - va) <= abs(v - vb):
+            lo = mid
+        else:
+            hi = mid
+    star = 0.5 * (lo + hi)
+    delta = 1e-13 * max(1.0, abs(star), abs(sb[k] - sa[k]))
+    s_l, s_r = sa.copy(), sa.copy()
+    s_l[k], s_r[k] = star - delta, star + delta
+    (left, vl), (right, vr) = along(s_l, guess_l), along(s_r, guess_r)
+    if left is None or not vr < vl - 1e-6 * abs(vb - va):
+        return None
+    s = sa.copy()
+    s[k] = star
+    return 0.5 * (left[:n] + right[:n]), s
