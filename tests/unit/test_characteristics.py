@@ -1684,3 +1684,26 @@ def test_rays_whose_speed_jumps_in_two_dimensions_cross_at_once():
     assert r.attrs["breaking_time"] == 0.0
     assert r.attrs["breaking_location_x"] == pytest.approx(-0.0123, abs=1e-9)
     assert np.isnan(np.asarray(r["u"])[1:]).all()
+
+
+def test_floor_and_ceil_compile(tmp_path):
+    """floor and ceil (in the function table) made every PDE fail with SymPy's
+    'cannot compile Subs(Derivative(floor(_xi_1), ...' naming no field: their derivative
+    is now 0 (a step's, wherever it is defined).  Steps up in Burgers data are fans."""
+    r = solve_pde(pde('variables: [t, x]\nequation: "u_t + u*u_x = 0"\n'
+                       'initial: "u(x, t=0) = 0.5*floor(x + 0.25)"\n'
+                       "grid: {t: [0, 1, 3], x: [-1, 1, 9]}\n"), crossing="shock")  # fmt: skip
+    x = np.asarray(r.coords["x"])
+    for k, t in enumerate(r.coords["t"]):
+        exact = 0.5 * np.floor(x + 0.25) if t == 0 else np.select(
+            [x < -0.25 - 0.5 * t, x < -0.25, x < 0.75, x < 0.75 + 0.5 * t],
+            [-0.5, (x + 0.25) / t, 0.0, (x - 0.75) / t], 0.5)  # fmt: skip
+        np.testing.assert_allclose(np.asarray(r["u"])[k], exact, rtol=0, atol=1e-15)
+    step = solve_pde(pde('variables: [t, x]\nequation: "u_t + (1 + ceil(x))*u_x = 0"\n'
+                          'initial: "u(x, t=0) = x"\ngrid: {t: [0.2, 0.2, 1], x: [0.3, 0.7, 3]}\n'))  # fmt: skip
+    # speed 2 on 0 < x <= 1, 1 on -1 < x <= 0: the ray through x = 0.3 starts at -0.05
+    np.testing.assert_allclose(np.asarray(step["u"])[0], [-0.05, 0.1, 0.3], rtol=0, atol=1e-12)
+    res, out = _moc(tmp_path, "variables: [t, x]\nequation: u_t + 1e400*u_x = 0\n"
+                    'initial: "u(x, t=0) = sin(x)"\ngrid: {t: [0, 1, 3], x: [0, 1, 3]}\n')  # fmt: skip
+    assert res.exit_code == 2 and not out.exists()
+    assert "p.yaml:3: equation: a number here is too large" in res.output

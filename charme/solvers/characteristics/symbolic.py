@@ -10,6 +10,7 @@ kernels run as postfix programs.
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass, field
 
 from charme.errors import SpecError
@@ -29,6 +30,9 @@ def to_sympy(expr: Expr, symbols: dict):
         kind = e[0]
         if kind == "num":
             v = e[1]
+            if not math.isfinite(v):
+                raise SpecError("a number here is too large for a float: it overflows to "
+                                "infinity (floats hold up to about 1.8e308)")  # fmt: skip
             return sp.Integer(int(v)) if float(v).is_integer() and abs(v) < 1e15 else sp.Float(v)
         if kind == "name":
             return symbols[e[1]]
@@ -98,6 +102,12 @@ def from_sympy(obj) -> Expr:
                 ("select", ("lt", a, ("num", 0.0)), ("num", 0.0), ("num", 0.5)))  # fmt: skip
     if obj.func is sp.DiracDelta:  # derivative of a kink: zero wherever it is defined
         return ("num", 0.0)
+    if isinstance(obj, (sp.Derivative, sp.Subs)):  # of floor or ceil (SymPy leaves them
+        inner = obj.args[0]  # unevaluated): a step's, zero wherever it is defined
+        while isinstance(inner, sp.Derivative):
+            inner = inner.args[0]
+        if inner.func in (sp.floor, sp.ceiling):
+            return ("num", 0.0)
     if obj.func is sp.Piecewise:  # e.g. from simplifying p * sign(p); last branch: True
         out = None
         for expr, cond in reversed(obj.args):
@@ -158,7 +168,10 @@ def classify(pde) -> Classification:
     equation, not once per call: sweeps over data or grids, repeated solves).
     The result is shared: treat it as read-only.
     """
-    return _classify(solved_equation(pde), tuple(pde.variables), pde.unknown)
+    try:
+        return _classify(solved_equation(pde), tuple(pde.variables), pde.unknown)
+    except SpecError as exc:
+        raise exc.located(field="equation") from None
 
 
 def solved_equation(pde) -> Expr:
@@ -243,7 +256,10 @@ def manifold_derivatives(pde, second=False):
 
     Cached on the data (see :func:`classify`); treat the result as read-only.
     """
-    return _manifold_derivatives(tuple(pde.manifold), tuple(pde.x0), pde.u0, second)
+    try:
+        return _manifold_derivatives(tuple(pde.manifold), tuple(pde.x0), pde.u0, second)
+    except SpecError as exc:
+        raise exc.located(field="initial") from None
 
 
 @functools.lru_cache(maxsize=256)
