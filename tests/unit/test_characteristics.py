@@ -1707,3 +1707,32 @@ def test_floor_and_ceil_compile(tmp_path):
                     'initial: "u(x, t=0) = sin(x)"\ngrid: {t: [0, 1, 3], x: [0, 1, 3]}\n')  # fmt: skip
     assert res.exit_code == 2 and not out.exists()
     assert "p.yaml:3: equation: a number here is too large" in res.output
+
+
+def test_shorthand_data_past_the_grid_without_a_ray_give_none(tmp_path):
+    """Shorthand data are widened past the grid by the solver; where they have no real
+    gradient there (or are characteristic), the whole solve failed, naming a point the
+    user never asked for and advising initial.guess, which the shorthand cannot take.
+    Such samples now give no ray; on the grid's own range they are still an error."""
+    r = solve_pde(pde('variables: [x, y]\nequation: "u_x*u_y = u"\n'
+                       'initial: "u(x=0, y) = y^2"\ngrid: {x: [0, 1, 11], y: [1, 2, 11]}\n'))  # fmt: skip
+    x, y = np.meshgrid(r.coords["x"], r.coords["y"], indexing="ij")
+    np.testing.assert_allclose(r["u"], (x + 4 * y) ** 2 / 16, rtol=0, atol=1e-13)
+    # u_x > 1 past |x| = 2 (the data are sampled on [-4.5, 4.5]); the caustic x = s^3/4
+    # at t = 2 (1 - s^2/4)^(3/2) enters the grid's range at x = -1.5 and 1.5
+    h = solve_pde(pde('variables: [t, x]\nequation: "u_t + sqrt(1 - u_x^2) = 0"\n'
+                       'initial: "u(x, t=0) = x^2/4"\ngrid: {t: [0, 0.1, 3], x: [-1.5, 1.5, 7]}\n'))  # fmt: skip
+    s = 6 ** (1 / 3)
+    assert h.attrs["breaking_time"] == pytest.approx(2 * (1 - s**2 / 4) ** 1.5, rel=1e-12)
+    from scipy.optimize import brentq
+
+    for k, tk in enumerate(h.coords["t"]):  # p = s/2 on the ray from s, u = s^2/4 - t/c
+        fold = 2 * np.sqrt(1 - (tk / 2) ** (2 / 3)) - 1e-9  # with c = sqrt(1 - p^2); x(s)
+        for i, xi in enumerate(h.coords["x"]):  # is monotonic for |s| below the fold
+            s = brentq(lambda s, tk=tk, xi=xi: s - tk * s / 2 / np.sqrt(1 - s * s / 4) - xi,
+                       -min(fold, 1.99), min(fold, 1.99), xtol=1e-15)  # fmt: skip
+            exact = s * s / 4 - tk / np.sqrt(1 - s * s / 4)
+            assert abs(float(h["u"][k, i]) - exact) < 1e-13
+    res, out = _moc(tmp_path, 'variables: [x, y]\nequation: "u_x*u_y = u"\n'
+                    'initial: "u(x=0, y) = y^2"\ngrid: {x: [0, 1, 3], y: [0, 2, 3]}\n')  # fmt: skip
+    assert res.exit_code == 2 and not out.exists() and "failed at y=0" in res.output

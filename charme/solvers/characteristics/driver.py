@@ -333,6 +333,13 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
     two = None
     if charpit and not built.all() and not pde.guess and not pde.branch:
         two = _complete_both_ways(cp, pde, S, built, y0)
+    off = _off_grid(pde, S)
+    if not built.all() and off.any():
+        # shorthand data where the solver widened them past the grid: no gradient there
+        # (sqrt(1 - u_x^2) with u_x > 1, a degenerate point) means no ray there
+        drop = ~built & off
+        y0[drop] = np.nan
+        built |= drop
     if not built.all():
         r = int(np.flatnonzero(~built)[0])
         where = ", ".join(f"{s}={S[r, k]:g}" for k, s in enumerate(pde.manifold))
@@ -382,6 +389,11 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
             ) + "; give the full form with parameters where they are defined)"  # fmt: skip
         raise SpecError(f"the Cauchy data are not finite at any sample{where}", field="initial")
     bad = np.flatnonzero(~undefined & ~(np.abs(det0) > 1e-12 * np.maximum(scale, 1e-300)))
+    if bad.size and off[bad].any():  # (shorthand data past the grid: no ray there)
+        y0[bad[off[bad]]] = np.nan
+        det0[bad[off[bad]]] = np.nan
+        undefined = ~np.isfinite(det0)
+        bad = bad[~off[bad]]
     if bad.size:
         where = ", ".join(f"{s}={S[bad[0], k]:g}" for k, s in enumerate(pde.manifold))
         raise SpecError(
@@ -389,6 +401,13 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
         )
     if m == 1:  # between two samples: the determinant changes sign
         turn = np.flatnonzero(det0[:-1] * det0[1:] < 0)
+        for k in turn[off[turn] & off[turn + 1]]:  # shorthand data past the grid: the
+            below = S[k, 0] < S[~off, 0].min() if (~off).any() else True  # far side goes
+            far = np.arange(len(S)) <= k if below else np.arange(len(S)) > k
+            y0[far], det0[far] = np.nan, np.nan
+        if turn.size and off.any():
+            undefined = ~np.isfinite(det0)
+            turn = np.flatnonzero(det0[:-1] * det0[1:] < 0)
         if turn.size:
             a, b = S[turn[0], 0], S[turn[0] + 1, 0]
             raise SpecError(
@@ -671,6 +690,18 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
                                                      "the data; the rest is integration error)"}  # fmt: skip
         data_vars["ray_tau"] = (("step",), taus)
     return Result("characteristics", coords, data_vars, attrs, var_attrs)
+
+
+def _off_grid(pde, S):
+    """Shorthand data: the samples (rows of ``S``) outside the grid's range of their
+    variable, where the solver widened the data (all False for the full form)."""
+    off = np.zeros(len(S), np.bool_)
+    if not pde.from_shorthand:
+        return off
+    for k, name in enumerate(pde.manifold):  # (the shorthand's parameters: free variables)
+        a, b, _ = pde.grid[pde.variables.index(name)]
+        off |= (S[:, k] < min(a, b)) | (S[:, k] > max(a, b))
+    return off
 
 
 def _check_tangents(pde, S, xs):
@@ -1919,20 +1950,21 @@ def _on_grid_crossings(info, pde, c, out, taus, tb, at, converging, e):
     found = [(tb[r], at[r]) for r in np.flatnonzero(ins)]
     found += [cd for cd in _between_samples(pde, c, np.where(ins, tb, np.inf)) if inside(cd[1])]
     # the caustic through the range's edge: between neighbouring rays whose crossings lie
-    # on either side of an edge (one inside, or the two either side of a narrow range)
+    # on either side of an edge (one inside, or the two either side of a narrow range),
+    # or whose one crossing lies off the range and the other's not before the horizon
     o = int(space[0])
     x = at[:, o]
     fin = np.isfinite(tb)
-    pairs = np.flatnonzero(fin[:-1] & fin[1:] & ~(ins[:-1] & ins[1:])
-                           & (np.fmin(x[:-1], x[1:]) <= hi[0] + slack[0])
-                           & (np.fmax(x[:-1], x[1:]) >= lo[0] - slack[0]))  # fmt: skip
-    for r in pairs[np.argsort(np.minimum(tb[pairs], tb[pairs + 1]))][:EDGE_PAIRS]:
-        a, b = sorted((x[r], x[r + 1]))
-        for edge in sorted({float(lo[0]), float(hi[0])}):
-            if a <= edge <= b:
-                got = _caustic_at(pde, c, o, edge, r, tb)
-                if got is not None:
-                    found.append(got)
+    with np.errstate(invalid="ignore"):
+        meets = (np.fmin(x[:-1], x[1:]) <= hi[0] + slack[0]) & (
+            np.fmax(x[:-1], x[1:]) >= lo[0] - slack[0])  # fmt: skip
+    pairs = np.flatnonzero((fin[:-1] & fin[1:] & ~(ins[:-1] & ins[1:]) & meets)
+                           | (fin[:-1] != fin[1:]) & ~ins[:-1] & ~ins[1:])  # fmt: skip
+    S = c["S"][:, 0]
+    horizon = float(taus[-1])
+    for r in pairs[np.argsort(np.fmin(tb[pairs], tb[pairs + 1]))][:EDGE_PAIRS]:
+        found += _caustic_at_edges(c, o, float(lo[0]), float(hi[0]), float(S[r]),
+                                   float(S[r + 1]), c["y0"][r], horizon)  # fmt: skip
     for x_j, s_j in converging:
         if inside(x_j):
             found.append((0.0, x_j))  # (the rays cross at once there)
@@ -1943,24 +1975,71 @@ def _on_grid_crossings(info, pde, c, out, taus, tb, at, converging, e):
     return found
 
 
-def _caustic_at(pde, c, o, edge, r, tb):
-    """(tau, x) where the first crossings of the data's rays between samples ``r`` and
-    ``r + 1`` (times ``tb``) reach x_o = ``edge`` (None if they do not): the Illinois
-    method on the ray parameter, each step a ray's first crossing to full precision."""
-    S = c["S"][:, 0]
-    like = c["y0"][r]
+def _crossing_within(c, s_value, like, horizon):
+    """(|tau|, x) of the first crossing of the data's ray at ``s_value`` up to
+    ``horizon`` (inf, None if it has none by then): see :func:`kernels.refine_crossing`."""
+    y0 = _start_ray(c, s_value, like)
+    if y0 is None:
+        return np.inf, None
+    y_at = np.empty(c["d"])
+    st, t = K.refine_crossing(c["code"], c["consts"], c["prog"], c["nz"], c["n"], y0, 0.0,
+                              horizon, c["rtol"], c["atol"], SUBDIVISIONS, y_at)  # fmt: skip
+    if st in (K.CROSSING_FOUND, K.CROSSING_TOUCH):
+        return abs(t), y_at[: c["n"]].copy()
+    return np.inf, None
 
-    def f(s, estimate):
-        t, x = _crossing_of_ray(pde, c, s, like, estimate)
-        return (None, None) if x is None else (x[o] - edge, (t, x))
 
-    a, b = float(S[r]), float(S[r + 1])
-    fa, pa = f(a, float(tb[r]))
-    fb, pb = f(b, float(tb[r + 1]))
-    if fa is None or fb is None or fa * fb > 0:
-        return None
-    if fa == 0 or fb == 0:
-        return pa if fa == 0 else pb
+def _caustic_at_edges(c, o, lo, hi, a, b, like, horizon):
+    """(tau, x) where the first crossings of the data's rays with parameters between
+    ``a`` and ``b`` reach the grid's edges x_o = ``lo`` or ``hi`` (1-D data; each
+    crossing to full precision, up to ``horizon``).  An end whose ray does not cross by
+    the horizon is first moved, by bisection, to the last ray that does; then, for each
+    edge between the two ends' crossings, the Illinois method on the ray parameter."""
+
+    def at(s):
+        return _crossing_within(c, s, like, horizon)
+
+    (ta, xa), (tb_, xb) = at(a), at(b)
+    if xa is None and xb is None:
+        return []
+    if xa is None:  # bisection to the last ray crossing by the horizon
+        a, (ta, xa) = _last_crossing(at, a, b, (tb_, xb))
+    elif xb is None:
+        b, (tb_, xb) = _last_crossing(at, b, a, (ta, xa))
+    found = []
+    for edge in sorted({lo, hi}):
+        fa, fb = xa[o] - edge, xb[o] - edge
+        if fa * fb > 0:
+            continue
+        if fa == 0 or fb == 0:
+            found.append((ta, xa) if fa == 0 else (tb_, xb))
+            continue
+        got = _illinois_on_rays(at, o, edge, a, b, fa, fb, (ta, xa), (tb_, xb))
+        if got is not None:
+            found.append(got)
+    return found
+
+
+def _last_crossing(at, none, good, kept):
+    """Bisection between ray parameters ``none`` (its ray does not cross by the
+    horizon) and ``good`` (it does, at ``kept`` = (tau, x)): the parameter nearest
+    ``none`` whose ray crosses, and its (tau, x)."""
+    for _ in range(60):
+        mid = 0.5 * (good + none)
+        if mid in (good, none):
+            break
+        got = at(mid)
+        if got[1] is None:
+            none = mid
+        else:
+            good, kept = mid, got
+    return good, kept
+
+
+def _illinois_on_rays(at, o, edge, a, b, fa, fb, pa, pb):
+    """The Illinois method for x_o(s) = ``edge`` between ray parameters ``a`` and ``b``
+    (``fa``, ``fb``: x_o - edge there, of opposite signs; ``pa``, ``pb``: (tau, x) of
+    their crossings), ``at(s)`` giving a ray's crossing: (tau, x) there, or None."""
     wa, wb = fa, fb  # the ends' weights: the end kept twice in a row counts half
     kept = 0
     for _ in range(100):
@@ -1969,10 +2048,10 @@ def _caustic_at(pde, c, o, edge, r, tb):
             s = 0.5 * (a + b)
         if s in (a, b):  # the bracket is down to rounding
             break
-        estimate = float(tb[r] + (s - S[r]) / (S[r + 1] - S[r]) * (tb[r + 1] - tb[r]))
-        fs, ps = f(s, estimate)
-        if fs is None:
+        ps = at(s)
+        if ps[1] is None:
             return None
+        fs = ps[1][o] - edge
         if fs == 0:
             return ps
         if (fs < 0) == (fa < 0):
@@ -2207,7 +2286,9 @@ def _general(info, pde, c, crossing="stop", evaluation="newton"):
     if not extent > 0:  # a grid of one node on the data: the data's extent
         corners = np.vstack([y0[:, :n], c["lo_g"], c["hi_g"]])
         extent = float(np.linalg.norm(np.nanmax(corners, axis=0) - np.nanmin(corners, axis=0)))
-    speed = float(np.median(np.linalg.norm(_eval_a(c, y0[:, :nz]), axis=1)))
+    speeds = np.linalg.norm(_eval_a(c, y0[:, :nz]), axis=1)
+    speeds = speeds[np.isfinite(speeds)]  # (no ray where the data are undefined)
+    speed = float(np.median(speeds)) if speeds.size else 1.0
     horizon = 2.0 * extent / max(speed, 1e-300)
     c["tau_span"], c["ray_speed"] = horizon, speed
     runs = []
