@@ -107,9 +107,14 @@ def characteristics(spec, out, rtol, atol, crossing, evaluation, save_rays, sets
                 late = (
                     f", {count} of them after the first crossing (--crossing stop)" if count else ""
                 )
+            fans = ""
+            if a.get("fans_not_built_at"):
+                fans = (f"; the rays spread apart at a kink or jump of the data (at "
+                        f"{a['fans_not_built_at']}, maybe more), and fans are not built in "
+                        "more than one space dimension: points only a fan reaches have none")  # fmt: skip
             click.echo(
                 f"note: {int(unset.sum())} of {mask.size} grid points have no value (NaN there, "
-                f"mask 0){late}",
+                f"mask 0){late}{fans}",
                 err=True,
             )
 

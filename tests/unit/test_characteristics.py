@@ -1736,3 +1736,27 @@ def test_shorthand_data_past_the_grid_without_a_ray_give_none(tmp_path):
     res, out = _moc(tmp_path, 'variables: [x, y]\nequation: "u_x*u_y = u"\n'
                     'initial: "u(x=0, y) = y^2"\ngrid: {x: [0, 1, 3], y: [0, 2, 3]}\n')  # fmt: skip
     assert res.exit_code == 2 and not out.exists() and "failed at y=0" in res.output
+
+
+def test_fans_in_two_dimensions_are_said_to_be_missing(tmp_path):
+    """Fans are not built in 2+ space dimensions.  The README said such problems were
+    refused; they ran, with NaN in the wedges and no word why.  Now the summary and the
+    attribute fans_not_built_at say where the rays spread apart."""
+    res, out = _moc(tmp_path, 'variables: [t, x, y]\nequation: "u_t + (u_x^2 + u_y^2)/2 = 0"\n'
+                    'initial: "u(x, y, t=0) = abs(x - 0.0123) + 0.5*abs(y - 0.0071)"\n'
+                    "grid: {t: [0, 1, 3], x: [-1, 1, 11], y: [-1, 1, 11]}\n")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "fans are not built in more than one space dimension" in res.output
+    with xr.open_dataset(out) as ds:
+        where = ds.attrs["fans_not_built_at"]
+        u = ds["u"].values
+    x_or_y = float(where.split(",")[0].split("=")[1]), float(where.split(",")[1].split("=")[1])
+    assert abs(x_or_y[0] - 0.0123) < 1e-9 or abs(x_or_y[1] - 0.0071) < 1e-9
+    # the separable Hopf-Lax solution |x - a| - t/2 (and 0.5|y - b| - t/8) outside the
+    # wedges, which are NaN
+    t, x, y = np.meshgrid([0, 0.5, 1], np.linspace(-1, 1, 11), np.linspace(-1, 1, 11),
+                          indexing="ij")  # fmt: skip
+    outside = (np.abs(x - 0.0123) > t) & (np.abs(y - 0.0071) > 0.5 * t)
+    exact = np.abs(x - 0.0123) - t / 2 + 0.5 * np.abs(y - 0.0071) - t / 8
+    np.testing.assert_allclose(u[outside], exact[outside], rtol=0, atol=1e-13)
+    assert np.isnan(u[~outside]).all()

@@ -676,6 +676,10 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
         "F_residual_max": f_drift, "F_drift_along_strips": strip_drift, "spec_path": pde.source_path, "spec_text": pde.source_text,
         **provenance(), "wall_time_s": time.perf_counter() - started,
         "Conventions": "CF-1.8",
+        # kinks or jumps of 2+ D data where the rays spread apart: fans are not built there
+        **({"fans_not_built_at": ", ".join(
+            f"{v}={ctx['unbuilt_fans'][0][0][i]:.6g}" for i, v in enumerate(pde.variables)
+            if i != e)} if ctx.get("unbuilt_fans") else {}),  # fmt: skip
         **extra_attrs,
     }  # fmt: skip
     if save_rays:

@@ -94,8 +94,10 @@ def detect(info, pde, c, e, speed_of):
     rays on the two sides converge instead: they cross at once (tau = 0).
     """
     n, nz, charpit = c["n"], c["nz"], c["charpit"]
-    if n != 2:
-        return [], [], _speed_jumps_nd(c, e, speed_of)
+    if n != 2:  # (fans are not built in 2+ space dimensions: where the rays spread apart
+        # at a jump of their speed, the points between get no value; counted for the note)
+        converging, c["unbuilt_fans"] = _speed_jumps_nd(c, e, speed_of)
+        return [], [], converging
     o = 1 - e
     S, y0 = c["S"][:, 0], c["y0"]
     iw = _w_index(n, charpit, o)
@@ -335,18 +337,19 @@ SPEED_JUMPS_MOST = 8
 def _speed_jumps_nd(c, e, speed_of):
     """:func:`_speed_jumps` on the lattice of 2+ dimensional data: along each lattice
     line, the speed's component along the line's tangent dx/ds_k; where it jumps down
-    (the rays on either side of the jump converge), (x, s) of the jump.  At most
-    ``SPEED_JUMPS_MOST`` are returned (each is a crossing at once)."""
+    (the rays on either side of the jump converge), (x, s) of the jump, and where it
+    jumps up (they spread apart: a fan, not built in 2+ dimensions), likewise.  Returns
+    (converging, spreading), ``SPEED_JUMPS_MOST`` of each at most."""
     n, nz, m, charpit = c["n"], c["nz"], c["m"], c["charpit"]
     shape = tuple(int(k) for k in c["s_counts"])
     S, y0 = c["S"], c["y0"]
     if len(S) != int(np.prod(shape)) or min(shape) < 2:
-        return []
+        return [], []
     good = np.isfinite(y0).all(axis=1)
     speed = np.full((len(S), n), np.nan)
     if good.any():
         speed[good] = speed_of(y0[good, :nz])
-    out = []
+    out, spreading = [], []
     for k in range(m):
         tangent = y0[:, nz + k * nz : nz + k * nz + n]
         with np.errstate(all="ignore"):
@@ -357,21 +360,23 @@ def _speed_jumps_nd(c, e, speed_of):
                 ra, rb = line[a], line[b]
                 if not (np.isfinite(along[ra]) and np.isfinite(along[rb])):
                     continue
-                if along[rb] >= along[ra]:
-                    continue  # spreading apart (a wedge no ray reaches), or no jump
+                into = out if along[rb] < along[ra] else spreading
+                if len(into) >= SPEED_JUMPS_MOST:
+                    continue
                 got = _bisect_speed(c, k, S[ra], S[rb], along[ra], along[rb], tangent[ra],
                                     y0[ra], y0[rb], speed_of)  # fmt: skip
                 if got is not None:
-                    out.append(got)
-                    if len(out) >= SPEED_JUMPS_MOST:
-                        return out
-    return out
+                    into.append(got)
+                if len(out) >= SPEED_JUMPS_MOST and len(spreading) >= SPEED_JUMPS_MOST:
+                    return out, spreading
+    return out, spreading
 
 
 def _bisect_speed(c, k, sa, sb, va, vb, tangent, ya, yb, speed_of):
     """(x, s) of the jump of the speed's component along ``tangent`` between the data's
     parameters ``sa`` and ``sb`` (differing in coordinate k; values ``va``, ``vb``
-    there), if the one-sided limits differ (a jump, not a steep stretch); else None."""
+    there), if the one-sided limits differ (a jump, not a steep stretch) the way the
+    samples do; else None."""
     n, nz, charpit = c["n"], c["nz"], c["charpit"]
     unit = tangent / np.linalg.norm(tangent)
     guess_l = ya[n + 1 : 2 * n + 1] if charpit else np.zeros(n)
@@ -398,8 +403,9 @@ def _bisect_speed(c, k, sa, sb, va, vb, tangent, ya, yb, speed_of):
     s_l, s_r = sa.copy(), sa.copy()
     s_l[k], s_r[k] = star - delta, star + delta
     (left, vl), (right, vr) = along(s_l, guess_l), along(s_r, guess_r)
-    if left is None or not vr < vl - 1e-6 * abs(vb - va):
-        return None
+    if (left is None or right is None or not abs(vr - vl) > 1e-6 * abs(vb - va)
+            or (vr - vl) * (vb - va) <= 0):  # fmt: skip
+        return None  # (continuous there: a stretch steeper than the samples resolve)
     s = sa.copy()
     s[k] = star
     return 0.5 * (left[:n] + right[:n]), s
