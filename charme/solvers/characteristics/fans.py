@@ -96,7 +96,7 @@ def detect(info, pde, c, e, speed_of):
     n, nz, charpit = c["n"], c["nz"], c["charpit"]
     if n != 2:  # (fans are not built in 2+ space dimensions: where the rays spread apart
         # at a jump of their speed, the points between get no value; counted for the note)
-        converging, c["unbuilt_fans"] = _speed_jumps_nd(c, e, speed_of)
+        converging, c["unbuilt_fans"] = _speed_jumps(c, e, speed_of)
         return [], [], converging
     o = 1 - e
     S, y0 = c["S"][:, 0], c["y0"]
@@ -141,57 +141,17 @@ def detect(info, pde, c, e, speed_of):
             continue
         at = _state_at(c, pde, s_star, guess_l)  # x (and u at a kink) exactly at s*
         fans.append(_fan(info, pde, c, e, s_star, zl, zr, at, iw, speed_of))
-    converging += _speed_jumps(c, pde, o, speed_of, kinks)
-    return fans, kinks, converging
-
-
-def _speed_jumps(c, pde, o, speed_of, kinks):
-    """(x, s) of the points where the rays' speed jumps along smooth data and the rays
-    on the two sides converge: they cross at once.  The speed of an equation with a kink
-    in the gradient (``abs(u_x)``) or a jump in u (``u/abs(u)*u_x``) jumps where p or
-    u passes the kink, however smooth the data.  (Where they spread apart instead, no
-    ray reaches the wedge between: its points get no value.)  The parameter of each
-    jump found is added to ``kinks`` (no Hermite cubic across it)."""
-    n, nz, charpit = c["n"], c["nz"], c["charpit"]
-    S, y0 = c["S"][:, 0], c["y0"]
-    speed = np.full(len(S), np.nan)
-    good = np.isfinite(y0).all(axis=1)
-    if good.any():
-        speed[good] = speed_of(y0[good, :nz])[:, o]
-    out = []
-    for a, b in _kink_groups(speed):
-        if not (np.isfinite(speed[a]) and np.isfinite(speed[b])):
-            continue
-        if any(S[a] <= k <= S[b] for k in kinks):  # a kink or jump of the data: done
-            continue
-        guess_l = y0[a, n + 1 : 2 * n + 1] if charpit else np.zeros(n)
-        guess_r = y0[b, n + 1 : 2 * n + 1] if charpit else np.zeros(n)
-        va, vb = speed[a], speed[b]
-        lo, hi = S[a], S[b]
-        for _ in range(120):  # bisection: which side's speed does the middle keep?
-            mid = 0.5 * (lo + hi)
-            if not lo < mid < hi:
-                break
-            st = _state_at(c, pde, mid, guess_l)
-            v = speed_of(st[None, :nz])[0, o] if st is not None else np.nan
-            if np.isfinite(v) and abs(v - va) <= abs(v - vb):
-                lo = mid
-            else:
-                hi = mid
-        s_star = 0.5 * (lo + hi)
-        delta = 1e-13 * max(1.0, abs(s_star), abs(S[b] - S[a]))
-        left = _state_at(c, pde, s_star - delta, guess_l)
-        right = _state_at(c, pde, s_star + delta, guess_r)
-        if left is None or right is None:
-            continue
-        al, ar = speed_of(left[None, :nz])[0, o], speed_of(right[None, :nz])[0, o]
-        if not abs(ar - al) > 1e-6 * abs(vb - va):
-            continue  # continuous there: a stretch steeper than the samples resolve
-        kinks.append(float(s_star))
-        xs = left[nz + o]  # dx_o/ds on the data: orientation of s along x
-        if (ar - al) * np.sign(xs if xs != 0 else right[nz + o]) < 0:
-            out.append((0.5 * (left[:n] + right[:n]), float(s_star)))
-    return out
+    # the rays' speed jumping where the data are smooth (a kink of the equation in the
+    # gradient, abs(u_x), or a jump in u, u/abs(u)*u_x): converging, they cross at once
+    # (spreading apart, no ray reaches the wedge between: its points get no value)
+    # (their parameters are kinks too: no Hermite cubic across them)
+    h = float(np.max(np.abs(np.diff(S)))) if len(S) > 1 else 0.0
+    closing, spreading = (
+        [(x, float(s[0])) for x, s in found if all(abs(s[0] - k) > 2 * h for k in kinks)]
+        for found in _speed_jumps(c, e, speed_of)
+    )  # (a kink or jump of the data found above is not one again)
+    kinks += [s for _, s in closing + spreading]
+    return fans, kinks, converging + closing
 
 
 def _fan(info, pde, c, e, s_star, zl, zr, z_star, iw, speed_of):
@@ -330,16 +290,19 @@ def branches(info, c, e, fan, level, targets, speed_of, rate_of):
     return q, u, grad, np.full(len(q), float(fan.s_star)), w
 
 
-#: lattice lines of 2+ dimensional data whose speed jumps are followed, at most
+#: speed jumps of each kind (converging, spreading) followed at most
 SPEED_JUMPS_MOST = 8
 
 
-def _speed_jumps_nd(c, e, speed_of):
-    """:func:`_speed_jumps` on the lattice of 2+ dimensional data: along each lattice
-    line, the speed's component along the line's tangent dx/ds_k; where it jumps down
-    (the rays on either side of the jump converge), (x, s) of the jump, and where it
-    jumps up (they spread apart: a fan, not built in 2+ dimensions), likewise.  Returns
-    (converging, spreading), ``SPEED_JUMPS_MOST`` of each at most."""
+def _speed_jumps(c, e, speed_of):
+    """Where the rays' speed jumps along smooth data.  The speed of an equation with a
+    kink in the gradient (``abs(u_x)``) or a jump in u (``u/abs(u)*u_x``) jumps where p
+    or u passes the kink, however smooth the data, and no ray's Jacobian sees it.
+    Along each line of the data's lattice, the speed's component along the line's
+    tangent dx/ds_k: where it jumps down (the rays on either side converge: they cross
+    at once), (x, s) of the jump, and where it jumps up (they spread apart: a wedge
+    no ray of the data reaches), likewise.  Returns (converging, spreading),
+    ``SPEED_JUMPS_MOST`` of each at most."""
     n, nz, m, charpit = c["n"], c["nz"], c["m"], c["charpit"]
     shape = tuple(int(k) for k in c["s_counts"])
     S, y0 = c["S"], c["y0"]
