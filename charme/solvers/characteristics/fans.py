@@ -303,7 +303,7 @@ def _speed_jumps(c, e, speed_of):
     at once), (x, s) of the jump, and where it jumps up (they spread apart: a wedge
     no ray of the data reaches), likewise.  Returns (converging, spreading),
     ``SPEED_JUMPS_MOST`` of each at most."""
-    n, nz, m, charpit = c["n"], c["nz"], c["m"], c["charpit"]
+    n, nz, m = c["n"], c["nz"], c["m"]
     shape = tuple(int(k) for k in c["s_counts"])
     S, y0 = c["S"], c["y0"]
     if len(S) != int(np.prod(shape)) or min(shape) < 2:
