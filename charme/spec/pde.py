@@ -327,6 +327,8 @@ def _higher_derivative(text: str, u: str, variables, known) -> str | None:
     return None
 
 
+#: fewest samples the shorthand's 1-D data get
+SHORTHAND_MIN_SAMPLES = 101
 #: most samples the shorthand's data get (also when the solver widens them)
 SHORTHAND_MAX_SAMPLES = 20001
 #: ... and most rays in all, for data of two or more dimensions (down to two samples a
@@ -338,8 +340,8 @@ def _shorthand(raw, text, u, variables, grid) -> dict:
     """``"u(x, t=0) = sin(x)"`` -> the full form, on the free variables' grid ranges.
 
     The data are sampled on each free variable's grid range widened by its
-    length on both sides (characteristics may come in from outside), with two
-    samples per grid spacing; the solver widens this further, to cover the grid
+    length on both sides (characteristics may come in from outside), with six
+    samples per grid spacing (at least ``SHORTHAND_MIN_SAMPLES`` for 1-D data); the solver widens this further, to cover the grid
     and out to every ray that lands on it (in 2+ dimensions after characteristics
     cross).  Give the full form for other choices.
     """
@@ -371,6 +373,8 @@ def _shorthand(raw, text, u, variables, grid) -> dict:
         if v not in grid:
             raise raw.error(f"the grid needs a range for {v!r}", ("grid",))
         counts[v] = min(2 * int(grid[v][2]) * 3 + 1, SHORTHAND_MAX_SAMPLES)
+        if len(free) == 1:  # (a grid of few nodes says little of the data's scale)
+            counts[v] = max(counts[v], SHORTHAND_MIN_SAMPLES)
     total = float(math.prod(counts.values()))
     if total > SHORTHAND_MAX_RAYS:  # data of 2+ dimensions: fewer per axis, two per spacing
         shrink = (SHORTHAND_MAX_RAYS / total) ** (1.0 / len(counts))

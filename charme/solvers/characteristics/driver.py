@@ -139,10 +139,15 @@ EMPTY_BANDS = 2
 PROBE_SPACING = 2.0
 
 
-def _probe_data(pde, c, tau_levels, e):
+#: lattice cells of the 1-D probe's box at most
+PROBE_CELLS_1D = 4000
+
+
+def _probe_data(pde, c, tau_levels, e, swept=None):
     """For data from the shorthand u(x, t=0) = g(x): the data widened to every ray that
-    lands on the grid at one of the levels ``tau_levels``, or None if none starts outside
-    them.
+    lands on the grid at one of the levels ``tau_levels`` (and, in 1-D, passes through
+    its range between two neighbouring levels of ``swept``: where the rays first cross
+    there is the breaking time), or None if none starts outside them.
 
     Characteristics from outside the sampled box may still reach the grid after they
     cross others (a shock or a fold coming in, a faster ray overtaking the end ray), and
@@ -154,9 +159,11 @@ def _probe_data(pde, c, tau_levels, e):
     rays between them may land there, however much they spread) and that reaches past
     the data's box takes the box out past it, with a grid spacing of margin (the
     parameters are the space variables themselves).  Probing ends after ``EMPTY_BANDS``
-    shells in a row add nothing (one in 2+ dimensions), after ``PROBE_ROUNDS`` shells,
-    or when a lattice would pass the shorthand's most samples: data farther out are not
-    seen."""
+    shells in a row add nothing (one in 2+ dimensions; in 1-D only once the box reaches
+    past the fastest initial speed of the data times the last level swept, and twice as
+    far from the grid as any probed ray travelled), after ``PROBE_ROUNDS``
+    shells, or when a lattice would pass the shorthand's most samples: data farther out
+    are not seen."""
     import dataclasses
 
     from charme.spec.pde import SHORTHAND_MAX_RAYS, SHORTHAND_MAX_SAMPLES
@@ -170,9 +177,13 @@ def _probe_data(pde, c, tau_levels, e):
     g_hi = np.array([pde.grid[i][1] for i in space])
     margin = np.array([(pde.grid[i][1] - pde.grid[i][0]) / max(pde.grid[i][2] - 1, 1)
                        for i in space])  # fmt: skip
-    levels = np.unique(tau_levels[tau_levels > 0])
+    swept = np.empty(0) if swept is None or m != 1 else np.asarray(swept, float)
+    levels = np.unique(np.concatenate([tau_levels[tau_levels > 0], swept[swept > 0]]))
     if not levels.size:
         return None
+    # neighbouring levels both swept: a cell whose rays pass through the grid's range
+    # between them counts
+    pair = np.isin(levels[:-1], swept) & np.isin(levels[1:], swept)
     taus = np.concatenate([[0.0], levels])
     rtol, atol = max(c["rtol"], 1e-8), max(c["atol"], 1e-12)  # where rays land, roughly
     most = SHORTHAND_MAX_SAMPLES if m == 1 else SHORTHAND_MAX_RAYS
@@ -183,9 +194,32 @@ def _probe_data(pde, c, tau_levels, e):
     # the first shell: as wide as the data in 1-D; as the grid in 2+ D, where rays cost more
     width = hi0 - lo0 if m == 1 else np.maximum(g_hi - g_lo, spacing)
     empty = 0
+    # 1-D: how far a ray can come from by the last level swept, at the fastest initial
+    # speed of the data over the farthest box the probe may reach (no ray is traced)
+    reach = 0.0
+    if m == 1 and swept.size:
+        far = float(width[0]) * (2.0**PROBE_ROUNDS - 1.0)
+        wide = np.linspace(lo0[0] - far, hi0[0] + far, SHORTHAND_MAX_SAMPLES)[:, None]
+        y = np.empty((len(wide), nz * n))
+        ok = np.zeros(len(wide), np.bool_)
+        K.initial_states(c["icode"], c["iconsts"], c["iprog"], c["fcode"], c["fconsts"],
+                         c["fprog"], n, c["charpit"], wide, initial_guesses(pde, wide), y, ok)  # fmt: skip
+        if ok.any():
+            speeds = np.abs(_eval_a(c, y[ok, :nz])[:, space[0]])
+            reach = float(np.nanmax(speeds, initial=0.0)) * float(swept.max())
     for _ in range(PROBE_ROUNDS):
         outer_lo, outer_hi = outer_lo - width, outer_hi + width
-        axes = [np.arange(a, b + 0.5 * h, h) for a, b, h in zip(outer_lo, outer_hi, ds)]
+        # (1-D: at most PROBE_CELLS_1D cells over the box, however fine the data's samples:
+        # a cell whose two rays bound part of the grid holds rays that land there)
+        inner = None  # (1-D: the cell spanning the data's box, left out)
+        if m == 1:  # the box's ends and lattices either side of them
+            h = max(float(ds[0]), float(outer_hi[0] - outer_lo[0]) / PROBE_CELLS_1D)
+            left = np.append(np.arange(outer_lo[0], lo[0], h), lo[0])
+            axes = [np.concatenate([left, [hi[0]], np.arange(hi[0] + h, outer_hi[0] + 0.5 * h,
+                                                              h)])]  # fmt: skip
+            inner = len(left) - 1
+        else:
+            axes = [np.arange(a, b + 0.5 * h, h) for a, b, h in zip(outer_lo, outer_hi, ds)]
         shape = tuple(len(ax) for ax in axes)
         if np.prod([float(k) for k in shape]) > 2 * most:
             break
@@ -214,15 +248,29 @@ def _probe_data(pde, c, tau_levels, e):
         with np.errstate(invalid="ignore"):
             meets = ((c_hi >= g_lo - margin) & (c_lo <= g_hi + margin)).all(axis=-1)
             lands = (meets & c_spread).any(axis=-1)
+            if pair.any():
+                a_, b_ = (slice(None),) * m + (slice(None, -1),), (slice(None),) * m + (
+                    slice(1, None),)  # fmt: skip
+                lo2, hi2 = np.fmin(c_lo[a_], c_lo[b_]), np.fmax(c_hi[a_], c_hi[b_])
+                passes = ((hi2 >= g_lo - margin) & (lo2 <= g_hi + margin)).all(axis=-1)
+                lands |= (passes & (c_spread[a_] | c_spread[b_]) & pair).any(axis=-1)
         beyond = ((s_lo < lo - 1e-12 * spacing) | (s_hi > hi + 1e-12 * spacing)).any(axis=-1)
+        if inner is not None:
+            beyond[inner] = False
         new = lands & beyond
+        # (1-D: within that reach, or twice the farthest any probed ray went, a shell may
+        # hold rays that reach the grid later, after crossing others: probing goes on)
+        with np.errstate(invalid="ignore"):
+            moved = np.abs(out[:, 1:, space] - out[:, :1, space])
+        reach = max(reach, 2.0 * float(np.nanmax(moved, initial=0.0))) if m == 1 else 0.0
+        near = m == 1 and bool((np.maximum(g_lo - outer_lo, outer_hi - g_hi) < reach).any())
         if new.any():
             lo = np.minimum(lo, s_lo[new].min(axis=0) - margin)
             hi = np.maximum(hi, s_hi[new].max(axis=0) + margin)
             empty = 0
         else:
             empty += 1
-            if empty >= (EMPTY_BANDS if m == 1 else 1):
+            if empty >= (EMPTY_BANDS if m == 1 else 1) and not near:
                 break
         width = 2.0 * width
     if (lo == lo0).all() and (hi == hi0).all():
@@ -534,7 +582,10 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
                 wanted = tau_levels
                 if crossing == "stop":
                     wanted = tau_levels[tau_levels <= breaking_tau * (1 + 1e-9) + 1e-300]
-                wider = _probe_data(pde, ctx, wanted, e)
+                # (1-D: and the rays passing through the grid's range up to the first
+                # crossing there found so far, or the traced horizon)
+                bound = min(breaking_tau, horizon) * (1 + 1e-9)
+                wider = _probe_data(pde, ctx, wanted, e, taus[(taus > 0) & (taus <= bound)])
                 if wider is not None:
                     return _Resample(wider, 2)
             # (rays from points where the data are undefined never started: not a blow-up)
@@ -1952,7 +2003,13 @@ def _on_grid_crossings(info, pde, c, out, taus, tb, at, converging, e):
     tb, at = np.where(near, tb_near, tb), np.where(near[:, None], at_near, at)
     ins = on_range(tb, at)
     found = [(tb[r], at[r]) for r in np.flatnonzero(ins)]
-    found += [cd for cd in _between_samples(pde, c, np.where(ins, tb, np.inf)) if inside(cd[1])]
+    # least crossing times between the samples, from the rays crossing on the range and
+    # their neighbours (a minimum near the edge has a neighbour past it)
+    near = ins.copy()
+    near[1:] |= ins[:-1]
+    near[:-1] |= ins[1:]
+    found += [cd for cd in _between_samples(pde, c, np.where(near, tb, np.inf))
+              if inside(cd[1])]  # fmt: skip
     # the caustic through the range's edge: between neighbouring rays whose crossings lie
     # on either side of an edge (one inside, or the two either side of a narrow range),
     # or whose one crossing lies off the range and the other's not before the horizon
@@ -1969,6 +2026,10 @@ def _on_grid_crossings(info, pde, c, out, taus, tb, at, converging, e):
     for r in pairs[np.argsort(np.fmin(tb[pairs], tb[pairs + 1]))][:EDGE_PAIRS]:
         found += _caustic_at_edges(c, o, float(lo[0]), float(hi[0]), float(S[r]),
                                    float(S[r + 1]), c["y0"][r], horizon)  # fmt: skip
+    # a ray past its first crossing lies inside a fold (three rays through each point):
+    # where one enters the range, the fold has (also where the fold's far side is no
+    # caustic but rays of unbounded speed, at an end of the data where they are defined)
+    found += _folded_rays_enter(c, out, taus, tb, o, float(lo[0]), float(hi[0]))
     for x_j, s_j in converging:
         if inside(x_j):
             found.append((0.0, x_j))  # (the rays cross at once there)
@@ -1976,6 +2037,62 @@ def _on_grid_crossings(info, pde, c, out, taus, tb, at, converging, e):
             got = _jump_reaches(c, o, float(lo[0]), float(hi[0]), s_j, taus)
             if got is not None:
                 found.append(got)
+    return found
+
+
+#: folded rays whose entry into the grid's range is refined at most
+FOLDED_ENTRIES = 8
+
+
+def _folded_rays_enter(c, out, taus, tb, o, lo, hi):
+    """(tau, x) when rays past their first crossing (times ``tb``) first enter the grid's
+    range [lo, hi] of x_o (1-D data; the traced states ``out`` at the levels ``taus``):
+    the earliest ``FOLDED_ENTRIES``, each bisected on tau to the range's edge from the
+    level before (a ray past its crossing already inside the range at it counts at the
+    crossing itself, found elsewhere)."""
+    folded = np.flatnonzero(np.isfinite(tb))
+    if not folded.size:
+        return []
+    x = out[folded][:, :, o]
+    after = np.abs(taus)[None, :] > tb[folded][:, None]
+    with np.errstate(invalid="ignore"):
+        below, above = x < lo, x > hi
+        inside = ~below & ~above & np.isfinite(x)
+        # in the range at a level, or passed over it since the level before
+        passed = np.zeros_like(inside)
+        passed[:, 1:] = (below[:, :-1] & above[:, 1:]) | (above[:, :-1] & below[:, 1:])
+    hit = (inside | passed) & after
+    hit[:, 1:] &= after[:, :-1]  # (the level before is past the crossing too)
+    hit[:, 0] = False
+    rows = np.flatnonzero(hit.any(axis=1))
+    if not rows.size:
+        return []
+    first = hit[rows].argmax(axis=1)
+    order = np.argsort(np.abs(taus[first]))[:FOLDED_ENTRIES]
+    found = []
+    for j in order:
+        r, k = folded[rows[j]], int(first[j])
+        y_lo = out[r, k - 1].copy()
+        if not np.isfinite(y_lo).all():
+            continue
+        from_below = y_lo[o] < lo
+        edge = lo if from_below else hi
+        a, b = float(taus[k - 1]), float(taus[k])
+        x_at = out[r, k, : c["n"]].copy()
+        for _ in range(100):  # bisection on tau: past the edge yet?
+            mid = 0.5 * (a + b)
+            if not (min(a, b) < mid < max(a, b)):
+                break
+            z = y_lo.copy()
+            st, _, _ = K._integrate(c["code"], c["consts"], c["prog"], c["nz"], z,
+                                    float(taus[k - 1]), mid, c["rtol"], c["atol"], 0.0)  # fmt: skip
+            if st != K.RAY_OK:
+                break
+            if (z[o] >= edge) if from_below else (z[o] <= edge):
+                b, x_at = mid, z[: c["n"]].copy()
+            else:
+                a = mid
+        found.append((abs(b), x_at))
     return found
 
 
