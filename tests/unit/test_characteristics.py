@@ -1796,3 +1796,20 @@ def test_shorthand_breaking_time_does_not_hang_on_the_levels():
     s = brentq(lambda s: -np.sin(s) - 4.5 * np.sin(3 * s), 1.0, 1.2, xtol=1e-15)
     assert r.attrs["breaking_time"] == pytest.approx(-1 / (np.cos(s) + 1.5 * np.cos(3 * s)),
                                                      rel=1e-12)  # fmt: skip
+
+
+def test_a_speed_steeper_than_the_samples_still_breaks():
+    """u_t + tanh(k u) u_x = 0 from sin x: the speed falls from 1 to -1 across a width
+    1/k at x = pi, far below the samples' spacing, and the rays there cross at t = 1/k.
+    No sampled ray crossed: 'none' for k = 1000 to 1e6 and 0.0161 for k = 300, and
+    --crossing stop gave values where three rays meet.  The same in two dimensions."""
+    for k in (300, 1000, 1e6):
+        r = solve_pde(pde(f'variables: [t, x]\nequation: "u_t + tanh({k}*u)*u_x = 0"\n'
+                          'initial: "u(x, t=0) = sin(x)"\ngrid: {t: [0, 1, 5], x: [2, 4, 41]}\n'))  # fmt: skip
+        assert r.attrs["breaking_time"] == pytest.approx(1 / k, rel=1e-12)
+        assert r.attrs["breaking_location_x"] == pytest.approx(np.pi, abs=1e-12)
+        assert np.isnan(np.asarray(r["u"])[1:]).all()
+    r = solve_pde(pde('variables: [t, x, y]\nequation: "u_t + tanh(3000*u)*u_x + u_y = 0"\n'
+                       'initial: "u(x, y, t=0) = -(x + 0.3*y)"\n'
+                       "grid: {t: [0, 1, 3], x: [-1, 1, 11], y: [-1, 1, 11]}\n"))  # fmt: skip
+    assert r.attrs["breaking_time"] == pytest.approx(1 / 3000, rel=1e-12)

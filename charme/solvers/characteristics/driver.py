@@ -554,12 +554,15 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
             for fan in fans:
                 FANS.trace(ctx, fan, taus)
             ctx["fans"] = fans
+            # (the speed falling across a stretch narrower than the samples: rays there
+            # cross between them)
+            steep = _steep_crossings(ctx, float(taus[-1]))
             if pde.from_shorthand and m == 1:  # data without ends: crossings on the grid count
                 candidates = _on_grid_crossings(info, pde, ctx, out, taus, tb_found, at_found,
-                                                converging, e)  # fmt: skip
+                                                converging, e, steep)  # fmt: skip
             else:
                 candidates = [(tb_ray[r], at_ray[r]) for r in np.flatnonzero(np.isfinite(tb_ray))]
-                candidates += _between_samples(pde, ctx, tb_ray)
+                candidates += _between_samples(pde, ctx, tb_ray) + steep
                 candidates += [(0.0, x) for x, _ in converging]  # jumps, kinks closing at once
             ctx["converging_s"] = np.array([s for _, s in converging])
             breaking_tau, breaking_at = np.inf, None
@@ -1961,7 +1964,7 @@ def _crossing_of_ray(pde, c, s_value, like, estimate):
 EDGE_PAIRS = 16
 
 
-def _on_grid_crossings(info, pde, c, out, taus, tb, at, converging, e):
+def _on_grid_crossings(info, pde, c, out, taus, tb, at, converging, e, steep=()):
     """The crossings that end the classical solution on the grid's range, for shorthand
     data ``u(x, t=0) = g(x)``: (tau, x) candidates for the breaking time.
 
@@ -2030,6 +2033,7 @@ def _on_grid_crossings(info, pde, c, out, taus, tb, at, converging, e):
     # where one enters the range, the fold has (also where the fold's far side is no
     # caustic but rays of unbounded speed, at an end of the data where they are defined)
     found += _folded_rays_enter(c, out, taus, tb, o, float(lo[0]), float(hi[0]))
+    found += [cd for cd in steep if inside(cd[1])]
     for x_j, s_j in converging:
         if inside(x_j):
             found.append((0.0, x_j))  # (the rays cross at once there)
@@ -2037,6 +2041,51 @@ def _on_grid_crossings(info, pde, c, out, taus, tb, at, converging, e):
             got = _jump_reaches(c, o, float(lo[0]), float(hi[0]), s_j, taus)
             if got is not None:
                 found.append(got)
+    return found
+
+
+#: rays across a steep stretch of the speed whose crossings are computed
+STEEP_PROBES = 33
+
+
+def _steep_crossings(c, horizon):
+    """(tau, x) of the first crossing across each steep stretch of the rays' speed in
+    ``c["steep_speeds"]`` (from :func:`.fans.detect`: the speed falls across a width far
+    below the samples' spacing, so no sampled ray crosses there): the least crossing
+    time of ``STEEP_PROBES`` rays across four widths either side, refined by parabolic
+    steps."""
+    found = []
+    for s0, k, width, ray in c.get("steep_speeds", ()):
+        like = c["y0"][ray]
+
+        def time_at(v, s0=s0, k=k, like=like):
+            s = np.array(s0, float)
+            s[k] = v
+            return _crossing_within(c, s, like, horizon)
+
+        grid = float(s0[k]) + width * np.linspace(-4.0, 4.0, STEEP_PROBES)
+        got = [time_at(v) for v in grid]
+        times = np.array([g[0] for g in got])
+        if not np.isfinite(times).any():
+            continue
+        j = int(np.argmin(times))
+        best = got[j]
+        if 0 < j < len(grid) - 1 and np.isfinite(times[j - 1 : j + 2]).all():
+            pts = [(float(grid[i]), float(times[i])) for i in (j - 1, j, j + 1)]
+            for _ in range(8):  # parabolic steps to the least time
+                (s1, f1), (s2, f2), (s3, f3) = sorted(pts)
+                v = _vertex(s1, f1, s2, f2, s3, f3)
+                if v is None or not grid[j - 1] < v < grid[j + 1]:
+                    break
+                if any(abs(v - q) <= 1e-15 * max(1.0, abs(v)) for q, _ in pts):
+                    break
+                here = time_at(v)
+                if not np.isfinite(here[0]):
+                    break
+                if here[0] < best[0]:
+                    best = here
+                pts = sorted([*pts, (v, here[0])], key=lambda q: q[1])[:3]
+        found.append(best)
     return found
 
 

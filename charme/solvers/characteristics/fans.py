@@ -302,7 +302,10 @@ def _speed_jumps(c, e, speed_of):
     tangent dx/ds_k: where it jumps down (the rays on either side converge: they cross
     at once), (x, s) of the jump, and where it jumps up (they spread apart: a wedge
     no ray of the data reaches), likewise.  Returns (converging, spreading),
-    ``SPEED_JUMPS_MOST`` of each at most."""
+    ``SPEED_JUMPS_MOST`` of each at most.  A continuous speed falling across a stretch
+    far narrower than the samples goes to ``c["steep_speeds"]`` as (s, k, width, a ray
+    next to it): the rays there cross between the samples, where no sampled ray's
+    Jacobian shows it."""
     n, nz, m = c["n"], c["nz"], c["m"]
     shape = tuple(int(k) for k in c["s_counts"])
     S, y0 = c["S"], c["y0"]
@@ -313,6 +316,7 @@ def _speed_jumps(c, e, speed_of):
     if good.any():
         speed[good] = speed_of(y0[good, :nz])
     out, spreading = [], []
+    steep = c.setdefault("steep_speeds", [])  # (s, k, width, ray) of steep stretches
     for k in range(m):
         tangent = y0[:, nz + k * nz : nz + k * nz + n]
         with np.errstate(all="ignore"):
@@ -328,18 +332,22 @@ def _speed_jumps(c, e, speed_of):
                     continue
                 got = _bisect_speed(c, k, S[ra], S[rb], along[ra], along[rb], tangent[ra],
                                     y0[ra], y0[rb], speed_of)  # fmt: skip
-                if got is not None:
-                    into.append(got)
+                if got is not None and got[0] == "jump":
+                    into.append(got[1:])
+                elif got is not None and len(steep) < SPEED_JUMPS_MOST:
+                    steep.append((got[1], k, got[2], ra))
                 if len(out) >= SPEED_JUMPS_MOST and len(spreading) >= SPEED_JUMPS_MOST:
                     return out, spreading
     return out, spreading
 
 
 def _bisect_speed(c, k, sa, sb, va, vb, tangent, ya, yb, speed_of):
-    """(x, s) of the jump of the speed's component along ``tangent`` between the data's
-    parameters ``sa`` and ``sb`` (differing in coordinate k; values ``va``, ``vb``
-    there), if the one-sided limits differ (a jump, not a steep stretch) the way the
-    samples do; else None."""
+    """The jump of the speed's component along ``tangent`` between the data's parameters
+    ``sa`` and ``sb`` (differing in coordinate k; values ``va``, ``vb`` there):
+    ``("jump", x, s)`` if the one-sided limits there differ the way the samples do;
+    ``("steep", s, width)`` if the speed is continuous but falls across a stretch far
+    narrower than the samples (``width``: where it passes a quarter and three quarters
+    of the fall; the rays there cross soon, between the samples); else None."""
     n, nz, charpit = c["n"], c["nz"], c["charpit"]
     unit = tangent / np.linalg.norm(tangent)
     guess_l = ya[n + 1 : 2 * n + 1] if charpit else np.zeros(n)
@@ -349,26 +357,33 @@ def _bisect_speed(c, k, sa, sb, va, vb, tangent, ya, yb, speed_of):
         st = _state_at(c, None, s, guess)
         return (None, np.nan) if st is None else (st, float(speed_of(st[None, :nz])[0] @ unit))
 
-    lo, hi = float(sa[k]), float(sb[k])
-    for _ in range(120):
-        mid = 0.5 * (lo + hi)
-        if not lo < mid < hi:
-            break
-        s = sa.copy()
-        s[k] = mid
-        _, v = along(s, guess_l)
-        if np.isfinite(v) and abs(v - va) <= abs(v - vb):
-            lo = mid
-        else:
-            hi = mid
-    star = 0.5 * (lo + hi)
+    def passes(level):  # bisection: where the speed passes ``level`` (from va's side)
+        lo, hi = float(sa[k]), float(sb[k])
+        for _ in range(120):
+            mid = 0.5 * (lo + hi)
+            if not lo < mid < hi:
+                break
+            s = sa.copy()
+            s[k] = mid
+            _, v = along(s, guess_l)
+            if np.isfinite(v) and (v - level) * (va - level) >= 0:
+                lo = mid
+            else:
+                hi = mid
+        return 0.5 * (lo + hi)
+
+    star = passes(0.5 * (va + vb))
     delta = 1e-13 * max(1.0, abs(star), abs(sb[k] - sa[k]))
     s_l, s_r = sa.copy(), sa.copy()
     s_l[k], s_r[k] = star - delta, star + delta
     (left, vl), (right, vr) = along(s_l, guess_l), along(s_r, guess_r)
-    if (left is None or right is None or not abs(vr - vl) > 1e-6 * abs(vb - va)
-            or (vr - vl) * (vb - va) <= 0):  # fmt: skip
-        return None  # (continuous there: a stretch steeper than the samples resolve)
+    if left is None or right is None:
+        return None
     s = sa.copy()
     s[k] = star
-    return 0.5 * (left[:n] + right[:n]), s
+    if abs(vr - vl) > 1e-6 * abs(vb - va) and (vr - vl) * (vb - va) > 0:
+        return "jump", 0.5 * (left[:n] + right[:n]), s
+    if vb < va:  # continuous: a steep stretch, the rays converging across it
+        width = abs(passes(0.75 * va + 0.25 * vb) - passes(0.25 * va + 0.75 * vb))
+        return "steep", s, max(width, delta)
+    return None
