@@ -159,9 +159,10 @@ def _probe_data(pde, c, tau_levels, e, swept=None):
     rays between them may land there, however much they spread) and that reaches past
     the data's box takes the box out past it, with a grid spacing of margin (the
     parameters are the space variables themselves).  Probing ends after ``EMPTY_BANDS``
-    shells in a row add nothing (one in 2+ dimensions; in 1-D only once the box reaches
-    past the fastest initial speed of the data times the last level swept, and twice as
-    far from the grid as any probed ray travelled), after ``PROBE_ROUNDS``
+    shells in a row add nothing (one in 2+ dimensions; in 1-D only once the box takes
+    in the data whose initial speed would bring their rays to the grid's range by the
+    last level swept, and reaches twice as far from the grid as any probed ray
+    travelled towards it), after ``PROBE_ROUNDS``
     shells, or when a lattice would pass the shorthand's most samples: data farther out
     are not seen."""
     import dataclasses
@@ -194,9 +195,10 @@ def _probe_data(pde, c, tau_levels, e, swept=None):
     # the first shell: as wide as the data in 1-D; as the grid in 2+ D, where rays cost more
     width = hi0 - lo0 if m == 1 else np.maximum(g_hi - g_lo, spacing)
     empty = 0
-    # 1-D: how far a ray can come from by the last level swept, at the fastest initial
-    # speed of the data over the farthest box the probe may reach (no ray is traced)
-    reach = 0.0
+    # 1-D: the farthest data either side of the grid whose rays, at their initial speed,
+    # reach its range by the last level swept (sampled over the farthest box the probe
+    # may reach; no ray is traced)
+    reach, far_lo, far_hi = 0.0, np.inf, -np.inf
     if m == 1 and swept.size:
         far = float(width[0]) * (2.0**PROBE_ROUNDS - 1.0)
         wide = np.linspace(lo0[0] - far, hi0[0] + far, SHORTHAND_MAX_SAMPLES)[:, None]
@@ -205,8 +207,12 @@ def _probe_data(pde, c, tau_levels, e, swept=None):
         K.initial_states(c["icode"], c["iconsts"], c["iprog"], c["fcode"], c["fconsts"],
                          c["fprog"], n, c["charpit"], wide, initial_guesses(pde, wide), y, ok)  # fmt: skip
         if ok.any():
-            speeds = np.abs(_eval_a(c, y[ok, :nz])[:, space[0]])
-            reach = float(np.nanmax(speeds, initial=0.0)) * float(swept.max())
+            s = wide[ok, 0]
+            go = _eval_a(c, y[ok, :nz])[:, space[0]] * float(swept.max())
+            with np.errstate(invalid="ignore"):
+                gets = ((s < g_lo[0]) & (s + go >= g_lo[0])) | ((s > g_hi[0]) & (s + go <= g_hi[0]))
+            if gets.any():
+                far_lo, far_hi = float(s[gets].min()), float(s[gets].max())
     for _ in range(PROBE_ROUNDS):
         outer_lo, outer_hi = outer_lo - width, outer_hi + width
         # (1-D: at most PROBE_CELLS_1D cells over the box, however fine the data's samples:
@@ -258,12 +264,19 @@ def _probe_data(pde, c, tau_levels, e, swept=None):
         if inner is not None:
             beyond[inner] = False
         new = lands & beyond
-        # (1-D: within that reach, or twice the farthest any probed ray went, a shell may
-        # hold rays that reach the grid later, after crossing others: probing goes on)
-        with np.errstate(invalid="ignore"):
-            moved = np.abs(out[:, 1:, space] - out[:, :1, space])
-        reach = max(reach, 2.0 * float(np.nanmax(moved, initial=0.0))) if m == 1 else 0.0
-        near = m == 1 and bool((np.maximum(g_lo - outer_lo, outer_hi - g_hi) < reach).any())
+        # (1-D: short of those data, or of twice the farthest any probed ray went towards
+        # the grid, a shell may hold rays that reach it later, after crossing others:
+        # probing goes on)
+        reach = 0.0
+        if m == 1:  # how far probed rays went towards the grid
+            with np.errstate(invalid="ignore"):
+                x_all, s0 = out[:, :, space[0]], S[:, 0]
+                toward = np.where(s0 > g_hi[0], s0 - np.fmin.reduce(x_all, axis=1),
+                                  np.where(s0 < g_lo[0], np.fmax.reduce(x_all, axis=1) - s0,
+                                           0.0))  # fmt: skip
+            reach = 2.0 * float(np.nanmax(toward, initial=0.0))
+        near = m == 1 and bool((np.maximum(g_lo - outer_lo, outer_hi - g_hi) < reach).any()
+                               or outer_lo[0] > far_lo or outer_hi[0] < far_hi)  # fmt: skip
         if new.any():
             lo = np.minimum(lo, s_lo[new].min(axis=0) - margin)
             hi = np.maximum(hi, s_hi[new].max(axis=0) + margin)
