@@ -386,44 +386,54 @@ def integrate_dense(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0, work,
         s = direction * hs
         for i in range(d):
             yt[i] = y[i] + s * _C2 * k1[i]
-        _stage(code, consts, prog, nz, yt, k2, k1, v, stack, coef)
+        rhs(code, consts, prog, nz, yt, k2, v, stack, coef)
         for i in range(d):
+            k2[i] -= k1[i]  # (as its difference from the first)
             yt[i] = y[i] + s * (_C3 * k1[i] + _A32 * k2[i])
-        _stage(code, consts, prog, nz, yt, k3, k1, v, stack, coef)
+        rhs(code, consts, prog, nz, yt, k3, v, stack, coef)
         for i in range(d):
+            k3[i] -= k1[i]
             yt[i] = y[i] + s * (_C4 * k1[i] + _A43 * k3[i])
-        _stage(code, consts, prog, nz, yt, k4, k1, v, stack, coef)
+        rhs(code, consts, prog, nz, yt, k4, v, stack, coef)
         for i in range(d):
+            k4[i] -= k1[i]
             yt[i] = y[i] + s * (_C5 * k1[i] + _A53 * k3[i] + _A54 * k4[i])
-        _stage(code, consts, prog, nz, yt, k5, k1, v, stack, coef)
+        rhs(code, consts, prog, nz, yt, k5, v, stack, coef)
         for i in range(d):
+            k5[i] -= k1[i]
             yt[i] = y[i] + s * (_C6 * k1[i] + _A64 * k4[i] + _A65 * k5[i])
-        _stage(code, consts, prog, nz, yt, k6, k1, v, stack, coef)
+        rhs(code, consts, prog, nz, yt, k6, v, stack, coef)
         for i in range(d):
+            k6[i] -= k1[i]
             yt[i] = y[i] + s * (_C7 * k1[i] + _A74 * k4[i] + _A75 * k5[i] + _A76 * k6[i])
-        _stage(code, consts, prog, nz, yt, k7, k1, v, stack, coef)
+        rhs(code, consts, prog, nz, yt, k7, v, stack, coef)
         for i in range(d):
+            k7[i] -= k1[i]
             yt[i] = y[i] + s * (_C8 * k1[i] + _A84 * k4[i] + _A85 * k5[i] + _A86 * k6[i]
                                 + _A87 * k7[i])  # fmt: skip
-        _stage(code, consts, prog, nz, yt, k8, k1, v, stack, coef)
+        rhs(code, consts, prog, nz, yt, k8, v, stack, coef)
         for i in range(d):
+            k8[i] -= k1[i]
             yt[i] = y[i] + s * (_C9 * k1[i] + _A94 * k4[i] + _A95 * k5[i] + _A96 * k6[i]
                                 + _A97 * k7[i] + _A98 * k8[i])  # fmt: skip
-        _stage(code, consts, prog, nz, yt, k9, k1, v, stack, coef)
+        rhs(code, consts, prog, nz, yt, k9, v, stack, coef)
         for i in range(d):
+            k9[i] -= k1[i]
             yt[i] = y[i] + s * (_C10 * k1[i] + _A104 * k4[i] + _A105 * k5[i] + _A106 * k6[i]
                                 + _A107 * k7[i] + _A108 * k8[i] + _A109 * k9[i])  # fmt: skip
-        _stage(code, consts, prog, nz, yt, k10, k1, v, stack, coef)
+        rhs(code, consts, prog, nz, yt, k10, v, stack, coef)
         for i in range(d):
+            k10[i] -= k1[i]
             yt[i] = y[i] + s * (_C11 * k1[i] + _A114 * k4[i] + _A115 * k5[i] + _A116 * k6[i]
                                 + _A117 * k7[i] + _A118 * k8[i] + _A119 * k9[i]
                                 + _A1110 * k10[i])  # fmt: skip
-        _stage(code, consts, prog, nz, yt, k11, k1, v, stack, coef)
+        rhs(code, consts, prog, nz, yt, k11, v, stack, coef)
         for i in range(d):
+            k11[i] -= k1[i]
             yt[i] = y[i] + s * (k1[i] + _A124 * k4[i] + _A125 * k5[i] + _A126 * k6[i]
                                 + _A127 * k7[i] + _A128 * k8[i] + _A129 * k9[i]
                                 + _A1210 * k10[i] + _A1211 * k11[i])  # fmt: skip
-        _stage(code, consts, prog, nz, yt, k12, k1, v, stack, coef)
+        rhs(code, consts, prog, nz, yt, k12, v, stack, coef)
         # the eighth-order solution; its error by DOP853's estimator: the fifth-order
         # estimate err5 scaled by err5 / sqrt(err5^2 + 0.01 err3^2) with the
         # third-order one, which keeps the error's order 8 (Hairer et al., II.10)
@@ -431,6 +441,7 @@ def integrate_dense(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0, work,
         err3 = 0.0
         finite = True
         for i in range(d):
+            k12[i] -= k1[i]
             bk = (_B6 * k6[i] + _B7 * k7[i] + _B8 * k8[i] + _B9 * k9[i] + _B10 * k10[i]
                   + _B11 * k11[i] + _B12 * k12[i])  # fmt: skip
             yn[i] = y[i] + s * (k1[i] + bk)
@@ -456,6 +467,7 @@ def integrate_dense(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0, work,
             if last > filled:
                 _dense_stages(code, consts, prog, nz, y, s, work, v, stack, coef)
                 for i in range(d):
+                    k16[i] -= k1[i]
                     ydiff = yn[i] - y[i]
                     bspl = s * k1[i] - ydiff
                     c3 = ydiff - s * k13[i] - bspl
@@ -502,19 +514,11 @@ def integrate_dense(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0, work,
     return RAY_TOO_MANY_STEPS, h, tau
 
 
-@njit(cache=True, inline="always")
-def _stage(code, consts, prog, nz, yt, k, k1, v, stack, coef):
-    """``k = f(yt) - k1``: a stage as its difference from the step's first."""
-    rhs(code, consts, prog, nz, yt, k, v, stack, coef)
-    for i in range(yt.shape[0]):
-        k[i] -= k1[i]
-
-
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _dense_stages(code, consts, prog, nz, y, s, work, v, stack, coef):
     """DOP853's three extra stages of the dense output (``work[13:16]``, differences
-    from the first stage like the others), from the step's stages ``work[0:13]`` (the
-    last: f at the step's end, itself, not its difference)."""
+    from the first stage like the others, the last made one by the caller), from the
+    step's stages ``work[0:13]`` (the last: f at the step's end, not its difference)."""
     d = y.shape[0]
     k1, k6, k7, k8, k9 = work[0], work[5], work[6], work[7], work[8]
     k10, k11, k12, k13 = work[9], work[10], work[11], work[12]
@@ -523,17 +527,19 @@ def _dense_stages(code, consts, prog, nz, y, s, work, v, stack, coef):
         yt[i] = y[i] + s * (_C14 * k1[i] + _A147 * k7[i] + _A148 * k8[i] + _A149 * k9[i]
                             + _A1410 * k10[i] + _A1411 * k11[i] + _A1412 * k12[i]
                             + _A1413 * (k13[i] - k1[i]))  # fmt: skip
-    _stage(code, consts, prog, nz, yt, k14, k1, v, stack, coef)
+    rhs(code, consts, prog, nz, yt, k14, v, stack, coef)
     for i in range(d):
+        k14[i] -= k1[i]
         yt[i] = y[i] + s * (_C15 * k1[i] + _A156 * k6[i] + _A157 * k7[i] + _A158 * k8[i]
                             + _A1511 * k11[i] + _A1512 * k12[i] + _A1513 * (k13[i] - k1[i])
                             + _A1514 * k14[i])  # fmt: skip
-    _stage(code, consts, prog, nz, yt, k15, k1, v, stack, coef)
+    rhs(code, consts, prog, nz, yt, k15, v, stack, coef)
     for i in range(d):
+        k15[i] -= k1[i]
         yt[i] = y[i] + s * (_C16 * k1[i] + _A166 * k6[i] + _A167 * k7[i] + _A168 * k8[i]
                             + _A169 * k9[i] + _A1613 * (k13[i] - k1[i]) + _A1614 * k14[i]
                             + _A1615 * k15[i])  # fmt: skip
-    _stage(code, consts, prog, nz, yt, k16, k1, v, stack, coef)
+    rhs(code, consts, prog, nz, yt, k16, v, stack, coef)  # (made a difference by the caller)
 
 
 @njit(cache=True, parallel=True)
