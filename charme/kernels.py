@@ -26,7 +26,7 @@ Master equation (finite state projection)
 Characteristics
     :func:`compile_pde` turns a ``kind: pde`` problem into postfix programs;
     :func:`initial_states` builds ray states from manifold samples;
-    :func:`integrate` advances one ray (Dormand-Prince 5(4) with its
+    :func:`integrate` advances one ray (Dormand-Prince 8(5,3) with its
     variational equations), :func:`trace` many rays in parallel, and
     :func:`gradient` recovers grad u at a ray's end.  Statuses ``RAY_*``.
     See ``examples/trace_characteristics.py``.

@@ -92,7 +92,7 @@ DESCRIPTIONS = {
     "pde.grid": "Output grid: for every variable `[start, stop, count]` (count >= 1; start < "
     "stop when count > 1).",
     "pde.characteristics": "Defaults of `charme characteristics` (table `characteristics`).",
-    "pde.characteristics.rtol": "Relative tolerance of the Dormand-Prince 5(4) ray integrator.",
+    "pde.characteristics.rtol": "Relative tolerance of the Dormand-Prince 8(5,3) ray integrator.",
     "pde.characteristics.atol": "Absolute tolerance of the ray integrator.",
     "pde.characteristics.crossing": "After characteristics cross: `stop` (solution up to the "
     "first crossing), `multivalued` (every branch), `viscosity` (Hopf-Lax minimum / first "

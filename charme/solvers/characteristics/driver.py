@@ -1,7 +1,7 @@
 """Solve a quasilinear first-order PDE by characteristics and evaluate it on a grid.
 
 Data path: ``FirstOrderPDE -> classify (SymPy) -> postfix programs ->
-trace (rays with variational equations, DOPRI5, parallel) -> locate (Newton
+trace (rays with variational equations, DOP853, parallel) -> locate (Newton
 on the manifold parameters, per grid point, parallel) -> Result``.
 
 Covered: linear, semilinear, quasilinear and (by Charpit's strips, initial

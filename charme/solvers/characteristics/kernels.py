@@ -9,8 +9,10 @@ Jacobian ``G = dg/dz`` are postfix programs (see
 :func:`charme.solvers.gillespie.kernels.eval_program`), rows ``g_0..g_{N-1}``
 then ``G`` row-major, and ``d(z_s)/dtau = G z_s``.
 
-Integration: Dormand-Prince 5(4) with error control (``rtol``, ``atol``),
-J. R. Dormand and P. J. Prince, J. Comput. Appl. Math. 6 (1980) 19.
+Integration: Dormand-Prince 8(5,3) (DOP853) with error control (``rtol``,
+``atol``) and its seventh-order dense output: P. J. Prince and J. R. Dormand,
+J. Comput. Appl. Math. 7 (1981) 67, in the form of E. Hairer, S. P. Norsett and
+G. Wanner, Solving Ordinary Differential Equations I, 2nd ed., section II.10.
 """
 
 from __future__ import annotations
@@ -124,7 +126,7 @@ def _fill_nan(rows, first):
 
 @njit(cache=True)
 def integrate(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0):
-    """Advance ``y`` from ``tau0`` to ``tau1`` (either direction) with DOPRI5.
+    """Advance ``y`` from ``tau0`` to ``tau1`` (either direction) with DOP853.
 
     Returns ``(status, h, tau)``: the last step size (a good first guess for
     the next call) and the time reached (``tau1`` unless it failed).
@@ -146,8 +148,10 @@ def _integrate(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0):
 
 @njit(cache=True)
 def workspace(prog, nz, d):
-    """Scratch arrays for :func:`integrate_ws` (allocate once per ray, not per call)."""
-    return np.empty((9, d)), np.empty(nz), np.empty(STACK_SIZE), np.empty(prog.shape[0])
+    """Scratch arrays for :func:`integrate_ws` (allocate once per ray, not per call):
+    DOP853's 12 stages, the next step's first (FSAL), 3 stages of the dense output,
+    the stage argument and the new state."""
+    return np.empty((18, d)), np.empty(nz), np.empty(STACK_SIZE), np.empty(prog.shape[0])
 
 
 @njit(cache=True)
@@ -157,27 +161,209 @@ def integrate_ws(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0, work, v,
                            coef, np.empty(0), np.empty((0, y.shape[0])))  # fmt: skip
 
 
-# Dormand-Prince dense output (E. Hairer, S. P. Norsett, G. Wanner, Solving Ordinary
-# Differential Equations I, 2nd ed., section II.6; their code DOPRI5): fourth order
-_D1 = -12715105075 / 11282082432
-_D3 = 87487479700 / 32700410799
-_D4 = -10690763975 / 1880347072
-_D5 = 701980252875 / 199316789632
-_D6 = -1453857185 / 822651844
-_D7 = 69997945 / 29380423
+# Dormand-Prince 8(5,3), the method of E. Hairer, S. P. Norsett and G. Wanner, Solving
+# Ordinary Differential Equations I, 2nd ed. (Springer 1993), section II.10, as in their
+# code DOP853 (dop853.f): the coefficients below are that code's, with its names (A<i><j>
+# stage i from stage j, B the 8th-order weights, BHH the 3rd-order embedded weights, ER
+# the 5th-order error weights, C14..C16 and A14*..A16* the three stages of the dense
+# output, D4*..D7* its seventh-order continuous extension).  Checked digit for digit
+# against scipy.integrate._ivp.dop853_coefficients.  The kernels write each stage as its
+# difference from the first (see integrate_dense), so the first column (A<i>1, B1, BHH1,
+# ER1, D<k>1) enters only through the row sums (the nodes C<i>, 1 and 0): kept as published.
+_C2 = 0.526001519587677318785587544488e-01
+_C3 = 0.789002279381515978178381316732e-01
+_C4 = 0.118350341907227396726757197510e00
+_C5 = 0.281649658092772603273242802490e00
+_C6 = 0.333333333333333333333333333333e00
+_C7 = 0.25e00
+_C8 = 0.307692307692307692307692307692e00
+_C9 = 0.651282051282051282051282051282e00
+_C10 = 0.6e00
+_C11 = 0.857142857142857142857142857142e00
+_C14 = 0.1e00
+_C15 = 0.2e00
+_C16 = 0.777777777777777777777777777778e00
+
+_B1 = 5.42937341165687622380535766363e-2
+_B6 = 4.45031289275240888144113950566e0
+_B7 = 1.89151789931450038304281599044e0
+_B8 = -5.8012039600105847814672114227e0
+_B9 = 3.1116436695781989440891606237e-1
+_B10 = -1.52160949662516078556178806805e-1
+_B11 = 2.01365400804030348374776537501e-1
+_B12 = 4.47106157277725905176885569043e-2
+
+_BHH1 = 0.244094488188976377952755905512e00
+_BHH2 = 0.733846688281611857341361741547e00
+_BHH3 = 0.220588235294117647058823529412e-01
+
+_ER1 = 0.1312004499419488073250102996e-01
+_ER6 = -0.1225156446376204440720569753e01
+_ER7 = -0.4957589496572501915214079952e00
+_ER8 = 0.1664377182454986536961530415e01
+_ER9 = -0.3503288487499736816886487290e00
+_ER10 = 0.3341791187130174790297318841e00
+_ER11 = 0.8192320648511571246570742613e-01
+_ER12 = -0.2235530786388629525884427845e-01
+
+_A21 = 5.26001519587677318785587544488e-2
+_A31 = 1.97250569845378994544595329183e-2
+_A32 = 5.91751709536136983633785987549e-2
+_A41 = 2.95875854768068491816892993775e-2
+_A43 = 8.87627564304205475450678981324e-2
+_A51 = 2.41365134159266685502369798665e-1
+_A53 = -8.84549479328286085344864962717e-1
+_A54 = 9.24834003261792003115737966543e-1
+_A61 = 3.7037037037037037037037037037e-2
+_A64 = 1.70828608729473871279604482173e-1
+_A65 = 1.25467687566822425016691814123e-1
+_A71 = 3.7109375e-2
+_A74 = 1.70252211019544039314978060272e-1
+_A75 = 6.02165389804559606850219397283e-2
+_A76 = -1.7578125e-2
+_A81 = 3.70920001185047927108779319836e-2
+_A84 = 1.70383925712239993810214054705e-1
+_A85 = 1.07262030446373284651809199168e-1
+_A86 = -1.53194377486244017527936158236e-2
+_A87 = 8.27378916381402288758473766002e-3
+_A91 = 6.24110958716075717114429577812e-1
+_A94 = -3.36089262944694129406857109825e0
+_A95 = -8.68219346841726006818189891453e-1
+_A96 = 2.75920996994467083049415600797e1
+_A97 = 2.01540675504778934086186788979e1
+_A98 = -4.34898841810699588477366255144e1
+_A101 = 4.77662536438264365890433908527e-1
+_A104 = -2.48811461997166764192642586468e0
+_A105 = -5.90290826836842996371446475743e-1
+_A106 = 2.12300514481811942347288949897e1
+_A107 = 1.52792336328824235832596922938e1
+_A108 = -3.32882109689848629194453265587e1
+_A109 = -2.03312017085086261358222928593e-2
+_A111 = -9.3714243008598732571704021658e-1
+_A114 = 5.18637242884406370830023853209e0
+_A115 = 1.09143734899672957818500254654e0
+_A116 = -8.14978701074692612513997267357e0
+_A117 = -1.85200656599969598641566180701e1
+_A118 = 2.27394870993505042818970056734e1
+_A119 = 2.49360555267965238987089396762e0
+_A1110 = -3.0467644718982195003823669022e0
+_A121 = 2.27331014751653820792359768449e0
+_A124 = -1.05344954667372501984066689879e1
+_A125 = -2.00087205822486249909675718444e0
+_A126 = -1.79589318631187989172765950534e1
+_A127 = 2.79488845294199600508499808837e1
+_A128 = -2.85899827713502369474065508674e0
+_A129 = -8.87285693353062954433549289258e0
+_A1210 = 1.23605671757943030647266201528e1
+_A1211 = 6.43392746015763530355970484046e-1
+
+_A141 = 5.61675022830479523392909219681e-2
+_A147 = 2.53500210216624811088794765333e-1
+_A148 = -2.46239037470802489917441475441e-1
+_A149 = -1.24191423263816360469010140626e-1
+_A1410 = 1.5329179827876569731206322685e-1
+_A1411 = 8.20105229563468988491666602057e-3
+_A1412 = 7.56789766054569976138603589584e-3
+_A1413 = -8.298e-3
+_A151 = 3.18346481635021405060768473261e-2
+_A156 = 2.83009096723667755288322961402e-2
+_A157 = 5.35419883074385676223797384372e-2
+_A158 = -5.49237485713909884646569340306e-2
+_A1511 = -1.08347328697249322858509316994e-4
+_A1512 = 3.82571090835658412954920192323e-4
+_A1513 = -3.40465008687404560802977114492e-4
+_A1514 = 1.41312443674632500278074618366e-1
+_A161 = -4.28896301583791923408573538692e-1
+_A166 = -4.69762141536116384314449447206e0
+_A167 = 7.68342119606259904184240953878e0
+_A168 = 4.06898981839711007970213554331e0
+_A169 = 3.56727187455281109270669543021e-1
+_A1613 = -1.39902416515901462129418009734e-3
+_A1614 = 2.9475147891527723389556272149e0
+_A1615 = -9.15095847217987001081870187138e0
+
+_D41 = -0.84289382761090128651353491142e01
+_D46 = 0.56671495351937776962531783590e00
+_D47 = -0.30689499459498916912797304727e01
+_D48 = 0.23846676565120698287728149680e01
+_D49 = 0.21170345824450282767155149946e01
+_D410 = -0.87139158377797299206789907490e00
+_D411 = 0.22404374302607882758541771650e01
+_D412 = 0.63157877876946881815570249290e00
+_D413 = -0.88990336451333310820698117400e-01
+_D414 = 0.18148505520854727256656404962e02
+_D415 = -0.91946323924783554000451984436e01
+_D416 = -0.44360363875948939664310572000e01
+_D51 = 0.10427508642579134603413151009e02
+_D56 = 0.24228349177525818288430175319e03
+_D57 = 0.16520045171727028198505394887e03
+_D58 = -0.37454675472269020279518312152e03
+_D59 = -0.22113666853125306036270938578e02
+_D510 = 0.77334326684722638389603898808e01
+_D511 = -0.30674084731089398182061213626e02
+_D512 = -0.93321305264302278729567221706e01
+_D513 = 0.15697238121770843886131091075e02
+_D514 = -0.31139403219565177677282850411e02
+_D515 = -0.93529243588444783865713862664e01
+_D516 = 0.35816841486394083752465898540e02
+_D61 = 0.19985053242002433820987653617e02
+_D66 = -0.38703730874935176555105901742e03
+_D67 = -0.18917813819516756882830838328e03
+_D68 = 0.52780815920542364900561016686e03
+_D69 = -0.11573902539959630126141871134e02
+_D610 = 0.68812326946963000169666922661e01
+_D611 = -0.10006050966910838403183860980e01
+_D612 = 0.77771377980534432092869265740e00
+_D613 = -0.27782057523535084065932004339e01
+_D614 = -0.60196695231264120758267380846e02
+_D615 = 0.84320405506677161018159903784e02
+_D616 = 0.11992291136182789328035130030e02
+_D71 = -0.25693933462703749003312586129e02
+_D76 = -0.15418974869023643374053993627e03
+_D77 = -0.23152937917604549567536039109e03
+_D78 = 0.35763911791061412378285349910e03
+_D79 = 0.93405324183624310003907691704e02
+_D710 = -0.37458323136451633156875139351e02
+_D711 = 0.10409964950896230045147246184e03
+_D712 = 0.29840293426660503123344363579e02
+_D713 = -0.43533456590011143754432175058e02
+_D714 = 0.96324553959188282948394950600e02
+_D715 = -0.39177261675615439165231486172e02
+_D716 = -0.14972683625798562581422125276e03
+
+#: DOP853's step-size control: safety factor, the factor's bounds, the error's exponent
+_SAFE = 0.9
+_FAC_MIN = 1.0 / 3.0
+_FAC_MAX = 6.0
+_EXPO = 1.0 / 8.0
+#: the first step when the caller gives none
+_H_START = 0.1
 
 
 @njit(cache=True)
 def integrate_dense(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0, work, v, stack, coef,
                     dtaus, dout):  # fmt: skip
     """:func:`integrate_ws` that also samples the solution at ``dtaus`` (inside the
-    interval, in order) into ``dout`` rows by the method's fourth-order dense
-    output, without shortening a step; rows it does not reach are NaN."""
+    interval, in order) into ``dout`` rows by the method's seventh-order dense
+    output, without shortening a step; rows it does not reach are NaN.
+
+    Steps of DOP853 (eighth order, the error estimated by its combined fifth- and
+    third-order estimators); the three extra stages of the dense output are only
+    computed in steps where a sample is taken.  Every stage after the first is kept
+    as its difference from the first, ``k_i - k_1``, and every combination of stages
+    is written in those differences (the coefficients of a stage argument sum to its
+    node c_i, the weights to 1, the error and dense-output coefficients to 0): the
+    same method, but a component whose derivative does not change along the step (a
+    straight ray) has all differences 0 and is advanced without rounding error, and
+    its error estimate is 0, not rounding noise."""
     d = y.shape[0]
     nd = dtaus.shape[0]
     filled = 0
-    k1, k2, k3, k4, k5 = work[0], work[1], work[2], work[3], work[4]
-    k6, k7, yt, y5 = work[5], work[6], work[7], work[8]
+    # k1: f at the step's start; k2..k12: the stages' differences from it; k13: f at
+    # the step's end (the next k1); k14..k16: the dense output's stages (differences)
+    k1, k2, k3, k4, k5, k6 = work[0], work[1], work[2], work[3], work[4], work[5]
+    k7, k8, k9, k10, k11, k12 = work[6], work[7], work[8], work[9], work[10], work[11]
+    k13, k14, k15, k16, yt, yn = work[12], work[13], work[14], work[15], work[16], work[17]
     span = tau1 - tau0
     if span == 0.0:
         for j in range(nd):
@@ -186,8 +372,9 @@ def integrate_dense(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0, work,
     direction = 1.0 if span > 0 else -1.0
     # h is the step the error control proposes; a step cut short to land on tau1
     # (hs < h) does not shrink it, so a tiny interval does not slow the next one
-    h = abs(h0) if h0 != 0.0 else min(abs(span), 1e-2)
+    h = abs(h0) if h0 != 0.0 else min(abs(span), _H_START)
     tau = tau0
+    rejected = False  # the last step attempted was rejected (DOP853: then no growth)
     rhs(code, consts, prog, nz, y, k1, v, stack, coef)
     for _ in range(MAX_STEPS):
         remaining = (tau1 - tau) * direction
@@ -198,64 +385,161 @@ def integrate_dense(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0, work,
         hs = min(h, remaining)
         s = direction * hs
         for i in range(d):
-            yt[i] = y[i] + s * (1 / 5) * k1[i]
+            yt[i] = y[i] + s * _C2 * k1[i]
         rhs(code, consts, prog, nz, yt, k2, v, stack, coef)
         for i in range(d):
-            yt[i] = y[i] + s * (3 / 40 * k1[i] + 9 / 40 * k2[i])
+            k2[i] -= k1[i]  # (as its difference from the first)
+            yt[i] = y[i] + s * (_C3 * k1[i] + _A32 * k2[i])
         rhs(code, consts, prog, nz, yt, k3, v, stack, coef)
         for i in range(d):
-            yt[i] = y[i] + s * (44 / 45 * k1[i] - 56 / 15 * k2[i] + 32 / 9 * k3[i])
+            k3[i] -= k1[i]
+            yt[i] = y[i] + s * (_C4 * k1[i] + _A43 * k3[i])
         rhs(code, consts, prog, nz, yt, k4, v, stack, coef)
         for i in range(d):
-            yt[i] = y[i] + s * (19372 / 6561 * k1[i] - 25360 / 2187 * k2[i]
-                                + 64448 / 6561 * k3[i] - 212 / 729 * k4[i])  # fmt: skip
+            k4[i] -= k1[i]
+            yt[i] = y[i] + s * (_C5 * k1[i] + _A53 * k3[i] + _A54 * k4[i])
         rhs(code, consts, prog, nz, yt, k5, v, stack, coef)
         for i in range(d):
-            yt[i] = y[i] + s * (9017 / 3168 * k1[i] - 355 / 33 * k2[i] + 46732 / 5247 * k3[i]
-                                + 49 / 176 * k4[i] - 5103 / 18656 * k5[i])  # fmt: skip
+            k5[i] -= k1[i]
+            yt[i] = y[i] + s * (_C6 * k1[i] + _A64 * k4[i] + _A65 * k5[i])
         rhs(code, consts, prog, nz, yt, k6, v, stack, coef)
         for i in range(d):
-            y5[i] = y[i] + s * (35 / 384 * k1[i] + 500 / 1113 * k3[i] + 125 / 192 * k4[i]
-                                - 2187 / 6784 * k5[i] + 11 / 84 * k6[i])  # fmt: skip
-        rhs(code, consts, prog, nz, y5, k7, v, stack, coef)
-        err = 0.0
+            k6[i] -= k1[i]
+            yt[i] = y[i] + s * (_C7 * k1[i] + _A74 * k4[i] + _A75 * k5[i] + _A76 * k6[i])
+        rhs(code, consts, prog, nz, yt, k7, v, stack, coef)
+        for i in range(d):
+            k7[i] -= k1[i]
+            yt[i] = y[i] + s * (_C8 * k1[i] + _A84 * k4[i] + _A85 * k5[i] + _A86 * k6[i]
+                                + _A87 * k7[i])  # fmt: skip
+        rhs(code, consts, prog, nz, yt, k8, v, stack, coef)
+        for i in range(d):
+            k8[i] -= k1[i]
+            yt[i] = y[i] + s * (_C9 * k1[i] + _A94 * k4[i] + _A95 * k5[i] + _A96 * k6[i]
+                                + _A97 * k7[i] + _A98 * k8[i])  # fmt: skip
+        rhs(code, consts, prog, nz, yt, k9, v, stack, coef)
+        for i in range(d):
+            k9[i] -= k1[i]
+            yt[i] = y[i] + s * (_C10 * k1[i] + _A104 * k4[i] + _A105 * k5[i] + _A106 * k6[i]
+                                + _A107 * k7[i] + _A108 * k8[i] + _A109 * k9[i])  # fmt: skip
+        rhs(code, consts, prog, nz, yt, k10, v, stack, coef)
+        for i in range(d):
+            k10[i] -= k1[i]
+            yt[i] = y[i] + s * (_C11 * k1[i] + _A114 * k4[i] + _A115 * k5[i] + _A116 * k6[i]
+                                + _A117 * k7[i] + _A118 * k8[i] + _A119 * k9[i]
+                                + _A1110 * k10[i])  # fmt: skip
+        rhs(code, consts, prog, nz, yt, k11, v, stack, coef)
+        for i in range(d):
+            k11[i] -= k1[i]
+            yt[i] = y[i] + s * (k1[i] + _A124 * k4[i] + _A125 * k5[i] + _A126 * k6[i]
+                                + _A127 * k7[i] + _A128 * k8[i] + _A129 * k9[i]
+                                + _A1210 * k10[i] + _A1211 * k11[i])  # fmt: skip
+        rhs(code, consts, prog, nz, yt, k12, v, stack, coef)
+        # the eighth-order solution; its error by DOP853's estimator: the fifth-order
+        # estimate err5 scaled by err5 / sqrt(err5^2 + 0.01 err3^2) with the
+        # third-order one, which keeps the error's order 8 (Hairer et al., II.10)
+        err5 = 0.0
+        err3 = 0.0
         finite = True
         for i in range(d):
-            e = s * (71 / 57600 * k1[i] - 71 / 16695 * k3[i] + 71 / 1920 * k4[i]
-                     - 17253 / 339200 * k5[i] + 22 / 525 * k6[i] - 1 / 40 * k7[i])  # fmt: skip
-            sc = atol + rtol * max(abs(y[i]), abs(y5[i]))
-            r = e / sc
-            err += r * r
-            if not math.isfinite(y5[i]):
+            k12[i] -= k1[i]
+            bk = (_B6 * k6[i] + _B7 * k7[i] + _B8 * k8[i] + _B9 * k9[i] + _B10 * k10[i]
+                  + _B11 * k11[i] + _B12 * k12[i])  # fmt: skip
+            yn[i] = y[i] + s * (k1[i] + bk)
+            sc = atol + rtol * max(abs(y[i]), abs(yn[i]))
+            e3 = bk - _BHH2 * k9[i] - _BHH3 * k12[i]
+            e5 = (_ER6 * k6[i] + _ER7 * k7[i] + _ER8 * k8[i] + _ER9 * k9[i] + _ER10 * k10[i]
+                  + _ER11 * k11[i] + _ER12 * k12[i])  # fmt: skip
+            err3 += (e3 / sc) ** 2
+            err5 += (e5 / sc) ** 2
+            if not math.isfinite(yn[i]):
                 finite = False
-        err = math.sqrt(err / d)
+        deno = err5 + 0.01 * err3
+        err = 0.0 if deno == 0.0 else hs * err5 / math.sqrt(d * deno)  # NaN: not finite
+        if not math.isfinite(err):
+            finite = False
         if finite and err <= 1.0:
-            while filled < nd and (dtaus[filled] - (tau + s)) * direction <= 0.0:
-                theta = (dtaus[filled] - tau) / s
-                th1 = 1.0 - theta
+            last = filled  # the samples in this step: dtaus[filled:last]
+            while last < nd and (dtaus[last] - (tau + s)) * direction <= 0.0:
+                last += 1
+            landed = hs == remaining  # the interval's last step
+            if last > filled or not landed:  # f at the step's end: the next step's first stage
+                rhs(code, consts, prog, nz, yn, k13, v, stack, coef)
+            if last > filled:
+                _dense_stages(code, consts, prog, nz, y, s, work, v, stack, coef)
                 for i in range(d):
-                    ydiff = y5[i] - y[i]
+                    k16[i] -= k1[i]
+                    ydiff = yn[i] - y[i]
                     bspl = s * k1[i] - ydiff
-                    r4 = ydiff - s * k7[i] - bspl
-                    r5 = s * (_D1 * k1[i] + _D3 * k3[i] + _D4 * k4[i] + _D5 * k5[i]
-                              + _D6 * k6[i] + _D7 * k7[i])  # fmt: skip
-                    dout[filled, i] = y[i] + theta * (
-                        ydiff + th1 * (bspl + theta * (r4 + th1 * r5))
-                    )
-                filled += 1
-            tau += s
+                    c3 = ydiff - s * k13[i] - bspl
+                    d13 = k13[i] - k1[i]
+                    c4 = s * (_D46 * k6[i] + _D47 * k7[i] + _D48 * k8[i] + _D49 * k9[i]
+                              + _D410 * k10[i] + _D411 * k11[i] + _D412 * k12[i] + _D413 * d13
+                              + _D414 * k14[i] + _D415 * k15[i] + _D416 * k16[i])  # fmt: skip
+                    c5 = s * (_D56 * k6[i] + _D57 * k7[i] + _D58 * k8[i] + _D59 * k9[i]
+                              + _D510 * k10[i] + _D511 * k11[i] + _D512 * k12[i] + _D513 * d13
+                              + _D514 * k14[i] + _D515 * k15[i] + _D516 * k16[i])  # fmt: skip
+                    c6 = s * (_D66 * k6[i] + _D67 * k7[i] + _D68 * k8[i] + _D69 * k9[i]
+                              + _D610 * k10[i] + _D611 * k11[i] + _D612 * k12[i] + _D613 * d13
+                              + _D614 * k14[i] + _D615 * k15[i] + _D616 * k16[i])  # fmt: skip
+                    c7 = s * (_D76 * k6[i] + _D77 * k7[i] + _D78 * k8[i] + _D79 * k9[i]
+                              + _D710 * k10[i] + _D711 * k11[i] + _D712 * k12[i] + _D713 * d13
+                              + _D714 * k14[i] + _D715 * k15[i] + _D716 * k16[i])  # fmt: skip
+                    for j in range(filled, last):
+                        theta = (dtaus[j] - tau) / s
+                        th1 = 1.0 - theta
+                        tail = c4 + theta * (c5 + th1 * (c6 + theta * c7))
+                        dout[j, i] = y[i] + theta * (
+                            ydiff + th1 * (bspl + theta * (c3 + th1 * tail))
+                        )
+                filled = last
+            tau = tau1 if landed else tau + s
             for i in range(d):
-                y[i] = y5[i]
-                k1[i] = k7[i]
-            factor = 5.0 if err == 0.0 else min(5.0, max(0.2, 0.9 * err ** (-0.2)))
+                y[i] = yn[i]
+                k1[i] = k13[i]  # (stale after the last step: not used again)
+            if err == 0.0:
+                factor = _FAC_MAX
+            else:
+                factor = min(_FAC_MAX, max(_FAC_MIN, _SAFE * err ** (-_EXPO)))
+            if rejected:
+                factor = min(factor, 1.0)
+            rejected = False
             h = max(h, hs * factor) if hs < h else h * factor
         else:
-            h = hs * (0.2 if not finite else max(0.2, 0.9 * err ** (-0.2)))
+            rejected = True
+            h = hs * (_FAC_MIN if not finite else max(_FAC_MIN, _SAFE * err ** (-_EXPO)))
         if h < 1e-14 * max(1.0, abs(tau)):
             _fill_nan(dout, filled)
             return RAY_BLOW_UP, h, tau
     _fill_nan(dout, filled)
     return RAY_TOO_MANY_STEPS, h, tau
+
+
+@njit(cache=True)
+def _dense_stages(code, consts, prog, nz, y, s, work, v, stack, coef):
+    """DOP853's three extra stages of the dense output (``work[13:16]``, differences
+    from the first stage like the others, the last made one by the caller), from the
+    step's stages ``work[0:13]`` (the last: f at the step's end, not its difference)."""
+    d = y.shape[0]
+    k1, k6, k7, k8, k9 = work[0], work[5], work[6], work[7], work[8]
+    k10, k11, k12, k13 = work[9], work[10], work[11], work[12]
+    k14, k15, k16, yt = work[13], work[14], work[15], work[16]
+    for i in range(d):
+        yt[i] = y[i] + s * (_C14 * k1[i] + _A147 * k7[i] + _A148 * k8[i] + _A149 * k9[i]
+                            + _A1410 * k10[i] + _A1411 * k11[i] + _A1412 * k12[i]
+                            + _A1413 * (k13[i] - k1[i]))  # fmt: skip
+    rhs(code, consts, prog, nz, yt, k14, v, stack, coef)
+    for i in range(d):
+        k14[i] -= k1[i]
+        yt[i] = y[i] + s * (_C15 * k1[i] + _A156 * k6[i] + _A157 * k7[i] + _A158 * k8[i]
+                            + _A1511 * k11[i] + _A1512 * k12[i] + _A1513 * (k13[i] - k1[i])
+                            + _A1514 * k14[i])  # fmt: skip
+    rhs(code, consts, prog, nz, yt, k15, v, stack, coef)
+    for i in range(d):
+        k15[i] -= k1[i]
+        yt[i] = y[i] + s * (_C16 * k1[i] + _A166 * k6[i] + _A167 * k7[i] + _A168 * k8[i]
+                            + _A169 * k9[i] + _A1613 * (k13[i] - k1[i]) + _A1614 * k14[i]
+                            + _A1615 * k15[i])  # fmt: skip
+    rhs(code, consts, prog, nz, yt, k16, v, stack, coef)  # (made a difference by the caller)
 
 
 @njit(cache=True, parallel=True)
@@ -279,7 +563,7 @@ def trace_sampled(code, consts, prog, nz, y0, taus, exact, rtol, atol, out, stat
                   h_last):  # fmt: skip
     """:func:`trace` landing exactly only on the times where ``exact`` is true (and
     the last); the others are sampled by the dense output, which leaves the
-    steps as long as the error control allows (fourth order there).
+    steps as long as the error control allows (seventh order there).
     ``h_last[r]`` receives the step size the error control proposed last (a
     good first step for rays near ray r)."""
     _check_trace(prog, nz, y0, taus, rtol, atol, out, status, reached)
@@ -556,7 +840,7 @@ def locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, 
         for q in range(b * block, min(targets.shape[0], (b + 1) * block)):
             for k in range(m):
                 s[k] = seeds[q, k]
-            h_guess = seed_h[q]  # first integration: the seed ray's step (0: DOPRI5's own guess)
+            h_guess = seed_h[q]  # first integration: the seed ray's step (0: a default)
             ok[q] = False
             u_out[q] = np.nan
             for i in range(n):
@@ -581,8 +865,14 @@ def locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, 
                     for k in range(m):
                         jac[row, k] = y[nz + k * nz + i]
                     row += 1
-                solved = (_finite(jac) and _finite(res)
-                          and abs(_lu_solve(jac, res, step, LU)) > 1e-300)  # fmt: skip
+                hit = True  # the ray ends on the target exactly: solved, whatever the Jacobian
+                for k in range(m):  # (x_s exactly 0 there: a focus the ray runs through)
+                    hit = hit and res[k] == 0.0
+                if hit:
+                    for k in range(m):
+                        step[k] = 0.0
+                solved = hit or (_finite(jac) and _finite(res)
+                                 and abs(_lu_solve(jac, res, step, LU)) > 1e-300)  # fmt: skip
                 if sign != 0.0 and math.isfinite(res[0]):  # inside the bracket: Newton or bisect
                     if (res[0] > 0.0) == (sign > 0.0):
                         s_a = s[0]
@@ -1239,11 +1529,19 @@ def refine_crossing(code, consts, prog, nz, n, y_lo, lo_t, hi_t, rtol, atol, sub
     J = np.empty((n, n))
     y = np.empty(d)
 
+    # every state is integrated from the interval's start, the first step the one the
+    # error control proposed at the end of the first (over the whole interval): a
+    # straight ray then takes one step, and a root of det is not moved by the rounding
+    # of intermediate steps
+    h_first = np.zeros(1)
+
     def state(t, out):  # y at t, integrated from the interval's start
         for i in range(d):
             out[i] = y_lo[i]
-        st, h, tt = integrate_ws(code, consts, prog, nz, out, lo_t, t, rtol, atol, 0.0, work, v,
-                                 stack, coef)  # fmt: skip
+        st, h, tt = integrate_ws(code, consts, prog, nz, out, lo_t, t, rtol, atol, h_first[0],
+                                 work, v, stack, coef)  # fmt: skip
+        if st == RAY_OK and h_first[0] == 0.0:
+            h_first[0] = h
         return st == RAY_OK
 
     f_lo = _det_at(code, consts, prog, nz, n, y_lo, J, stack)
@@ -1273,6 +1571,10 @@ def refine_crossing(code, consts, prog, nz, n, y_lo, lo_t, hi_t, rtol, atol, sub
                 state(best_t, y_out)
                 return CROSSING_TOUCH, best_t
             return CROSSING_NONE, hi_t
+    if fb == 0.0 and fa != 0.0:  # det is 0 at the bracket's end itself (y is the state there)
+        for i in range(d):  # (regula falsi would only close in on it from inside)
+            y_out[i] = y[i]
+        return CROSSING_FOUND, b_t
     t_best = b_t
     side = 0
     for _ in range(100):

@@ -1,0 +1,100 @@
+"""The ray integrator (DOP853 with its dense output) against closed forms."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import charme
+import charme.kernels as K
+
+RTOL, ATOL = 1e-13, 1e-15
+
+
+def _rays(text):
+    pde = charme.loads(text)
+    c = K.compile_pde(pde)
+    S = K.manifold_samples(pde)
+    y0 = np.empty((len(S), c.d))
+    ok = np.zeros(len(S), np.bool_)
+    K.initial_states(c.icode, c.iconsts, c.iprog, c.fcode, c.fconsts, c.fprog, c.n, c.charpit,
+                     S, K.initial_guesses(pde, S), y0, ok)  # fmt: skip
+    assert ok.all()
+    return c, S[:, 0], y0
+
+
+def _growing():
+    """u_t + u_x = u from (0, s, sin s): t = tau, x = s + tau, u = sin(s) e^tau; the
+    state is (t, x, u, t_s, x_s, u_s) with u_s = cos(s) e^tau."""
+    return _rays("kind: pde\nvariables: [t, x]\nequation: u_t + u_x = u\n"
+                 "initial: {parameters: {s: [0.5, 1.5, 3]}, t: 0, x: s, u: sin(s)}\n"
+                 "grid: {t: [0, 1, 2], x: [0, 1, 2]}\n")  # fmt: skip
+
+
+def _growing_exact(s, tau):
+    e = np.exp(tau)
+    return np.array([tau, s + tau, np.sin(s) * e, 0.0, 1.0, np.cos(s) * e])
+
+
+def _oscillator():
+    """u_t + (u_x^2 + x^2)/2 = 0 from (0, s, 0): the strip is a harmonic oscillator,
+    x = s cos tau, p = u_x = -s sin tau (state (t, x, u, u_t, u_x) and its s-derivative)."""
+    return _rays("kind: pde\nvariables: [t, x]\nequation: u_t + (u_x^2 + x^2)/2 = 0\n"
+                 "initial: {parameters: {s: [0.5, 1.5, 3]}, t: 0, x: s, u: 0}\n"
+                 "grid: {t: [0, 1, 2], x: [0, 1, 2]}\n")  # fmt: skip
+
+
+@pytest.mark.parametrize("span", [20.0, -20.0])
+def test_integrate_follows_exponential_growth_to_rounding(span):
+    """u grows like e^tau (by e^20 ~ 5e8, backwards it decays as much): at rtol 1e-13
+    the end state is right to about 1e-12 relative, either direction, one call or many."""
+    c, s, y0 = _growing()
+    for r in range(len(s)):
+        exact = _growing_exact(s[r], span)
+        y = y0[r].copy()
+        st, h, tau = K.integrate(c.code, c.consts, c.prog, c.nz, y, 0.0, span, RTOL, ATOL, 0.0)
+        assert st == K.RAY_OK and tau == span and h > 0
+        np.testing.assert_allclose(y, exact, rtol=2e-12, atol=1e-14)
+        z = y0[r].copy()
+        h = 0.0
+        for t0, t1 in zip(np.linspace(0, span, 41)[:-1], np.linspace(0, span, 41)[1:]):
+            st, h, _ = K.integrate(c.code, c.consts, c.prog, c.nz, z, t0, t1, RTOL, ATOL, h)
+            assert st == K.RAY_OK
+        np.testing.assert_allclose(z, exact, rtol=2e-12, atol=1e-14)
+
+
+def test_integrate_follows_a_harmonic_oscillator_for_many_periods():
+    c, s, y0 = _oscillator()
+    end = 40.0  # six periods and more
+    for r in range(len(s)):
+        y = y0[r].copy()
+        st, _, _ = K.integrate(c.code, c.consts, c.prog, c.nz, y, 0.0, end, RTOL, ATOL, 0.0)
+        assert st == K.RAY_OK
+        # x, u_x and their s-derivatives: x_s = cos tau, (u_x)_s = -sin tau
+        got = y[[1, 4, c.nz + 1, c.nz + 4]]
+        want = [s[r] * np.cos(end), -s[r] * np.sin(end), np.cos(end), -np.sin(end)]
+        np.testing.assert_allclose(got, want, rtol=0, atol=2e-12)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_dense_output_samples_are_accurate(reverse):
+    """trace_sampled lands only on the first and last time; the 199 times between are
+    dense-output samples, right to 1e-11 relative on the growing ray (and on the
+    oscillator to 1e-11 absolute)."""
+    taus = np.linspace(0.0, 20.0, 201) * (-1 if reverse else 1)
+    exact = np.zeros(len(taus), np.bool_)
+    exact[0] = True
+    for rays, check in ((_growing, "growing"), (_oscillator, "oscillator")):
+        c, s, y0 = rays()
+        out = np.empty((len(s), len(taus), c.d))
+        status, reached, h_last = np.empty(len(s), np.int64), np.empty(len(s)), np.empty(len(s))
+        K.trace_sampled(c.code, c.consts, c.prog, c.nz, y0, taus, exact, RTOL, ATOL, out,
+                        status, reached, h_last)  # fmt: skip
+        assert (status == K.RAY_OK).all() and (reached == taus[-1]).all()
+        for r in range(len(s)):
+            if check == "growing":
+                want = np.array([_growing_exact(s[r], t) for t in taus])
+                np.testing.assert_allclose(out[r], want, rtol=1e-11, atol=1e-14)
+            else:
+                want = np.stack([s[r] * np.cos(taus), -s[r] * np.sin(taus)], axis=1)
+                np.testing.assert_allclose(out[r][:, [1, 4]], want, rtol=0, atol=1e-11)
