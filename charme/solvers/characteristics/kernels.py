@@ -335,6 +335,9 @@ _D716 = -0.14972683625798562581422125276e03
 _SAFE = 0.9
 _FAC_MIN = 1.0 / 3.0
 _FAC_MAX = 6.0
+#: ... and after a step whose error estimate is exactly 0 (all stages equal: a straight
+#: ray, advanced without rounding error)
+_FAC_STRAIGHT = 1e6
 _EXPO = 1.0 / 8.0
 #: the first step when the caller gives none
 _H_START = 0.1
@@ -496,8 +499,8 @@ def integrate_dense(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0, work,
             for i in range(d):
                 y[i] = yn[i]
                 k1[i] = k13[i]  # (stale after the last step: not used again)
-            if err == 0.0:
-                factor = _FAC_MAX
+            if err == 0.0:  # a straight ray (its stages all equal): on to the end at once
+                factor = _FAC_STRAIGHT
             else:
                 factor = min(_FAC_MAX, max(_FAC_MIN, _SAFE * err ** (-_EXPO)))
             if rejected:
