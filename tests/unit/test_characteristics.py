@@ -1727,6 +1727,16 @@ def test_shorthand_data_past_the_grid_without_a_ray_give_none(tmp_path):
     np.testing.assert_allclose(np.asarray(h["u"])[0], np.linspace(-1.5, 1.5, 7) ** 2 / 4,
                                rtol=0, atol=1e-15)  # fmt: skip
     assert np.isnan(np.asarray(h["u"])[2]).all()
+    # x u_t + u_x = 0: the data along t = 0 turn characteristic at x = 0, between two
+    # samples of the widened range [-0.4, 1.7]; the far side goes (it was an error)
+    turn = solve_pde(pde('variables: [t, x]\nequation: "x*u_t + u_x = 0"\n'
+                          'initial: "u(x, t=0) = sin(x)"\ngrid: {t: [0, 0.5, 6], x: [0.3, 1, 8]}\n'))  # fmt: skip
+    t, x = np.meshgrid(turn.coords["t"], turn.coords["x"], indexing="ij")
+    foot = x**2 - 2 * t  # the ray from x0 > 0 through (t, x): x0^2 = x^2 - 2t
+    inside = foot > 0.01
+    np.testing.assert_allclose(np.asarray(turn["u"])[inside], np.sin(np.sqrt(foot[inside])),
+                               rtol=0, atol=1e-14)  # fmt: skip
+    assert np.isnan(np.asarray(turn["u"])[foot < 0]).all()
     res, out = _moc(tmp_path, 'variables: [x, y]\nequation: "u_x*u_y = u"\n'
                     'initial: "u(x=0, y) = y^2"\ngrid: {x: [0, 1, 3], y: [0, 2, 3]}\n')  # fmt: skip
     assert res.exit_code == 2 and not out.exists()

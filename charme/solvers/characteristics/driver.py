@@ -463,11 +463,10 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
     if m == 1:  # between two samples: the determinant changes sign
         turn = np.flatnonzero(det0[:-1] * det0[1:] < 0)
         for k in turn[off[turn] & off[turn + 1]]:  # shorthand data past the grid: the
-            below = S[k, 0] < S[~off, 0].min() if (~off).any() else True  # far side goes
-            far = np.arange(len(S)) <= k if below else np.arange(len(S)) > k
+            a, b, _ = pde.grid[pde.variables.index(pde.manifold[0])]  # far side goes
+            far = np.arange(len(S)) <= k if S[k, 0] < min(a, b) else np.arange(len(S)) > k
             y0[far], det0[far] = np.nan, np.nan
         if turn.size and off.any():
-            undefined = ~np.isfinite(det0)
             turn = np.flatnonzero(det0[:-1] * det0[1:] < 0)
         if turn.size:
             a, b = S[turn[0], 0], S[turn[0] + 1, 0]
