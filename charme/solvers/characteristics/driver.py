@@ -462,9 +462,14 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
         )
     if m == 1:  # between two samples: the determinant changes sign
         turn = np.flatnonzero(det0[:-1] * det0[1:] < 0)
-        for k in turn[off[turn] & off[turn + 1]]:  # shorthand data past the grid: the
-            a, b, _ = pde.grid[pde.variables.index(pde.manifold[0])]  # far side goes
-            far = np.arange(len(S)) <= k if S[k, 0] < min(a, b) else np.arange(len(S)) > k
+        a, b, _ = pde.grid[pde.variables.index(pde.manifold[0])] if off.any() else (0, 0, 0)
+        for k in turn[off[turn] & off[turn + 1]]:  # shorthand data past the grid, both
+            if S[k + 1, 0] < min(a, b):  # samples on one side of it: the far side goes
+                far = np.arange(len(S)) <= k
+            elif S[k, 0] > max(a, b):
+                far = np.arange(len(S)) > k
+            else:  # (a narrow grid between them: the data turn there, an error)
+                continue
             y0[far], det0[far] = np.nan, np.nan
         if turn.size and off.any():
             turn = np.flatnonzero(det0[:-1] * det0[1:] < 0)
@@ -2134,8 +2139,11 @@ def _folded_rays_enter(c, out, taus, tb, o, lo, hi):
     for j in order:
         r, k = folded[rows[j]], int(first[j])
         y_lo = out[r, k - 1].copy()
-        if not np.isfinite(y_lo).all():
-            continue
+        if lo <= y_lo[o] <= hi:  # inside already: from the level at or before the crossing
+            k = max(int(np.searchsorted(np.abs(taus), tb[r], side="right")), 1)
+            y_lo = out[r, k - 1].copy()
+        if not np.isfinite(y_lo).all() or lo <= y_lo[o] <= hi:
+            continue  # (inside before it crossed: its crossing lies on the range)
         from_below = y_lo[o] < lo
         edge = lo if from_below else hi
         a, b = float(taus[k - 1]), float(taus[k])
@@ -2153,21 +2161,34 @@ def _folded_rays_enter(c, out, taus, tb, o, lo, hi):
                 b, x_at = mid, z[: c["n"]].copy()
             else:
                 a = mid
-        found.append((abs(b), x_at))
+        found.append((max(abs(b), float(tb[r])), x_at))  # (it enters folded)
     return found
+
+
+#: pieces of the horizon searched in turn for a ray's first crossing
+CROSSING_PIECES = 8
 
 
 def _crossing_within(c, s_value, like, horizon):
     """(|tau|, x) of the first crossing of the data's ray at ``s_value`` up to
-    ``horizon`` (inf, None if it has none by then): see :func:`kernels.refine_crossing`."""
-    y0 = _start_ray(c, s_value, like)
-    if y0 is None:
+    ``horizon`` (inf, None if it has none by then): :func:`kernels.refine_crossing` on
+    ``CROSSING_PIECES`` pieces of the horizon in turn (on the whole, it may refine a
+    later one of an odd number of sign changes)."""
+    y = _start_ray(c, s_value, like)
+    if y is None:
         return np.inf, None
     y_at = np.empty(c["d"])
-    st, t = K.refine_crossing(c["code"], c["consts"], c["prog"], c["nz"], c["n"], y0, 0.0,
-                              horizon, c["rtol"], c["atol"], SUBDIVISIONS, y_at)  # fmt: skip
-    if st in (K.CROSSING_FOUND, K.CROSSING_TOUCH):
-        return abs(t), y_at[: c["n"]].copy()
+    edges = np.linspace(0.0, horizon, CROSSING_PIECES + 1)
+    for a, b in zip(edges[:-1], edges[1:]):
+        st, t = K.refine_crossing(c["code"], c["consts"], c["prog"], c["nz"], c["n"], y,
+                                  float(a), float(b), c["rtol"], c["atol"], SUBDIVISIONS,
+                                  y_at)  # fmt: skip
+        if st in (K.CROSSING_FOUND, K.CROSSING_TOUCH):
+            return abs(t), y_at[: c["n"]].copy()
+        status, _, _ = K._integrate(c["code"], c["consts"], c["prog"], c["nz"], y, float(a),
+                                    float(b), c["rtol"], c["atol"], 0.0)  # fmt: skip
+        if status != K.RAY_OK:
+            break
     return np.inf, None
 
 
@@ -2276,8 +2297,10 @@ def _jump_reaches(c, o, lo, hi, s_j, taus):
                     if not (a < mid < b):
                         break
                     z = prev_y.copy()
-                    K._integrate(c["code"], c["consts"], c["prog"], c["nz"], z, prev_t, mid,
-                                 c["rtol"], c["atol"], 0.0)  # fmt: skip
+                    st, _, _ = K._integrate(c["code"], c["consts"], c["prog"], c["nz"], z,
+                                            prev_t, mid, c["rtol"], c["atol"], 0.0)  # fmt: skip
+                    if st != K.RAY_OK:
+                        break
                     if (z[o] >= edge) if below else (z[o] <= edge):
                         b, x_at = mid, z[: c["n"]].copy()
                     else:
