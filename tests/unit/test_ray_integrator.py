@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_public_kernels import _rays_from_the_data
 
 import charme
 import charme.kernels as K
@@ -12,14 +13,8 @@ RTOL, ATOL = 1e-13, 1e-15
 
 
 def _rays(text):
-    pde = charme.loads(text)
-    c = K.compile_pde(pde)
-    S = K.manifold_samples(pde)
-    y0 = np.empty((len(S), c.d))
-    ok = np.zeros(len(S), np.bool_)
-    K.initial_states(c.icode, c.iconsts, c.iprog, c.fcode, c.fconsts, c.fprog, c.n, c.charpit,
-                     S, K.initial_guesses(pde, S), y0, ok)  # fmt: skip
-    assert ok.all()
+    """The compiled problem, its 1-D data's parameters and the initial ray states."""
+    c, S, y0 = _rays_from_the_data(charme.loads(text))
     return c, S[:, 0], y0
 
 

@@ -1860,24 +1860,34 @@ def _least_between_samples(c, times, time_at):
     out = []
     for k in local[np.argsort(times[local])][:BETWEEN_SAMPLES]:
         pts = [(float(S[j]), float(times[j])) for j in (k - 1, k, k + 1)]
-        lo, hi = float(S[k - 1]), float(S[k + 1])  # (the vertex may leave the three points)
-        best = None
-        for _ in range(8):
-            (s1, f1), (s2, f2), (s3, f3) = sorted(pts)
-            v = _vertex(s1, f1, s2, f2, s3, f3)
-            if v is None:
-                break
-            if not lo < v < hi or any(abs(v - q) <= 1e-15 * max(1.0, abs(v)) for q, _ in pts):
-                break
-            t, payload = time_at(v, k)
-            if not np.isfinite(t):
-                break
-            if best is None or t < best[0]:
-                best = (t, payload)
-            pts = sorted([*pts, (v, t)], key=lambda q: q[1])[:3]  # the three lowest
+        # (the vertex may leave the three points, not their bracket)
+        best = _parabolic_least(pts, float(S[k - 1]), float(S[k + 1]),
+                                lambda v, k=k: time_at(v, k))  # fmt: skip
         if best is not None and best[0] <= times[k]:
             out.append(best)
     return out
+
+
+def _parabolic_least(pts, lo, hi, time_at, steps=8):
+    """Successive parabolic interpolation to a least time: from three (s, time) points
+    ``pts``, at most ``steps`` vertices inside (lo, hi), each evaluated by ``time_at(s) ->
+    (time, payload)`` and kept with the two lowest before it.  Returns the least
+    (time, payload) evaluated, or None."""
+    best = None
+    for _ in range(steps):
+        (s1, f1), (s2, f2), (s3, f3) = sorted(pts)
+        v = _vertex(s1, f1, s2, f2, s3, f3)
+        if v is None:
+            break
+        if not lo < v < hi or any(abs(v - q) <= 1e-15 * max(1.0, abs(v)) for q, _ in pts):
+            break
+        t, payload = time_at(v)
+        if not np.isfinite(t):
+            break
+        if best is None or t < best[0]:
+            best = (t, payload)
+        pts = sorted([*pts, (v, t)], key=lambda q: q[1])[:3]  # the three lowest
+    return best
 
 
 def _vertex(s1, f1, s2, f2, s3, f3):
@@ -2015,9 +2025,7 @@ def _on_grid_crossings(info, pde, c, out, taus, tb, at, converging, e, steep=())
 
     # the rays crossing on the range and their neighbours, the earliest refined
     ins = on_range(tb, at)
-    near = ins.copy()
-    near[1:] |= ins[:-1]
-    near[:-1] |= ins[1:]
+    near = _with_neighbours(ins)
     tb_near, at_near = np.where(near, tb, np.inf), at.copy()
     _refine_crossings(info, c, out, taus, tb_near, at_near)
     tb, at = np.where(near, tb_near, tb), np.where(near[:, None], at_near, at)
@@ -2025,10 +2033,7 @@ def _on_grid_crossings(info, pde, c, out, taus, tb, at, converging, e, steep=())
     found = [(tb[r], at[r]) for r in np.flatnonzero(ins)]
     # least crossing times between the samples, from the rays crossing on the range and
     # their neighbours (a minimum near the edge has a neighbour past it)
-    near = ins.copy()
-    near[1:] |= ins[:-1]
-    near[:-1] |= ins[1:]
-    found += [cd for cd in _between_samples(pde, c, np.where(near, tb, np.inf))
+    found += [cd for cd in _between_samples(pde, c, np.where(_with_neighbours(ins), tb, np.inf))
               if inside(cd[1])]  # fmt: skip
     # the caustic through the range's edge: between neighbouring rays whose crossings lie
     # on either side of an edge (one inside, or the two either side of a narrow range),
@@ -2089,21 +2094,19 @@ def _steep_crossings(c, horizon):
         best = got[j]
         if 0 < j < len(grid) - 1 and np.isfinite(times[j - 1 : j + 2]).all():
             pts = [(float(grid[i]), float(times[i])) for i in (j - 1, j, j + 1)]
-            for _ in range(8):  # parabolic steps to the least time
-                (s1, f1), (s2, f2), (s3, f3) = sorted(pts)
-                v = _vertex(s1, f1, s2, f2, s3, f3)
-                if v is None or not grid[j - 1] < v < grid[j + 1]:
-                    break
-                if any(abs(v - q) <= 1e-15 * max(1.0, abs(v)) for q, _ in pts):
-                    break
-                here = time_at(v)
-                if not np.isfinite(here[0]):
-                    break
-                if here[0] < best[0]:
-                    best = here
-                pts = sorted([*pts, (v, here[0])], key=lambda q: q[1])[:3]
+            here = _parabolic_least(pts, float(grid[j - 1]), float(grid[j + 1]), time_at)
+            if here is not None and here[0] < best[0]:
+                best = here
         found.append(best)
     return found
+
+
+def _with_neighbours(mask):
+    """``mask`` (1-D data's rays) with each marked ray's two neighbours marked too."""
+    out = mask.copy()
+    out[1:] |= mask[:-1]
+    out[:-1] |= mask[1:]
+    return out
 
 
 #: folded rays whose entry into the grid's range is refined at most
@@ -2145,23 +2148,10 @@ def _folded_rays_enter(c, out, taus, tb, o, lo, hi):
         if not np.isfinite(y_lo).all() or lo <= y_lo[o] <= hi:
             continue  # (inside before it crossed: its crossing lies on the range)
         from_below = y_lo[o] < lo
-        edge = lo if from_below else hi
-        a, b = float(taus[k - 1]), float(taus[k])
-        x_at = out[r, k, : c["n"]].copy()
-        for _ in range(100):  # bisection on tau: past the edge yet?
-            mid = 0.5 * (a + b)
-            if not (min(a, b) < mid < max(a, b)):
-                break
-            z = y_lo.copy()
-            st, _, _ = K._integrate(c["code"], c["consts"], c["prog"], c["nz"], z,
-                                    float(taus[k - 1]), mid, c["rtol"], c["atol"], 0.0)  # fmt: skip
-            if st != K.RAY_OK:
-                break
-            if (z[o] >= edge) if from_below else (z[o] <= edge):
-                b, x_at = mid, z[: c["n"]].copy()
-            else:
-                a = mid
-        found.append((max(abs(b), float(tb[r])), x_at))  # (it enters folded)
+        t_in, x_at = _edge_reached(c, y_lo, float(taus[k - 1]), float(taus[k]),
+                                   out[r, k, : c["n"]], o, lo if from_below else hi,
+                                   from_below)  # fmt: skip
+        found.append((max(t_in, float(tb[r])), x_at))  # (it enters folded)
     return found
 
 
@@ -2289,27 +2279,34 @@ def _jump_reaches(c, o, lo, hi, s_j, taus):
             if st != K.RAY_OK:
                 break
             if (y[o] >= lo) if below else (y[o] <= hi):  # reached between the two levels
-                edge = lo if below else hi
-                a, b = prev_t, float(t1)
-                x_at = y[: c["n"]].copy()
-                for _ in range(100):  # bisection on tau from the level before
-                    mid = 0.5 * (a + b)
-                    if not (a < mid < b):
-                        break
-                    z = prev_y.copy()
-                    st, _, _ = K._integrate(c["code"], c["consts"], c["prog"], c["nz"], z,
-                                            prev_t, mid, c["rtol"], c["atol"], 0.0)  # fmt: skip
-                    if st != K.RAY_OK:
-                        break
-                    if (z[o] >= edge) if below else (z[o] <= edge):
-                        b, x_at = mid, z[: c["n"]].copy()
-                    else:
-                        a = mid
-                if best is None or abs(b) < best[0]:
-                    best = (abs(b), x_at)
+                got = _edge_reached(c, prev_y, prev_t, float(t1), y[: c["n"]], o,
+                                    lo if below else hi, below)  # fmt: skip
+                if best is None or got[0] < best[0]:
+                    best = got
                 break
             prev_y, prev_t = y.copy(), float(t1)
     return best
+
+
+def _edge_reached(c, y_lo, t_lo, t_hi, x_hi, o, edge, from_below):
+    """(|tau|, x) where a ray at state ``y_lo`` at ``t_lo``, short of x_o = ``edge`` on
+    the side ``from_below`` says, and past it at ``t_hi`` (position ``x_hi`` there),
+    reaches it: bisection on tau, each point integrated from ``t_lo``."""
+    a, b, x_at = t_lo, t_hi, np.array(x_hi, float)
+    for _ in range(100):
+        mid = 0.5 * (a + b)
+        if not min(a, b) < mid < max(a, b):
+            break
+        z = y_lo.copy()
+        st, _, _ = K._integrate(c["code"], c["consts"], c["prog"], c["nz"], z, t_lo, mid,
+                                c["rtol"], c["atol"], 0.0)  # fmt: skip
+        if st != K.RAY_OK:
+            break
+        if (z[o] >= edge) if from_below else (z[o] <= edge):
+            b, x_at = mid, z[: c["n"]].copy()
+        else:
+            a = mid
+    return abs(b), x_at
 
 
 def _refine_crossings(info, c, out, taus, tb, at):
