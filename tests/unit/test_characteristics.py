@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from charme.cli.main import cli
 from charme.errors import SpecError
 from charme.solvers.characteristics.driver import solve_pde
+from charme.solvers.characteristics.threads import over_rows
 from charme.spec.loader import parse_spec_text
 from charme.spec.pde import build_pde
 
@@ -902,8 +903,8 @@ def test_first_sign_changes_scan_each_ray_to_its_first_crossing():
         det0 = dets[:, 0].copy()
         flip, before, after = np.empty(len(S), np.int64), np.empty(len(S)), np.empty(len(S))
         touch = np.empty(len(S))
-        CK.first_sign_changes(c.code, c.consts, c.prog, c.nz, c.n, out, taus, det0, 1e-6, flip,
-                              before, after, touch)  # fmt: skip
+        over_rows(CK.first_sign_changes, len(S), c.code, c.consts, c.prog, c.nz, c.n, out,
+                  taus, det0, 1e-6, flip, before, after, touch)  # fmt: skip
         assert np.isnan(touch).all()  # in 2-D, rays into a circle cross (det changes sign)
         changes = (dets * det0[:, None] <= 0)[:, 1:]
         expected = np.where(changes.any(axis=1), np.argmax(changes, axis=1) + 1, -1)
@@ -1016,9 +1017,9 @@ def test_newton_without_evolution_solves_each_ray_once(monkeypatch):
     solved = []
     locate = K.locate_general
 
-    def counting(*args):
-        solved.append(len(args[11]))  # the targets
-        return locate(*args)
+    def counting(lo, hi, *args):
+        solved.append(hi - lo)  # the targets of this chunk
+        return locate(lo, hi, *args)
 
     monkeypatch.setattr(K, "locate_general", counting)
     r = solve_pde(pde(
@@ -1766,6 +1767,27 @@ def test_fans_in_two_dimensions_are_said_to_be_missing(tmp_path):
     exact = np.abs(x - 0.0123) - t / 2 + 0.5 * np.abs(y - 0.0071) - t / 8
     np.testing.assert_allclose(u[outside], exact[outside], rtol=0, atol=1e-13)
     assert np.isnan(u[~outside]).all()
+
+
+def test_cone_apex_on_a_sample_gives_no_ray_there(tmp_path):
+    """Level-set data whose gradient is undefined at a sample (a cone's apex on the
+    lattice, 0/0 there) failed the whole solve: 'completing the initial gradient ...
+    failed at x=0, y=0'.  No ray starts there now, as for quasilinear equations; the fan
+    out of the apex is not built (2-D), and the points only it reaches are NaN."""
+    res, out = _moc(tmp_path, 'variables: [t, x, y]\nequation: "u_t + sqrt(u_x^2 + u_y^2) = 0"\n'
+                    'initial: "u(x, y, t=0) = sqrt(x^2 + y^2)"\n'
+                    "grid: {t: [0, 0.5, 3], x: [-1, 1, 11], y: [-1, 1, 11]}\n")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "fans are not built in more than one space dimension" in res.output
+    with xr.open_dataset(out) as ds:
+        assert ds.attrs["fans_not_built_at"] == "x=0, y=0"
+        u = ds["u"].values
+    t, x, y = np.meshgrid([0, 0.25, 0.5], np.linspace(-1, 1, 11), np.linspace(-1, 1, 11),
+                          indexing="ij")  # fmt: skip
+    r = np.hypot(x, y)
+    reached = r > t + 1e-9  # the rays go straight out at unit speed: u = r - t
+    np.testing.assert_allclose(u[reached], (r - t)[reached], rtol=0, atol=1e-14)
+    assert np.isnan(u[~reached]).all()
 
 
 def _caustic_entry(u0, du0, edge, s_lo, s_hi):

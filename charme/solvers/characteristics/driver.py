@@ -36,6 +36,7 @@ from charme.solvers.characteristics.compile import (
     manifold_samples,
 )
 from charme.solvers.characteristics.symbolic import classify, solved_equation
+from charme.solvers.characteristics.threads import over_rows, threads
 from charme.spec.expressions import evaluate_array
 
 TRACE_STEPS = 400
@@ -237,8 +238,10 @@ def _probe_data(pde, c, tau_levels, e, swept=None):
         out = np.full((len(S), len(taus), nz * n), np.nan)
         if ok.any():  # (rays where the data are defined)
             part = np.empty((int(ok.sum()), len(taus), nz * n))
-            K.trace(c["code"], c["consts"], c["prog"], nz, y0[ok], taus, rtol, atol, part,
-                    np.empty(len(part), np.int64), np.empty(len(part)))  # fmt: skip
+            over_rows(K.trace_rows, len(part), c["code"], c["consts"], c["prog"], nz, y0[ok],
+                      taus, np.ones(len(taus), np.bool_), rtol, atol, part,
+                      np.empty(len(part), np.int64), np.empty(len(part)),
+                      np.empty(len(part)))  # fmt: skip
             out[ok] = part
         x = out[:, 1:][..., space].reshape(*shape, len(levels), m)
         # a ray whose x_s has all but collapsed there lands where its neighbours inside
@@ -392,6 +395,13 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
     xs = np.stack([y0[:, nz + k * nz : nz + k * nz + n] for k in range(m)], axis=1)
     _check_tangents(pde, S, xs)
     two = None
+    if charpit and not built.all():
+        # data undefined at a sample, or without a derivative there (the apex of a cone,
+        # 0/0): no gradient to complete, so no ray there, as for quasilinear equations
+        cols = [*range(n + 1), *(nz + k * nz + i for k in range(m) for i in range(n + 1))]
+        lost = ~built & ~np.isfinite(y0[:, cols]).all(axis=1)
+        y0[lost] = np.nan
+        built |= lost
     if charpit and not built.all() and not pde.guess and not pde.branch:
         two = _complete_both_ways(cp, pde, S, built, y0)
     off = _off_grid(pde, S)
@@ -551,8 +561,8 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
             exact = np.isin(taus, tau_levels) | (taus == 0.0) | save_rays
             ctx["exact"] = exact
             h_ray = np.empty(len(S))
-            K.trace_sampled(code, consts, prog, nz, y0, taus, exact, rtol, atol, out, status,
-                            reached, h_ray)  # fmt: skip
+            over_rows(K.trace_rows, len(y0), code, consts, prog, nz, y0, taus, exact, rtol,
+                      atol, out, status, reached, h_ray)  # fmt: skip
             ctx["h_ray"] = h_ray
             if pde.from_shorthand and m == 1 and widened < 2:
                 # the grid reaches past the data's rays (sample farther), or rays from
@@ -673,10 +683,11 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
                 ok = np.zeros(len(pts), np.bool_)
                 got = (np.empty(len(todo)), np.empty((len(todo), n)), np.empty((len(todo), m)),
                        np.zeros(len(todo), np.bool_))  # fmt: skip
-                K.locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, e,
-                         pts[todo], np.full(len(todo), tau), seeds[todo], seed_p, h_ray[near[todo]],
-                         zss[todo] if len(zss) else zss, s_lo, s_hi, bracket[todo],
-                         bracket_sign[todo], rtol, atol, *got)  # fmt: skip
+                over_rows(K.locate, len(todo), code, consts, prog, icode, iconsts, iprog, fcode,
+                          fconsts, fprog, n, charpit, e, pts[todo], np.full(len(todo), tau),
+                          seeds[todo], seed_p, h_ray[near[todo]],
+                          zss[todo] if len(zss) else zss, s_lo, s_hi, bracket[todo],
+                          bracket_sign[todo], rtol, atol, *got)  # fmt: skip
                 u_q[todo], g_q[todo], ok[todo] = got[0], got[1], got[3]
                 sl = [slice(None)] * n
                 sl[e] = lvl
@@ -1271,13 +1282,12 @@ def _branches_nd(info, c, crossing, e, speed, tau_levels, taus, out):
                 ).copy()
                 uq, gq = np.empty(len(rays)), np.empty((len(rays), n))
                 sq, ok = np.empty((len(rays), m)), np.zeros(len(rays), np.bool_)
-                K.locate(c["code"], c["consts"], c["prog"], c["icode"], c["iconsts"],
-                         c["iprog"], c["fcode"], c["fconsts"], c["fprog"], n, c["charpit"], e,
-                         pts[owner], np.full(len(rays), tau), np.ascontiguousarray(start_s),
-                         seed_p,
-                         c["h_ray"][rays], np.empty((0, c["nz"])), c["s_lo"], c["s_hi"],
-                         np.zeros((len(rays), 2)), np.zeros(len(rays)), c["rtol"], c["atol"],
-                         uq, gq, sq, ok)  # fmt: skip
+                over_rows(K.locate, len(rays), c["code"], c["consts"], c["prog"], c["icode"],
+                          c["iconsts"], c["iprog"], c["fcode"], c["fconsts"], c["fprog"], n,
+                          c["charpit"], e, pts[owner], np.full(len(rays), tau),
+                          np.ascontiguousarray(start_s), seed_p, c["h_ray"][rays],
+                          np.empty((0, c["nz"])), c["s_lo"], c["s_hi"], np.zeros((len(rays), 2)),
+                          np.zeros(len(rays)), c["rtol"], c["atol"], uq, gq, sq, ok)  # fmt: skip
                 if c["charpit"] and ok.any():
                     ok[ok] &= _on_branch(c, sq[ok], seed_p[ok])
                 keep = np.empty(len(rays), np.bool_)
@@ -1412,10 +1422,10 @@ def _rays_through(c, e, n, tau, qs, pts, seeds, near, zss, bracket, bracket_sign
               else np.zeros((len(qs), n))).copy()  # fmt: skip
     uq, gq, sq = np.empty(len(qs)), np.empty((len(qs), n)), np.empty((len(qs), 1))
     okq = np.zeros(len(qs), np.bool_)
-    K.locate(c["code"], c["consts"], c["prog"], c["icode"], c["iconsts"], c["iprog"],
-             c["fcode"], c["fconsts"], c["fprog"], n, c["charpit"], e, pts,
-             np.full(len(qs), tau), seeds, seed_p, c["h_ray"][near], zss, c["s_lo"],
-             c["s_hi"], bracket, bracket_sign, c["rtol"], c["atol"], uq, gq, sq, okq)  # fmt: skip
+    over_rows(K.locate, len(qs), c["code"], c["consts"], c["prog"], c["icode"], c["iconsts"],
+              c["iprog"], c["fcode"], c["fconsts"], c["fprog"], n, c["charpit"], e, pts,
+              np.full(len(qs), tau), seeds, seed_p, c["h_ray"][near], zss, c["s_lo"],
+              c["s_hi"], bracket, bracket_sign, c["rtol"], c["atol"], uq, gq, sq, okq)  # fmt: skip
     return qs[okq], uq[okq], gq[okq], sq[okq, 0], np.full(int(okq.sum()), np.nan)
 
 
@@ -2392,9 +2402,9 @@ def _crossings(c, out, taus, det0, n, nz, m, e=None):
     else:  # each ray only up to its first sign change (or touch)
         flip = np.empty(R, np.int64)
         before, after, touch = np.empty(R), np.empty(R), np.empty(R)
-        K.first_sign_changes(c["code"], c["consts"], c["prog"], nz, n, out,
-                             np.ascontiguousarray(taus, float), np.ascontiguousarray(det0, float),
-                             TOUCH, flip, before, after, touch)  # fmt: skip
+        over_rows(K.first_sign_changes, R, c["code"], c["consts"], c["prog"], nz, n, out,
+                  np.ascontiguousarray(taus, float), np.ascontiguousarray(det0, float), TOUCH,
+                  flip, before, after, touch)  # fmt: skip
         tb, at = _crossing_at(out, taus, n, np.flatnonzero(flip >= 0), flip[flip >= 0],
                               before[flip >= 0], after[flip >= 0])  # fmt: skip
         dip = np.flatnonzero(np.isfinite(touch))
@@ -2507,8 +2517,9 @@ def _general(info, pde, c, crossing="stop", evaluation="newton"):
         exact[:] |= c["save_rays"]
         exact[-1] = True  # the end is always landed on
         c.setdefault("ray_exact", []).append(exact)
-        K.trace_sampled(c["code"], c["consts"], c["prog"], nz, y0, taus, exact, c["rtol"],
-                        c["atol"], out, status, reached, np.empty(len(S)))  # fmt: skip
+        over_rows(K.trace_rows, len(y0), c["code"], c["consts"], c["prog"], nz, y0, taus,
+                  exact, c["rtol"], c["atol"], out, status, reached,
+                  np.empty(len(S)))  # fmt: skip
         tb, at = _crossings(c, out, taus, c["det0"], n, nz, m)
         runs.append((taus, out, tb, at, status, reached))
     if crossing == "viscosity" and _hamiltonian_sign(info, c, runs[0][1], list(range(n))) < 0:
@@ -2546,18 +2557,18 @@ def _raster(c, runs, crossing):
     """Every grid node from the bicubic ray cells (see :mod:`.cells`): the first
     arrival (``viscosity``), the branch nearest the data before its rays cross
     (``stop``), or every branch (``multivalued``)."""
-    import numba
-
     from charme.solvers.characteristics import cells as RA
 
     xs, ys = c["grid_axes"]
-    bands = max(1, numba.get_num_threads())
+    bands = threads()
     mode = {"viscosity": RA.FIRST_ARRIVAL, "stop": RA.NEAREST}.get(crossing, RA.ALL_BRANCHES)
     width = RASTER_BRANCHES if mode == RA.ALL_BRANCHES else 1
     score = np.full((len(xs), len(ys), width), np.inf)
     best_u = np.full((len(xs), len(ys), width), np.nan)
     best_g = np.full((len(xs), len(ys), width, 2), np.nan)
     for taus, out, tb, *_ in runs:
+        # (a Numba parallel kernel: compiled serially to run on the thread pool of
+        # .threads it took 2 s less to compile but ran 10 to 20 % slower)
         RA.rasterise(out, c["code"], c["consts"], c["prog"], c["S"][:, 0].copy(), taus, c["nz"],
                      c["charpit"], xs, ys, bands, mode, np.abs(tb), score, best_u, best_g)  # fmt: skip
     # nodes no cell reached kept their NaN (a view when there is one branch per node)
@@ -2680,12 +2691,12 @@ def _multi_seed(pde, c, runs, crossing):
         status = np.empty(len(batch), np.int64)
         u_b, g_b = np.empty(len(batch)), np.empty((len(batch), n))
         t_b, s_b = np.empty(len(batch)), np.empty((len(batch), c["m"]))
-        K.locate_general(c["code"], c["consts"], c["prog"], c["icode"], c["iconsts"],
-                         c["iprog"], c["fcode"], c["fconsts"], c["fprog"], n, c["charpit"],
-                         pts[owner[batch]], first_s[batch], first_t[batch], seed_p[batch],
-                         c["s_lo"], c["s_hi"], spacing, 2.0 * c["tau_span"],
-                         roots[owner[batch], : max(1, found.max())], found[owner[batch]], cell,
-                         c["rtol"], c["atol"], u_b, g_b, t_b, s_b, status)  # fmt: skip
+        over_rows(K.locate_general, len(batch), c["code"], c["consts"], c["prog"],
+                  c["icode"], c["iconsts"], c["iprog"], c["fcode"], c["fconsts"], c["fprog"], n,
+                  c["charpit"], pts[owner[batch]], first_s[batch], first_t[batch],
+                  seed_p[batch], c["s_lo"], c["s_hi"], spacing, 2.0 * c["tau_span"],
+                  roots[owner[batch], : max(1, found.max())], found[owner[batch]], cell,
+                  c["rtol"], c["atol"], u_b, g_b, t_b, s_b, status)  # fmt: skip
         good = status == K.LOCATE_OK
         if c["charpit"] and good.any():
             good[good] &= _on_branch(c, s_b[good], seed_p[batch[good]])

@@ -21,6 +21,7 @@ import numpy as np
 
 from charme.solvers.characteristics import kernels as K
 from charme.solvers.characteristics.symbolic import solved_equation
+from charme.solvers.characteristics.threads import over_rows
 from charme.spec.expressions import evaluate_array
 
 FAN_RAYS = 2001
@@ -189,8 +190,9 @@ def trace(c, fan, taus):
     status = np.empty(len(fan.y0), np.int64)
     reached = np.empty(len(fan.y0))
     exact = c.get("exact", np.ones(len(taus), np.bool_))
-    K.trace_sampled(c["code"], c["consts"], c["prog"], c["nz"], fan.y0, taus, exact, c["rtol"],
-                    c["atol"], out, status, reached, np.empty(len(fan.y0)))  # fmt: skip
+    over_rows(K.trace_rows, len(fan.y0), c["code"], c["consts"], c["prog"], c["nz"], fan.y0,
+              taus, exact, c["rtol"], c["atol"], out, status, reached,
+              np.empty(len(fan.y0)))  # fmt: skip
     fan.out = out
 
 

@@ -577,6 +577,22 @@ def trace_sampled(code, consts, prog, nz, y0, taus, exact, rtol, atol, out, stat
                    h_last, r)  # fmt: skip
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
+def trace_rows(lo, hi, code, consts, prog, nz, y0, taus, exact, rtol, atol, out, status,
+               reached, h_last):  # fmt: skip
+    """:func:`trace_sampled` for the rays ``lo .. hi - 1`` only, serial, without the GIL
+    (the solver's: :func:`charme.solvers.characteristics.threads.over_rows` runs chunks
+    of rays side by side; a parallel kernel costs seconds more to compile)."""
+    _check_trace(prog, nz, y0, taus, rtol, atol, out, status, reached)
+    if exact.shape[0] != taus.shape[0] or h_last.shape[0] != y0.shape[0]:
+        raise ValueError("trace_rows: exact must have one entry per tau, h_last one per ray")
+    if not 0 <= lo <= hi <= y0.shape[0]:
+        raise ValueError("trace_rows: the rows lo .. hi - 1 must lie in y0")
+    for r in range(lo, hi):
+        _trace_ray(code, consts, prog, nz, y0, taus, exact, rtol, atol, out, status, reached,
+                   h_last, r)  # fmt: skip
+
+
 @njit(cache=True)
 def _check_trace(prog, nz, y0, taus, rtol, atol, out, status, reached):
     """ValueError unless the arrays of :func:`trace` fit together (a kernel writing past
@@ -798,11 +814,13 @@ def _inside(s, s_lo, s_hi):
     return True
 
 
-@njit(cache=True, parallel=True)
-def locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, e,
-           targets, taus, seeds, seed_p, seed_h, zss, s_lo, s_hi, bracket, bracket_sign,
+@njit(cache=True, nogil=True, error_model="numpy")
+def locate(lo, hi, code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit,
+           e, targets, taus, seeds, seed_p, seed_h, zss, s_lo, s_hi, bracket, bracket_sign,
            rtol, atol, u_out, grad_out, s_out, ok):  # fmt: skip
-    """For each target point find the ray through it by Newton on s; fill u and grad u.
+    """For each target point ``q`` in ``lo .. hi - 1`` find the ray through it by Newton
+    on s; fill u and grad u (serial, without the GIL: see
+    :func:`charme.solvers.characteristics.threads.over_rows`).
 
     ``e`` is the evolution variable: point ``q`` lies at time ``taus[q]``
     and its other coordinates are ``targets[q]`` (m values, variables in
@@ -831,97 +849,98 @@ def locate(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, 
     curvatures = zss.shape[0] == targets.shape[0] and m == 1
     nz = 2 * n + 1 if charpit else n + 1
     d = nz * (m + 1)
-    block = 64  # scratch allocated once per block of points, not per point
-    for b in prange((targets.shape[0] + block - 1) // block):
-        s = np.empty(m)
-        y = np.empty(d)
-        work, v, stack, coef = workspace(prog, nz, d)
-        jac = np.empty((m, m))
-        LU = np.empty((m, m))
-        res = np.empty(m)
-        step = np.empty(m)
-        for q in range(b * block, min(targets.shape[0], (b + 1) * block)):
-            for k in range(m):
-                s[k] = seeds[q, k]
-            h_guess = seed_h[q]  # first integration: the seed ray's step (0: a default)
-            ok[q] = False
-            u_out[q] = np.nan
-            for i in range(n):
-                grad_out[q, i] = np.nan
-            sign = bracket_sign[q] if m == 1 else 0.0
-            s_a, s_b = bracket[q, 0], bracket[q, 1]  # x(s_a) - target has the sign `sign`
-            last = np.inf  # |residual| at the last iterate
-            for it in range(120 if sign != 0.0 else 40):
-                if not _initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, s,
-                                      seed_p[q], y, stack):  # fmt: skip
-                    break
-                st, h, tau = integrate_ws(code, consts, prog, nz, y, 0.0, taus[q], rtol, atol,
-                                          h_guess, work, v, stack, coef)  # fmt: skip
-                if st != RAY_OK:
-                    break
-                h_guess = h
-                row = 0
-                for i in range(n):
-                    if i == e:
-                        continue
-                    res[row] = y[i] - targets[q, row]
-                    for k in range(m):
-                        jac[row, k] = y[nz + k * nz + i]
-                    row += 1
-                hit = True  # the ray ends on the target exactly: solved, whatever the Jacobian
-                for k in range(m):  # (x_s exactly 0 there: a focus the ray runs through)
-                    hit = hit and res[k] == 0.0
-                if hit:
-                    for k in range(m):
-                        step[k] = 0.0
-                solved = hit or (_finite(jac) and _finite(res)
-                                 and abs(_lu_solve(jac, res, step, LU)) > 1e-300)  # fmt: skip
-                if sign != 0.0 and math.isfinite(res[0]):  # inside the bracket: Newton or bisect
-                    if (res[0] > 0.0) == (sign > 0.0):
-                        s_a = s[0]
-                    else:
-                        s_b = s[0]
-                    new = s[0] - step[0] if solved else np.nan
-                    # (a step below rounding leaves s on the end just moved to it: inside)
-                    inside = min(s_a, s_b) <= new <= max(s_a, s_b)
-                    # not halving the residual, unless at rounding (a last tiny step)
-                    slow = abs(res[0]) > 0.5 * last and abs(step[0]) > 1e-9 * (1.0 + abs(s[0]))
-                    if res[0] != 0.0 and (not inside or slow):
-                        step[0] = s[0] - 0.5 * (s_a + s_b)
-                        solved = True
-                    last = abs(res[0])
-                if not solved:
-                    break  # characteristics cross here (or left every bound): no unique ray
-                size = 0.0
-                for k in range(m):
-                    s[k] -= step[k]
-                    size = max(size, abs(step[k]) / (1.0 + abs(s[k])))
-                # a first step this small from a seed whose d(z_s)/ds is known: z_s moves too
-                along = curvatures and it == 0 and size < ONE_STEP and _finite(zss[q])
-                if size >= _newton_tol(rtol) and not along:
-                    continue
-                # the last step is below rounding of s: move the ray state along it linearly
-                # (z_s carried by the ray; the error is O(step^2)) instead of integrating again
-                for i in range(nz):
-                    acc = 0.0
-                    for k in range(m):
-                        acc += y[nz + k * nz + i] * step[k]
-                    y[i] -= acc
-                if along:
-                    for i in range(nz):
-                        y[nz + i] -= zss[q, i] * step[0]
-                if not _inside(s, s_lo, s_hi):
-                    break
-                if sign != 0.0:  # bisection closes in on a jump of the data just as well
-                    off = abs(y[1 - e] - targets[q, 0])
-                    if not off <= 1e-9 * (1.0 + abs(targets[q, 0])):
-                        break
-                if _gradient(code, consts, prog, n, charpit, y, v, stack, grad_out[q]):
-                    u_out[q] = y[n]
-                    for k in range(m):
-                        s_out[q, k] = s[k]
-                    ok[q] = True
+    if not 0 <= lo <= hi <= targets.shape[0]:
+        raise ValueError("locate: the rows lo .. hi - 1 must lie in targets")
+    # scratch allocated once per call (a chunk of points), not per point
+    s = np.empty(m)
+    y = np.empty(d)
+    work, v, stack, coef = workspace(prog, nz, d)
+    jac = np.empty((m, m))
+    LU = np.empty((m, m))
+    res = np.empty(m)
+    step = np.empty(m)
+    for q in range(lo, hi):
+        for k in range(m):
+            s[k] = seeds[q, k]
+        h_guess = seed_h[q]  # first integration: the seed ray's step (0: a default)
+        ok[q] = False
+        u_out[q] = np.nan
+        for i in range(n):
+            grad_out[q, i] = np.nan
+        sign = bracket_sign[q] if m == 1 else 0.0
+        s_a, s_b = bracket[q, 0], bracket[q, 1]  # x(s_a) - target has the sign `sign`
+        last = np.inf  # |residual| at the last iterate
+        for it in range(120 if sign != 0.0 else 40):
+            if not _initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, s,
+                                  seed_p[q], y, stack):  # fmt: skip
                 break
+            st, h, tau = integrate_ws(code, consts, prog, nz, y, 0.0, taus[q], rtol, atol,
+                                      h_guess, work, v, stack, coef)  # fmt: skip
+            if st != RAY_OK:
+                break
+            h_guess = h
+            row = 0
+            for i in range(n):
+                if i == e:
+                    continue
+                res[row] = y[i] - targets[q, row]
+                for k in range(m):
+                    jac[row, k] = y[nz + k * nz + i]
+                row += 1
+            hit = True  # the ray ends on the target exactly: solved, whatever the Jacobian
+            for k in range(m):  # (x_s exactly 0 there: a focus the ray runs through)
+                hit = hit and res[k] == 0.0
+            if hit:
+                for k in range(m):
+                    step[k] = 0.0
+            solved = hit or (_finite(jac) and _finite(res)
+                             and abs(_lu_solve(jac, res, step, LU)) > 1e-300)  # fmt: skip
+            if sign != 0.0 and math.isfinite(res[0]):  # inside the bracket: Newton or bisect
+                if (res[0] > 0.0) == (sign > 0.0):
+                    s_a = s[0]
+                else:
+                    s_b = s[0]
+                new = s[0] - step[0] if solved else np.nan
+                # (a step below rounding leaves s on the end just moved to it: inside)
+                inside = min(s_a, s_b) <= new <= max(s_a, s_b)
+                # not halving the residual, unless at rounding (a last tiny step)
+                slow = abs(res[0]) > 0.5 * last and abs(step[0]) > 1e-9 * (1.0 + abs(s[0]))
+                if res[0] != 0.0 and (not inside or slow):
+                    step[0] = s[0] - 0.5 * (s_a + s_b)
+                    solved = True
+                last = abs(res[0])
+            if not solved:
+                break  # characteristics cross here (or left every bound): no unique ray
+            size = 0.0
+            for k in range(m):
+                s[k] -= step[k]
+                size = max(size, abs(step[k]) / (1.0 + abs(s[k])))
+            # a first step this small from a seed whose d(z_s)/ds is known: z_s moves too
+            along = curvatures and it == 0 and size < ONE_STEP and _finite(zss[q])
+            if size >= _newton_tol(rtol) and not along:
+                continue
+            # the last step is below rounding of s: move the ray state along it linearly
+            # (z_s carried by the ray; the error is O(step^2)) instead of integrating again
+            for i in range(nz):
+                acc = 0.0
+                for k in range(m):
+                    acc += y[nz + k * nz + i] * step[k]
+                y[i] -= acc
+            if along:
+                for i in range(nz):
+                    y[nz + i] -= zss[q, i] * step[0]
+            if not _inside(s, s_lo, s_hi):
+                break
+            if sign != 0.0:  # bisection closes in on a jump of the data just as well
+                off = abs(y[1 - e] - targets[q, 0])
+                if not off <= 1e-9 * (1.0 + abs(targets[q, 0])):
+                    break
+            if _gradient(code, consts, prog, n, charpit, y, v, stack, grad_out[q]):
+                u_out[q] = y[n]
+                for k in range(m):
+                    s_out[q, k] = s[k]
+                ok[q] = True
+            break
 
 
 @njit(cache=True)
@@ -1165,12 +1184,13 @@ def _near_known(s, tau, known, count, near):
     return False
 
 
-@njit(cache=True, parallel=True)
-def locate_general(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit,
-                   targets, seeds, seed_tau, seed_p, s_lo, s_hi, spacing, tau_max, known,
+@njit(cache=True, nogil=True, error_model="numpy")
+def locate_general(lo, hi, code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n,
+                   charpit, targets, seeds, seed_tau, seed_p, s_lo, s_hi, spacing, tau_max, known,
                    n_known, near, rtol, atol, u_out, grad_out, tau_out, s_out,
                    status):  # fmt: skip
-    """Like :func:`locate` when no variable is an evolution variable: Newton on
+    """Like :func:`locate` (the points ``lo .. hi - 1``, serial, without the GIL) when no
+    variable is an evolution variable: Newton on
     (s, tau) with the Jacobian ``[x_s1 .. x_sm, dx/dtau]`` (n unknowns); the
     solution's ray parameters go to ``s_out`` and ``tau_out``, ``status[q]`` is one
     of ``LOCATE_*``.  An iterate with |tau| beyond ``tau_max`` (past where the rays
@@ -1192,7 +1212,9 @@ def locate_general(code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fp
     m = n - 1
     nz = 2 * n + 1 if charpit else n + 1
     d = nz * (m + 1)
-    for q in prange(targets.shape[0]):
+    if not 0 <= lo <= hi <= targets.shape[0]:
+        raise ValueError("locate_general: the rows lo .. hi - 1 must lie in targets")
+    for q in range(lo, hi):
         s = seeds[q].copy()
         tau = seed_tau[q]
         y = np.empty(d)
@@ -1400,10 +1422,11 @@ def jacobian_dets(code, consts, prog, nz, n, Y, out):
             out[r] = _det_lu(J)
 
 
-@njit(cache=True, parallel=True)
-def first_sign_changes(code, consts, prog, nz, n, out, taus, det0, touch_below, flip, before,
-                       after, touch):  # fmt: skip
-    """Per ray ``r`` of ``out[r, level]`` (levels at ``taus``): the first level
+@njit(cache=True, nogil=True, error_model="numpy")
+def first_sign_changes(lo, hi, code, consts, prog, nz, n, out, taus, det0, touch_below, flip,
+                       before, after, touch):  # fmt: skip
+    """Per ray ``r`` in ``lo .. hi - 1`` of ``out[r, level]`` (levels at ``taus``; serial,
+    without the GIL: see :func:`charme.solvers.characteristics.threads.over_rows`): the first level
     ``flip[r]`` >= 1 where the determinant of :func:`jacobian_dets` has the sign
     opposite to ``det0[r]`` (or is 0), with the determinants at the level before and
     at it; -1 if there is none.  Or where it touches 0 without changing sign (a
@@ -1414,47 +1437,47 @@ def first_sign_changes(code, consts, prog, nz, n, out, taus, det0, touch_below, 
     focus, cost a few levels instead of all)."""
     m = n - 1
     R, L, _ = out.shape
-    block = 16
-    for b in prange((R + block - 1) // block):
-        stack = np.empty(STACK_SIZE)
-        J = np.empty((n, n))
-        for r in range(b * block, min(R, (b + 1) * block)):
-            flip[r] = -1
-            touch[r] = np.nan
-            prev = np.nan
-            prev2 = np.nan
-            for k in range(L):
-                y = out[r, k]
-                finite = True
-                for i in range(nz * (m + 1)):
-                    if not math.isfinite(y[i]):
-                        finite = False
-                        break
-                if not finite:
-                    prev = np.nan
-                    continue
-                for kk in range(m):
-                    for i in range(n):
-                        J[kk, i] = y[nz + kk * nz + i]
+    if not 0 <= lo <= hi <= R:
+        raise ValueError("first_sign_changes: the rows lo .. hi - 1 must lie in out")
+    stack = np.empty(STACK_SIZE)
+    J = np.empty((n, n))
+    for r in range(lo, hi):
+        flip[r] = -1
+        touch[r] = np.nan
+        prev = np.nan
+        prev2 = np.nan
+        for k in range(L):
+            y = out[r, k]
+            finite = True
+            for i in range(nz * (m + 1)):
+                if not math.isfinite(y[i]):
+                    finite = False
+                    break
+            if not finite:
+                prev = np.nan
+                continue
+            for kk in range(m):
                 for i in range(n):
-                    J[m, i] = eval_program(code, consts, prog[i, 0], prog[i, 1], y, stack, 0.0)
-                det = _det_lu(J)
-                if k > 0 and det * det0[r] <= 0.0:
+                    J[kk, i] = y[nz + kk * nz + i]
+            for i in range(n):
+                J[m, i] = eval_program(code, consts, prog[i, 0], prog[i, 1], y, stack, 0.0)
+            det = _det_lu(J)
+            if k > 0 and det * det0[r] <= 0.0:
+                flip[r] = k
+                before[r] = prev
+                after[r] = det
+                break
+            if m >= 2 and k >= 2 and math.isfinite(prev2):
+                vertex = _dip(taus[k - 2], taus[k - 1], taus[k], abs(prev2), abs(prev),
+                              abs(det), touch_below * abs(det0[r]))  # fmt: skip
+                if math.isfinite(vertex):
                     flip[r] = k
                     before[r] = prev
                     after[r] = det
+                    touch[r] = vertex
                     break
-                if m >= 2 and k >= 2 and math.isfinite(prev2):
-                    vertex = _dip(taus[k - 2], taus[k - 1], taus[k], abs(prev2), abs(prev),
-                                  abs(det), touch_below * abs(det0[r]))  # fmt: skip
-                    if math.isfinite(vertex):
-                        flip[r] = k
-                        before[r] = prev
-                        after[r] = det
-                        touch[r] = vertex
-                        break
-                prev2 = prev
-                prev = det
+            prev2 = prev
+            prev = det
 
 
 @njit(cache=True)

@@ -1,0 +1,65 @@
+"""Rows of a serial ``@njit(nogil=True)`` kernel on a pool of threads.
+
+The solver's heavy kernels (tracing rays, Newton onto them, the raster) take a
+range of rows ``lo, hi`` as their first two arguments and release the GIL; this
+module splits the rows into chunks and runs them side by side.  They are not
+Numba ``prange`` kernels because a parallel kernel costs seconds more to
+compile than the same loop in serial (about 11 s of the 30 s a first solve
+took to compile); the work per row is large, so a thread pool loses nothing.
+
+The number of threads is Numba's (``numba.set_num_threads``, the
+``NUMBA_NUM_THREADS`` environment variable), as for the package's parallel
+kernels.  Rows are independent and each is computed whole by one thread, so
+the results do not depend on the thread count.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numba
+
+#: Chunks per thread: more than one, so a thread that drew cheap rows takes more.
+CHUNKS_PER_THREAD = 4
+
+_pools: dict[int, ThreadPoolExecutor] = {}
+_lock = threading.Lock()
+
+
+def threads() -> int:
+    """The number of threads kernels run on here (Numba's setting, for this thread)."""
+    return max(1, int(numba.get_num_threads()))
+
+
+def _pool(size: int) -> ThreadPoolExecutor:
+    with _lock:
+        pool = _pools.get(size)
+        if pool is None:
+            pool = _pools[size] = ThreadPoolExecutor(size, thread_name_prefix="charme-rows")
+        return pool
+
+
+def over_rows(kernel, count: int, *args) -> None:
+    """``kernel(lo, hi, *args)`` over the rows ``0 .. count - 1`` in chunks, on
+    :func:`threads` threads (in this thread when there is one, or one row).  The first
+    exception a chunk raises is raised here, after every chunk has finished."""
+    count = int(count)
+    size = threads()
+    if count <= 0:
+        return
+    if size == 1 or count == 1:
+        kernel(0, count, *args)
+        return
+    pieces = min(count, size * CHUNKS_PER_THREAD)
+    bounds = [count * k // pieces for k in range(pieces + 1)]
+    pool = _pool(size)
+    futures = [pool.submit(kernel, lo, hi, *args) for lo, hi in zip(bounds[:-1], bounds[1:])]
+    error = None
+    for future in futures:  # (all of them: none still writes to the arrays when we return)
+        try:
+            future.result()
+        except BaseException as exc:  # noqa: BLE001 - re-raised below
+            error = error or exc
+    if error is not None:
+        raise error

@@ -1,0 +1,88 @@
+"""Rows of a nogil kernel on the thread pool (charme.solvers.characteristics.threads)."""
+
+import numba
+import numpy as np
+import pytest
+from numba import njit
+
+from charme.solvers.characteristics import threads as TH
+from charme.solvers.characteristics.driver import solve_pde
+from charme.spec.loader import parse_spec_text
+from charme.spec.pde import build_pde
+
+
+@njit(nogil=True)
+def _rows(lo, hi, out, calls):
+    for r in range(lo, hi):
+        out[r] = 3 * r + 1
+    calls[lo] = hi - lo
+
+
+def _raising(lo, hi, out):
+    if lo > 0:
+        raise ValueError(f"chunk at {lo}")
+    out[lo:hi] = 1
+
+
+@pytest.fixture
+def two_threads():
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("Numba has one thread here")
+    before = numba.get_num_threads()
+    numba.set_num_threads(2)
+    yield
+    numba.set_num_threads(before)
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 7, 100])
+def test_every_row_once_in_chunks(count, two_threads):
+    out = np.zeros(count, np.int64)
+    calls = np.zeros(max(count, 1), np.int64)
+    TH.over_rows(_rows, count, out, calls)
+    np.testing.assert_array_equal(out, 3 * np.arange(count) + 1)
+    assert calls.sum() == count  # each row in exactly one chunk
+    assert (calls > 0).sum() == min(count, 2 * TH.CHUNKS_PER_THREAD)
+
+
+def test_one_thread_is_one_call():
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        calls = np.zeros(50, np.int64)
+        TH.over_rows(_rows, 50, np.zeros(50, np.int64), calls)
+        assert calls[0] == 50 and calls[1:].sum() == 0
+    finally:
+        numba.set_num_threads(before)
+
+
+def test_a_chunk_s_error_is_raised_after_all_finish(two_threads):
+    out = np.zeros(40)
+    with pytest.raises(ValueError, match="chunk at"):
+        TH.over_rows(_raising, 40, out)
+    assert (out[:5] == 1).all()  # the first chunk ran
+
+
+def _solve(text, threads, **kw):
+    before = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        return solve_pde(build_pde(parse_spec_text(text, "p.yaml", ".yaml")), **kw)
+    finally:
+        numba.set_num_threads(before)
+
+
+@pytest.mark.parametrize("text,kw", [
+    ("kind: pde\nvariables: [t, x]\nequation: u_t + u*u_x = 0\n"
+     "initial: {parameters: {s: [-3.141592653589793, 9.42477796076938, 101]}, t: 0, x: s, "
+     "u: sin(s)}\ngrid: {t: [0, 1.5, 4], x: [0, 6.283185307179586, 81]}\n",
+     {"crossing": "shock"}),
+    ("kind: pde\nvariables: [x, y]\nequation: u_x^2 + u_y^2 = 1\n"
+     "initial: {parameters: {s: [0, 6.283185307179586, 181]}, x: 0.6*cos(s), "
+     "y: 0.3*sin(s), u: 0, branch: -1}\ngrid: {x: [-1, 1, 21], y: [-1, 1, 21]}\n", {}),
+])  # fmt: skip
+def test_same_bits_on_one_and_two_threads(text, kw):
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("Numba has one thread here")
+    one, two = _solve(text, 1, **kw), _solve(text, 2, **kw)
+    for name in ("u", "u_x"):
+        np.testing.assert_array_equal(np.asarray(one[name]), np.asarray(two[name]))
