@@ -93,3 +93,73 @@ def test_dense_output_samples_are_accurate(reverse):
             else:
                 want = np.stack([s[r] * np.cos(taus), -s[r] * np.sin(taus)], axis=1)
                 np.testing.assert_allclose(out[r][:, [1, 4]], want, rtol=0, atol=1e-11)
+
+
+@pytest.mark.parametrize("equation,variables,straight", [
+    ("u_t + u*u_x = 0", "[t, x]", True),  # g = (1, u, 0): u is constant along the rays
+    ("u_t + u_x^2/2 = 0", "[t, x]", True),  # g a function of p, whose own g is 0
+    ("u_t + abs(u_x) = 0", "[t, x]", True),
+    ("u_x^2 + u_y^2 = 1", "[x, y]", True),
+    ("u_t + 2*u_x - 3*u_y = 0", "[t, x, y]", True),
+    ("u_t + u_x = u", "[t, x]", False),  # u grows along the rays
+    ("u_t + (u_x^2 + x^2)/2 = 0", "[t, x]", False),  # p turns
+    ("y*u_x - x*u_y = 0", "[x, y]", False),  # the rays are circles
+    ("u_x*u_y = u", "[x, y]", False),
+])  # fmt: skip
+def test_straight_rays_are_recognised(equation, variables, straight):
+    names = variables.strip("[]").split(", ")
+    data = f"u({', '.join(names[1:])}, {names[0]}=0) = 1 + {names[1]}^2"
+    p = charme.loads(f'kind: pde\nvariables: {variables}\nequation: "{equation}"\n'
+                     f'initial: "{data}"\ngrid: {{'
+                     + ", ".join(f"{v}: [0.5, 1, 3]" for v in names) + "}\n")  # fmt: skip
+    assert K.compile_pde(p).straight is straight
+
+
+@pytest.mark.parametrize("text", [
+    "kind: pde\nvariables: [t, x]\nequation: u_t + u*u_x = 0\n"
+    "initial: {parameters: {s: [-2, 2, 5]}, t: 0, x: s, u: sin(s)}\n"
+    "grid: {t: [0, 1, 2], x: [0, 1, 2]}\n",
+    "kind: pde\nvariables: [x, y]\nequation: u_x^2 + u_y^2 = 1\n"
+    "initial: {parameters: {s: [0, 6, 5]}, x: cos(s), y: 0.5*sin(s), u: 0, branch: 1}\n"
+    "grid: {x: [0, 1, 2], y: [0, 1, 2]}\n",
+])  # fmt: skip
+def test_straight_rays_in_closed_form_agree_with_the_integrator(text):
+    """With ``straight`` a ray is y0 + tau f(y0), from one evaluation of f: the same
+    states (variations included) and dense samples as DOP853's, to rounding."""
+    import charme.solvers.characteristics.kernels as CK
+
+    c, _, y0 = _rays(text)
+    assert c.straight
+    samples = np.array([0.3, 1.1, 2.2])
+    for r in range(len(y0)):
+        got = []
+        for straight in (False, True):
+            y = y0[r].copy()
+            work, v, stack, coef = CK.workspace(c.prog, c.nz, c.d)
+            dout = np.empty((len(samples), c.d))
+            st, _, tau = CK.integrate_dense(c.code, c.consts, c.prog, c.nz, y, 0.0, 2.5, RTOL,
+                                            ATOL, 0.0, work, v, stack, coef, samples, dout,
+                                            straight)  # fmt: skip
+            assert st == K.RAY_OK and tau == 2.5
+            got.append((y, dout))
+        np.testing.assert_allclose(got[1][0], got[0][0], rtol=0, atol=1e-14)
+        np.testing.assert_allclose(got[1][1], got[0][1], rtol=0, atol=1e-14)
+        f = np.empty(c.d)
+        CK.rhs(c.code, c.consts, c.prog, c.nz, y0[r], f, *CK.workspace(c.prog, c.nz, c.d)[1:])
+        np.testing.assert_array_equal(got[1][0], y0[r] + 2.5 * f)
+
+
+def test_a_straight_ray_whose_speed_is_not_finite_fails_as_a_blow_up():
+    import charme.solvers.characteristics.kernels as CK
+
+    c, _, y0 = _rays("kind: pde\nvariables: [t, x]\nequation: u_t + u*u_x = 0\n"
+                     "initial: {parameters: {s: [0, 1, 3]}, t: 0, x: s, u: s}\n"
+                     "grid: {t: [0, 1, 2], x: [0, 1, 2]}\n")  # fmt: skip
+    y = y0[1].copy()
+    y[2] = np.inf  # u: the speed
+    work, v, stack, coef = CK.workspace(c.prog, c.nz, c.d)
+    dout = np.zeros((2, c.d))
+    st, _, tau = CK.integrate_dense(c.code, c.consts, c.prog, c.nz, y, 0.0, 1.0, RTOL, ATOL,
+                                    0.0, work, v, stack, coef, np.array([0.2, 0.5]), dout,
+                                    True)  # fmt: skip
+    assert st == K.RAY_BLOW_UP and tau == 0.0 and np.isnan(dout).all()

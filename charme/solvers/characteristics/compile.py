@@ -68,6 +68,11 @@ class CompiledPDE(NamedTuple):
         Names of the manifold parameters, e.g. ``("s",)``.
     kind
         ``"linear"``, ``"semilinear"``, ``"quasilinear"`` or ``"fully nonlinear"``.
+    straight
+        True when every ray is a straight line in its state (see
+        :func:`~charme.solvers.characteristics.symbolic.classify`): the solver's
+        kernels then advance rays in closed form, y(tau) = y(0) + tau f(y(0)),
+        exact, instead of integrating them.
     stack_size
         Stack depth the deepest program needs; the kernels evaluate with
         work stacks of :data:`KERNEL_STACK` entries (``compile_pde`` refuses
@@ -98,6 +103,7 @@ class CompiledPDE(NamedTuple):
     manifold: tuple
     kind: str
     stack_size: int
+    straight: bool = False
 
 
 def compile_pde(pde) -> CompiledPDE:
@@ -148,7 +154,7 @@ def compile_pde(pde) -> CompiledPDE:
         s_lo=np.array([a for a, _, _ in pde.manifold_ranges], np.float64),
         s_hi=np.array([b for _, b, _ in pde.manifold_ranges], np.float64),
         z_names=tuple(info.z_names), manifold=tuple(pde.manifold), kind=info.kind,
-        stack_size=max(depth, fdepth, idepth),
+        stack_size=max(depth, fdepth, idepth), straight=bool(info.straight),
     )  # fmt: skip
 
 

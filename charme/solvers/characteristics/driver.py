@@ -241,7 +241,7 @@ def _probe_data(pde, c, tau_levels, e, swept=None):
             over_rows(K.trace_rows, len(part), c["code"], c["consts"], c["prog"], nz, y0[ok],
                       taus, np.ones(len(taus), np.bool_), rtol, atol, part,
                       np.empty(len(part), np.int64), np.empty(len(part)),
-                      np.empty(len(part)))  # fmt: skip
+                      np.empty(len(part)), c["straight"])  # fmt: skip
             out[ok] = part
         x = out[:, 1:][..., space].reshape(*shape, len(levels), m)
         # a ray whose x_s has all but collapsed there lands where its neighbours inside
@@ -505,6 +505,7 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
     hi_g = np.array([b for _, b, _ in pde.grid])
     ctx = dict(code=code, consts=consts, prog=prog, icode=icode, iconsts=iconsts, iprog=iprog,
                fcode=fcode, fconsts=fconsts, fprog=fprog, n=n, m=m, nz=nz, d=d, charpit=charpit,
+               straight=cp.straight,
                S=S, y0=y0, det0=det0, rtol=rtol, atol=atol, s_lo=s_lo, s_hi=s_hi,
                s_counts=np.array([k for _, _, k in pde.manifold_ranges]),
                grid_axes=grid_axes, shape=shape, lo_g=lo_g, hi_g=hi_g,
@@ -562,7 +563,7 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
             ctx["exact"] = exact
             h_ray = np.empty(len(S))
             over_rows(K.trace_rows, len(y0), code, consts, prog, nz, y0, taus, exact, rtol,
-                      atol, out, status, reached, h_ray)  # fmt: skip
+                      atol, out, status, reached, h_ray, cp.straight)  # fmt: skip
             ctx["h_ray"] = h_ray
             if pde.from_shorthand and m == 1 and widened < 2:
                 # the grid reaches past the data's rays (sample farther), or rays from
@@ -687,7 +688,7 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
                           fconsts, fprog, n, charpit, e, pts[todo], np.full(len(todo), tau),
                           seeds[todo], seed_p, h_ray[near[todo]],
                           zss[todo] if len(zss) else zss, s_lo, s_hi, bracket[todo],
-                          bracket_sign[todo], rtol, atol, *got)  # fmt: skip
+                          bracket_sign[todo], rtol, atol, *got, cp.straight)  # fmt: skip
                 u_q[todo], g_q[todo], ok[todo] = got[0], got[1], got[3]
                 sl = [slice(None)] * n
                 sl[e] = lvl
@@ -1287,7 +1288,8 @@ def _branches_nd(info, c, crossing, e, speed, tau_levels, taus, out):
                           c["charpit"], e, pts[owner], np.full(len(rays), tau),
                           np.ascontiguousarray(start_s), seed_p, c["h_ray"][rays],
                           np.empty((0, c["nz"])), c["s_lo"], c["s_hi"], np.zeros((len(rays), 2)),
-                          np.zeros(len(rays)), c["rtol"], c["atol"], uq, gq, sq, ok)  # fmt: skip
+                          np.zeros(len(rays)), c["rtol"], c["atol"], uq, gq, sq, ok,
+                          c["straight"])  # fmt: skip
                 if c["charpit"] and ok.any():
                     ok[ok] &= _on_branch(c, sq[ok], seed_p[ok])
                 keep = np.empty(len(rays), np.bool_)
@@ -1425,7 +1427,8 @@ def _rays_through(c, e, n, tau, qs, pts, seeds, near, zss, bracket, bracket_sign
     over_rows(K.locate, len(qs), c["code"], c["consts"], c["prog"], c["icode"], c["iconsts"],
               c["iprog"], c["fcode"], c["fconsts"], c["fprog"], n, c["charpit"], e, pts,
               np.full(len(qs), tau), seeds, seed_p, c["h_ray"][near], zss, c["s_lo"],
-              c["s_hi"], bracket, bracket_sign, c["rtol"], c["atol"], uq, gq, sq, okq)  # fmt: skip
+              c["s_hi"], bracket, bracket_sign, c["rtol"], c["atol"], uq, gq, sq, okq,
+              c["straight"])  # fmt: skip
     return qs[okq], uq[okq], gq[okq], sq[okq, 0], np.full(int(okq.sum()), np.nan)
 
 
@@ -1990,7 +1993,7 @@ def _crossing_of_ray(pde, c, s_value, like, estimate):
         return np.inf, None
     y_at = np.empty(d)
     st, t = K.refine_crossing(c["code"], c["consts"], c["prog"], nz, n, y0, lo, hi, c["rtol"],
-                              c["atol"], SUBDIVISIONS, y_at)  # fmt: skip
+                              c["atol"], SUBDIVISIONS, y_at, c["straight"])  # fmt: skip
     if st in (K.CROSSING_FOUND, K.CROSSING_TOUCH):
         return abs(t), y_at[:n].copy()
     return np.inf, None
@@ -2182,7 +2185,7 @@ def _crossing_within(c, s_value, like, horizon):
     for a, b in zip(edges[:-1], edges[1:]):
         st, t = K.refine_crossing(c["code"], c["consts"], c["prog"], c["nz"], c["n"], y,
                                   float(a), float(b), c["rtol"], c["atol"], SUBDIVISIONS,
-                                  y_at)  # fmt: skip
+                                  y_at, c["straight"])  # fmt: skip
         if st in (K.CROSSING_FOUND, K.CROSSING_TOUCH):
             return abs(t), y_at[: c["n"]].copy()
         status, _, _ = K._integrate(c["code"], c["consts"], c["prog"], c["nz"], y, float(a),
@@ -2367,7 +2370,8 @@ def _refine_rays(info, c, out, taus, tb, at, rays, exact=None):
             if st != K.RAY_OK:
                 continue
         status, t = K.refine_crossing(c["code"], c["consts"], c["prog"], nz, n, y_lo, lo_t, hi_t,
-                                      c["rtol"], c["atol"], SUBDIVISIONS, y_at)  # fmt: skip
+                                      c["rtol"], c["atol"], SUBDIVISIONS, y_at,
+                                      c["straight"])  # fmt: skip
         if status in (K.CROSSING_FOUND, K.CROSSING_TOUCH):
             tb[r], at[r] = abs(t), y_at[:n]
         elif status == K.CROSSING_NONE:
@@ -2519,7 +2523,7 @@ def _general(info, pde, c, crossing="stop", evaluation="newton"):
         c.setdefault("ray_exact", []).append(exact)
         over_rows(K.trace_rows, len(y0), c["code"], c["consts"], c["prog"], nz, y0, taus,
                   exact, c["rtol"], c["atol"], out, status, reached,
-                  np.empty(len(S)))  # fmt: skip
+                  np.empty(len(S)), c["straight"])  # fmt: skip
         tb, at = _crossings(c, out, taus, c["det0"], n, nz, m)
         runs.append((taus, out, tb, at, status, reached))
     if crossing == "viscosity" and _hamiltonian_sign(info, c, runs[0][1], list(range(n))) < 0:
@@ -2696,7 +2700,7 @@ def _multi_seed(pde, c, runs, crossing):
                   c["charpit"], pts[owner[batch]], first_s[batch], first_t[batch],
                   seed_p[batch], c["s_lo"], c["s_hi"], spacing, 2.0 * c["tau_span"],
                   roots[owner[batch], : max(1, found.max())], found[owner[batch]], cell,
-                  c["rtol"], c["atol"], u_b, g_b, t_b, s_b, status)  # fmt: skip
+                  c["rtol"], c["atol"], u_b, g_b, t_b, s_b, status, c["straight"])  # fmt: skip
         good = status == K.LOCATE_OK
         if c["charpit"] and good.any():
             good[good] &= _on_branch(c, s_b[good], seed_p[batch[good]])

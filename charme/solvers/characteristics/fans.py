@@ -192,7 +192,7 @@ def trace(c, fan, taus):
     exact = c.get("exact", np.ones(len(taus), np.bool_))
     over_rows(K.trace_rows, len(fan.y0), c["code"], c["consts"], c["prog"], c["nz"], fan.y0,
               taus, exact, c["rtol"], c["atol"], out, status, reached,
-              np.empty(len(fan.y0)))  # fmt: skip
+              np.empty(len(fan.y0)), c["straight"])  # fmt: skip
     fan.out = out
 
 

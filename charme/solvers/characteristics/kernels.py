@@ -143,7 +143,8 @@ def integrate(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0):
 def _integrate(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0):
     """:func:`integrate` without its checks of the arguments (the solver's own calls)."""
     work, v, stack, coef = workspace(prog, nz, y.shape[0])
-    return integrate_ws(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0, work, v, stack, coef)
+    return integrate_ws(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0, work, v, stack, coef,
+                        False)  # fmt: skip
 
 
 @njit(cache=True)
@@ -155,10 +156,13 @@ def workspace(prog, nz, d):
 
 
 @njit(cache=True)
-def integrate_ws(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0, work, v, stack, coef):
-    """:func:`integrate` with caller-owned scratch arrays (from :func:`workspace`)."""
+def integrate_ws(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0, work, v, stack, coef,
+                 straight):  # fmt: skip
+    """:func:`integrate` with caller-owned scratch arrays (from :func:`workspace`);
+    ``straight``: the rays are straight lines (``CompiledPDE.straight``), advanced in
+    closed form."""
     return integrate_dense(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0, work, v, stack,
-                           coef, np.empty(0), np.empty((0, y.shape[0])))  # fmt: skip
+                           coef, np.empty(0), np.empty((0, y.shape[0])), straight)  # fmt: skip
 
 
 # Dormand-Prince 8(5,3), the method of E. Hairer, S. P. Norsett and G. Wanner, Solving
@@ -345,7 +349,7 @@ _H_START = 0.1
 
 @njit(cache=True)
 def integrate_dense(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0, work, v, stack, coef,
-                    dtaus, dout):  # fmt: skip
+                    dtaus, dout, straight):  # fmt: skip
     """:func:`integrate_ws` that also samples the solution at ``dtaus`` (inside the
     interval, in order) into ``dout`` rows by the method's seventh-order dense
     output, without shortening a step; rows it does not reach are NaN.
@@ -358,10 +362,18 @@ def integrate_dense(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0, work,
     node c_i, the weights to 1, the error and dense-output coefficients to 0): the
     same method, but a component whose derivative does not change along the step (a
     straight ray) has all differences 0 and is advanced without rounding error, and
-    its error estimate is 0, not rounding noise."""
+    its error estimate is 0, not rounding noise.
+
+    With ``straight`` (every ray a straight line, ``CompiledPDE.straight``: the
+    derivative of the whole ray state is constant along it) the ray is advanced in
+    closed form, y(tau) = y(tau0) + (tau - tau0) f(y(tau0)), from one evaluation of f.
+    """
     d = y.shape[0]
     nd = dtaus.shape[0]
     filled = 0
+    if straight:
+        return _advance_straight(code, consts, prog, nz, y, tau0, tau1, h0, work, v, stack,
+                                 coef, dtaus, dout)  # fmt: skip
     # k1: f at the step's start; k2..k12: the stages' differences from it; k13: f at
     # the step's end (the next k1); k14..k16: the dense output's stages (differences)
     k1, k2, k3, k4, k5, k6 = work[0], work[1], work[2], work[3], work[4], work[5]
@@ -518,6 +530,31 @@ def integrate_dense(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0, work,
 
 
 @njit(cache=True)
+def _advance_straight(code, consts, prog, nz, y, tau0, tau1, h0, work, v, stack, coef, dtaus,
+                      dout):  # fmt: skip
+    """:func:`integrate_dense` for a straight ray: y(tau) = y(tau0) + (tau - tau0) f(y(tau0)).
+    A state where f or the end is not finite fails as a blow-up at tau0 (where the
+    integrator's steps would have shrunk to nothing)."""
+    d = y.shape[0]
+    f = work[0]
+    rhs(code, consts, prog, nz, y, f, v, stack, coef)
+    span = tau1 - tau0
+    ok = True
+    for i in range(d):
+        if not (math.isfinite(f[i]) and math.isfinite(y[i] + span * f[i])):
+            ok = False
+    if not ok:
+        _fill_nan(dout, 0)
+        return RAY_BLOW_UP, h0, tau0
+    for j in range(dtaus.shape[0]):
+        for i in range(d):
+            dout[j, i] = y[i] + (dtaus[j] - tau0) * f[i]
+    for i in range(d):
+        y[i] += span * f[i]
+    return RAY_OK, max(abs(h0), abs(span)), tau1
+
+
+@njit(cache=True)
 def _dense_stages(code, consts, prog, nz, y, s, work, v, stack, coef):
     """DOP853's three extra stages of the dense output (``work[13:16]``, differences
     from the first stage like the others, the last made one by the caller), from the
@@ -558,7 +595,7 @@ def trace(code, consts, prog, nz, y0, taus, rtol, atol, out, status, reached):
     h_last = np.empty(y0.shape[0])
     for r in prange(y0.shape[0]):
         _trace_ray(code, consts, prog, nz, y0, taus, exact, rtol, atol, out, status, reached,
-                   h_last, r)  # fmt: skip
+                   h_last, r, False)  # fmt: skip
 
 
 @njit(cache=True, parallel=True)
@@ -574,15 +611,16 @@ def trace_sampled(code, consts, prog, nz, y0, taus, exact, rtol, atol, out, stat
         raise ValueError("trace_sampled: exact must have one entry per tau, h_last one per ray")
     for r in prange(y0.shape[0]):
         _trace_ray(code, consts, prog, nz, y0, taus, exact, rtol, atol, out, status, reached,
-                   h_last, r)  # fmt: skip
+                   h_last, r, False)  # fmt: skip
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def trace_rows(lo, hi, code, consts, prog, nz, y0, taus, exact, rtol, atol, out, status,
-               reached, h_last):  # fmt: skip
+               reached, h_last, straight):  # fmt: skip
     """:func:`trace_sampled` for the rays ``lo .. hi - 1`` only, serial, without the GIL
     (the solver's: :func:`charme.solvers.characteristics.threads.over_rows` runs chunks
-    of rays side by side; a parallel kernel costs seconds more to compile)."""
+    of rays side by side; a parallel kernel costs seconds more to compile); with
+    ``straight`` (``CompiledPDE.straight``) the rays are advanced in closed form."""
     _check_trace(prog, nz, y0, taus, rtol, atol, out, status, reached)
     if exact.shape[0] != taus.shape[0] or h_last.shape[0] != y0.shape[0]:
         raise ValueError("trace_rows: exact must have one entry per tau, h_last one per ray")
@@ -590,7 +628,7 @@ def trace_rows(lo, hi, code, consts, prog, nz, y0, taus, exact, rtol, atol, out,
         raise ValueError("trace_rows: the rows lo .. hi - 1 must lie in y0")
     for r in range(lo, hi):
         _trace_ray(code, consts, prog, nz, y0, taus, exact, rtol, atol, out, status, reached,
-                   h_last, r)  # fmt: skip
+                   h_last, r, straight)  # fmt: skip
 
 
 @njit(cache=True)
@@ -619,8 +657,8 @@ def _check_trace(prog, nz, y0, taus, rtol, atol, out, status, reached):
 # inlined into its parallel loops: compiled on its own it added seconds to the first solve
 @njit(cache=True, inline="always")
 def _trace_ray(code, consts, prog, nz, y0, taus, exact, rtol, atol, out, status, reached,
-               h_last, r):  # fmt: skip
-    """Ray r of :func:`trace_sampled`."""
+               h_last, r, straight):  # fmt: skip
+    """Ray r of :func:`trace_sampled` (``straight``: see :func:`integrate_dense`)."""
     n_t = taus.shape[0]
     y = y0[r].copy()
     work, v, stack, coef = workspace(prog, nz, y.shape[0])
@@ -636,7 +674,7 @@ def _trace_ray(code, consts, prog, nz, y0, taus, exact, rtol, atol, out, status,
         if status[r] == RAY_OK:
             st, h, tau = integrate_dense(code, consts, prog, nz, y, taus[k0], taus[k1], rtol,
                                          atol, h, work, v, stack, coef, taus[k0 + 1 : k1],
-                                         out[r, k0 + 1 : k1])  # fmt: skip
+                                         out[r, k0 + 1 : k1], straight)  # fmt: skip
             reached[r] = tau
             if st != RAY_OK:
                 status[r] = st
@@ -817,7 +855,7 @@ def _inside(s, s_lo, s_hi):
 @njit(cache=True, nogil=True, error_model="numpy")
 def locate(lo, hi, code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit,
            e, targets, taus, seeds, seed_p, seed_h, zss, s_lo, s_hi, bracket, bracket_sign,
-           rtol, atol, u_out, grad_out, s_out, ok):  # fmt: skip
+           rtol, atol, u_out, grad_out, s_out, ok, straight):  # fmt: skip
     """For each target point ``q`` in ``lo .. hi - 1`` find the ray through it by Newton
     on s; fill u and grad u (serial, without the GIL: see
     :func:`charme.solvers.characteristics.threads.over_rows`).
@@ -875,7 +913,7 @@ def locate(lo, hi, code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fp
                                   seed_p[q], y, stack):  # fmt: skip
                 break
             st, h, tau = integrate_ws(code, consts, prog, nz, y, 0.0, taus[q], rtol, atol,
-                                      h_guess, work, v, stack, coef)  # fmt: skip
+                                      h_guess, work, v, stack, coef, straight)  # fmt: skip
             if st != RAY_OK:
                 break
             h_guess = h
@@ -1188,7 +1226,7 @@ def _near_known(s, tau, known, count, near):
 def locate_general(lo, hi, code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fprog, n,
                    charpit, targets, seeds, seed_tau, seed_p, s_lo, s_hi, spacing, tau_max, known,
                    n_known, near, rtol, atol, u_out, grad_out, tau_out, s_out,
-                   status):  # fmt: skip
+                   status, straight):  # fmt: skip
     """Like :func:`locate` (the points ``lo .. hi - 1``, serial, without the GIL) when no
     variable is an evolution variable: Newton on
     (s, tau) with the Jacobian ``[x_s1 .. x_sm, dx/dtau]`` (n unknowns); the
@@ -1218,14 +1256,12 @@ def locate_general(lo, hi, code, consts, prog, icode, iconsts, iprog, fcode, fco
         s = seeds[q].copy()
         tau = seed_tau[q]
         y = np.empty(d)
-        stack = np.empty(STACK_SIZE)
-        v = np.empty(nz)
+        work, v, stack, coef = workspace(prog, nz, d)
         jac = np.empty((n, n))
         LU = np.empty((n, n))
         res = np.empty(n)
         step = np.empty(n)
         dy = np.empty(d)
-        coef = np.empty(prog.shape[0])
         status[q] = LOCATE_FAILED
         u_out[q] = np.nan
         tau_out[q] = np.nan
@@ -1239,7 +1275,8 @@ def locate_general(lo, hi, code, consts, prog, icode, iconsts, iprog, fcode, fco
             if not _initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, s,
                                   seed_p[q], y, stack):  # fmt: skip
                 break
-            st, h, t_end = _integrate(code, consts, prog, nz, y, 0.0, tau, rtol, atol, 0.0)
+            st, h, t_end = integrate_ws(code, consts, prog, nz, y, 0.0, tau, rtol, atol, 0.0,
+                                        work, v, stack, coef, straight)  # fmt: skip
             if st != RAY_OK:
                 break
             for i in range(nz):
@@ -1294,7 +1331,8 @@ def locate_general(lo, hi, code, consts, prog, icode, iconsts, iprog, fcode, fco
                 if not _initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit,
                                       s, seed_p[q], y, stack):  # fmt: skip
                     break
-                st, h, t_end = _integrate(code, consts, prog, nz, y, 0.0, tau, rtol, atol, 0.0)
+                st, h, t_end = integrate_ws(code, consts, prog, nz, y, 0.0, tau, rtol, atol, 0.0,
+                                            work, v, stack, coef, straight)  # fmt: skip
                 if st != RAY_OK:
                     break
             if _finite(y) and _gradient(code, consts, prog, n, charpit, y, v, stack,
@@ -1538,7 +1576,7 @@ def _det_at(code, consts, prog, nz, n, y, J, stack):
 
 @njit(cache=True)
 def refine_crossing(code, consts, prog, nz, n, y_lo, lo_t, hi_t, rtol, atol, subdivisions,
-                    y_out):  # fmt: skip
+                    y_out, straight):  # fmt: skip
     """Where det [x_s, dx/dtau] of the ray at state ``y_lo`` (time ``lo_t``) first
     vanishes in ``[lo_t, hi_t]`` (either direction): ``(status, tau)``.
 
@@ -1565,7 +1603,7 @@ def refine_crossing(code, consts, prog, nz, n, y_lo, lo_t, hi_t, rtol, atol, sub
         for i in range(d):
             out[i] = y_lo[i]
         st, h, tt = integrate_ws(code, consts, prog, nz, out, lo_t, t, rtol, atol, h_first[0],
-                                 work, v, stack, coef)  # fmt: skip
+                                 work, v, stack, coef, straight)  # fmt: skip
         if st == RAY_OK and h_first[0] == 0.0:
             h_first[0] = h
         return st == RAY_OK

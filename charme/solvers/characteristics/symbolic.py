@@ -151,6 +151,8 @@ class Classification:
     # F has a kink in the gradient (abs(u_x), max(u_x, 0)...): the first such second
     # derivative, as text; characteristics fan out of the kink (Charpit)
     kink_in_p: str | None = None
+    # the rays are straight lines in z (see _straight): advanced in closed form
+    straight: bool = False
 
     @property
     def charpit(self) -> bool:
@@ -216,7 +218,9 @@ def _classify(F_tree, variables, unknown) -> Classification:
         ]
         Z = [*X, U, *P]
         info.z_names = (*pde.variables, pde.unknown, *pde.derivative_names)
-        info.g = [from_sympy(sp.simplify(gi)) for gi in g]
+        g = [sp.simplify(gi) for gi in g]
+        info.g = [from_sympy(gi) for gi in g]
+        info.straight = _straight(g, [*X, U, *P])
         info.G = [[from_sympy(sp.diff(gi, zj)) for zj in Z] for gi in g]
         info.strip = [from_sympy(F), *(from_sympy(f) for f in Fx), from_sympy(Fu),
                       *(from_sympy(f) for f in Fp)]  # fmt: skip
@@ -248,7 +252,20 @@ def _classify(F_tree, variables, unknown) -> Classification:
     info.z_names = (*pde.variables, pde.unknown)
     info.g = [*info.a, info.b]
     info.G = [[*row, du] for row, du in zip(info.da_dx, info.da_du)] + [[*info.db_dx, info.db_du]]
+    info.straight = _straight([*a, sp.simplify(b)], [*X, U])
     return info
+
+
+def _straight(g, Z) -> bool:
+    """Whether every ray of dz/dtau = g(z) is a straight line, z(tau) = z(0) + tau g(z(0)):
+    each component of g depends only on components of z whose own g is 0 (which stay
+    constant along the rays), so g is constant along each ray; and so is the
+    derivative of the whole ray state, the variations z_s(tau) = z_s(0) + tau G z_s(0)
+    included (the neighbouring rays are straight too).  Burgers' u_t + u u_x = 0 (g =
+    (1, u, 0)), u_t + H(u_x) = 0 and |grad u| = 1 (g a function of p, whose g is 0),
+    constant-coefficient transport; not u_t + u_x = u or x u_x + u_y = 0."""
+    fixed = {zj for gj, zj in zip(g, Z) if gj == 0}
+    return all(gi.free_symbols <= fixed for gi in g)
 
 
 def manifold_derivatives(pde, second=False):
