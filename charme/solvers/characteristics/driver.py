@@ -1787,7 +1787,8 @@ def _u_dx_integral(c, o, lo, hi, tol=None, depth=0, trusted=None, accepted=None)
     lo, hi = np.asarray(lo, float), np.asarray(hi, float)
     if trusted is not None and trusted.any():
         value = np.empty(len(lo))
-        value[~trusted] = _u_dx_integral(c, o, lo[~trusted], hi[~trusted], tol, depth)
+        if not trusted.all():
+            value[~trusted] = _u_dx_integral(c, o, lo[~trusted], hi[~trusted], tol, depth)
         half = 0.5 * (hi[trusted] - lo[trusted])
         sig = lo[trusted][:, None] + half[:, None] * (_GAUSS[0] + 1)
         data = _data_at(c, o, sig).reshape(*sig.shape, 3)
