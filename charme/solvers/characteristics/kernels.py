@@ -1131,6 +1131,12 @@ OFF_DATA = 1.0
 #: Newton came within ``near`` of a solution found before for the same point: it would
 #: converge onto that same ray (see :func:`locate_general`)
 LOCATE_KNOWN = 3
+#: :func:`locate_general` integrates its rays to this relative tolerance (or the solve's,
+#: if looser) until Newton's step falls below :data:`LOOSE_UNTIL` (relative): the far
+#: iterates, and those of points no ray reaches, cost a few steps each instead of
+#: many; from there on, and for the solution, the solve's own tolerance
+LOOSE_RTOL = 1e-8
+LOOSE_UNTIL = 1e-4
 
 
 @njit(cache=True)
@@ -1268,6 +1274,7 @@ def locate_general(lo, hi, code, consts, prog, icode, iconsts, iprog, fcode, fco
         for i in range(n):
             grad_out[q, i] = np.nan
         last = np.nan  # the last Newton step's size (none yet: no rate)
+        loose = rtol < LOOSE_RTOL  # (the iterates' rays integrated to LOOSE_RTOL)
         for _ in range(50):
             if _near_known(s, tau, known[q], n_known[q], near):
                 status[q] = LOCATE_KNOWN
@@ -1275,8 +1282,9 @@ def locate_general(lo, hi, code, consts, prog, icode, iconsts, iprog, fcode, fco
             if not _initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, s,
                                   seed_p[q], y, stack):  # fmt: skip
                 break
-            st, h, t_end = integrate_ws(code, consts, prog, nz, y, 0.0, tau, rtol, atol, 0.0,
-                                        work, v, stack, coef, straight)  # fmt: skip
+            st, h, t_end = integrate_ws(code, consts, prog, nz, y, 0.0, tau,
+                                        LOOSE_RTOL if loose else rtol, atol, 0.0, work, v,
+                                        stack, coef, straight)  # fmt: skip
             if st != RAY_OK:
                 break
             for i in range(nz):
@@ -1294,6 +1302,10 @@ def locate_general(lo, hi, code, consts, prog, icode, iconsts, iprog, fcode, fco
             if not abs(tau) <= tau_max:
                 break
             size = max(size, abs(step[m]) / (1.0 + abs(tau)))
+            if loose and size < LOOSE_UNTIL:  # near: from here on the solve's tolerance
+                loose = False
+                last = np.nan
+                continue
             # converged: the step is below the tolerance, or Newton's rate (this step over
             # the last) says that the rest of its way is (Hairer and Wanner's test)
             rate = size / last
