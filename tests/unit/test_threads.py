@@ -86,3 +86,26 @@ def test_same_bits_on_one_and_two_threads(text, kw):
     one, two = _solve(text, 1, **kw), _solve(text, 2, **kw)
     for name in ("u", "u_x"):
         np.testing.assert_array_equal(np.asarray(one[name]), np.asarray(two[name]))
+
+
+def test_a_forked_child_gets_its_own_pool(two_threads):
+    """A child forked after the pool started has none of its threads: it must not
+    queue work on it (it would wait forever)."""
+    import multiprocessing
+
+    TH.over_rows(_rows, 16, np.zeros(16, np.int64), np.zeros(16, np.int64))  # (the pool runs)
+    ctx = multiprocessing.get_context("fork")
+    child = ctx.Process(target=_in_child)
+    child.start()
+    child.join(60)
+    if child.is_alive():
+        child.kill()
+        pytest.fail("the forked child hung on the parent's thread pool")
+    assert child.exitcode == 0
+
+
+def _in_child():
+    numba.set_num_threads(2)
+    out = np.zeros(16, np.int64)
+    TH.over_rows(_rows, 16, out, np.zeros(16, np.int64))
+    raise SystemExit(0 if (out == 3 * np.arange(16) + 1).all() else 1)

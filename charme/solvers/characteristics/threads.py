@@ -15,6 +15,7 @@ the results do not depend on the thread count.
 
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -25,6 +26,18 @@ CHUNKS_PER_THREAD = 4
 
 _pools: dict[int, ThreadPoolExecutor] = {}
 _lock = threading.Lock()
+
+
+def _forget_pools() -> None:
+    """In a forked child: the parent's pools have no threads here (their queues would
+    never be served), and the lock may have been held at the fork."""
+    global _lock
+    _pools.clear()
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pools)
 
 
 def threads() -> int:
