@@ -1974,7 +1974,7 @@ def _blow_up_of_ray(c, s_value, k, end):
     if y0 is None:
         return np.inf
     status, _, tau = K._integrate(c["code"], c["consts"], c["prog"], c["nz"], y0, 0.0, end,
-                                 c["rtol"], c["atol"], 0.0)  # fmt: skip
+                                 c["rtol"], c["atol"], 0.0, c["straight"])  # fmt: skip
     return abs(tau) if status == K.RAY_BLOW_UP else np.inf
 
 
@@ -1989,7 +1989,7 @@ def _crossing_of_ray(pde, c, s_value, like, estimate):
     lo, hi = 0.5 * estimate, 1.1 * estimate + 1e-12  # (a step between coarse samples
     # of 2-D data can move the crossing well below the samples' estimate)
     status, _, _ = K._integrate(c["code"], c["consts"], c["prog"], nz, y0, 0.0, lo, c["rtol"],
-                               c["atol"], 0.0)  # fmt: skip
+                               c["atol"], 0.0, c["straight"])  # fmt: skip
     if status != K.RAY_OK:
         return np.inf, None
     y_at = np.empty(d)
@@ -2190,7 +2190,8 @@ def _crossing_within(c, s_value, like, horizon):
         if st in (K.CROSSING_FOUND, K.CROSSING_TOUCH):
             return abs(t), y_at[: c["n"]].copy()
         status, _, _ = K._integrate(c["code"], c["consts"], c["prog"], c["nz"], y, float(a),
-                                    float(b), c["rtol"], c["atol"], 0.0)  # fmt: skip
+                                    float(b), c["rtol"], c["atol"], 0.0,
+                                    c["straight"])  # fmt: skip
         if status != K.RAY_OK:
             break
     return np.inf, None
@@ -2289,7 +2290,8 @@ def _jump_reaches(c, o, lo, hi, s_j, taus):
             if best is not None and abs(t1) > best[0] + abs(t1 - prev_t):
                 break
             st, _, _ = K._integrate(c["code"], c["consts"], c["prog"], c["nz"], y, prev_t,
-                                   float(t1), c["rtol"], c["atol"], 0.0)  # fmt: skip
+                                   float(t1), c["rtol"], c["atol"], 0.0,
+                                   c["straight"])  # fmt: skip
             if st != K.RAY_OK:
                 break
             if (y[o] >= lo) if below else (y[o] <= hi):  # reached between the two levels
@@ -2313,7 +2315,7 @@ def _edge_reached(c, y_lo, t_lo, t_hi, x_hi, o, edge, from_below):
             break
         z = y_lo.copy()
         st, _, _ = K._integrate(c["code"], c["consts"], c["prog"], c["nz"], z, t_lo, mid,
-                                c["rtol"], c["atol"], 0.0)  # fmt: skip
+                                c["rtol"], c["atol"], 0.0, c["straight"])  # fmt: skip
         if st != K.RAY_OK:
             break
         if (z[o] >= edge) if from_below else (z[o] <= edge):
@@ -2367,7 +2369,8 @@ def _refine_rays(info, c, out, taus, tb, at, rays, exact=None):
             j = int(np.flatnonzero(exact[:k])[-1])
             y_lo = out[r, j].copy()
             st, _, _ = K._integrate(c["code"], c["consts"], c["prog"], nz, y_lo, float(taus[j]),
-                                   lo_t, c["rtol"], c["atol"], 0.0)  # fmt: skip
+                                   lo_t, c["rtol"], c["atol"], 0.0,
+                                   c["straight"])  # fmt: skip
             if st != K.RAY_OK:
                 continue
         status, t = K.refine_crossing(c["code"], c["consts"], c["prog"], nz, n, y_lo, lo_t, hi_t,
@@ -2464,7 +2467,7 @@ def _first_crossing(info, c, runs):
     y = c["y0"][i].copy()  # the ray from the data to the estimate's tau
     tau = math.copysign(tb_r, float(taus[-1]))
     st, _, _ = K._integrate(c["code"], c["consts"], c["prog"], c["nz"], y, 0.0, tau, c["rtol"],
-                           c["atol"], 0.0)  # fmt: skip
+                           c["atol"], 0.0, c["straight"])  # fmt: skip
     return (tb_r, y[: c["n"]]) if st == K.RAY_OK else (tb_r, runs[k][3][i])
 
 

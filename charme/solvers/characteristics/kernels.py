@@ -136,15 +136,16 @@ def integrate(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0):
     _check_tolerances(rtol, atol)
     if not (math.isfinite(tau0) and math.isfinite(tau1) and math.isfinite(h0)):
         raise ValueError("integrate: tau0, tau1 and h0 must be finite")
-    return _integrate(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0)
+    return _integrate(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0, False)
 
 
 @njit(cache=True)
-def _integrate(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0):
-    """:func:`integrate` without its checks of the arguments (the solver's own calls)."""
+def _integrate(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0, straight):
+    """:func:`integrate` without its checks of the arguments (the solver's own calls;
+    ``straight``: see :func:`integrate_dense`)."""
     work, v, stack, coef = workspace(prog, nz, y.shape[0])
     return integrate_ws(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0, work, v, stack, coef,
-                        False)  # fmt: skip
+                        straight)  # fmt: skip
 
 
 @njit(cache=True)
