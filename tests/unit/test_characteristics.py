@@ -1779,8 +1779,11 @@ def test_cone_apex_on_a_sample_gives_no_ray_there(tmp_path):
                     "grid: {t: [0, 0.5, 3], x: [-1, 1, 11], y: [-1, 1, 11]}\n")  # fmt: skip
     assert res.exit_code == 0, res.output
     assert "fans are not built in more than one space dimension" in res.output
+    assert "no ray starts where the data or their derivatives are not finite (1 of" in res.output
     with xr.open_dataset(out) as ds:
         assert ds.attrs["fans_not_built_at"] == "x=0, y=0"
+        assert ds.attrs["data_undefined_samples"] == 1
+        assert ds.attrs["data_undefined_at"] == "x=0, y=0"
         u = ds["u"].values
     t, x, y = np.meshgrid([0, 0.25, 0.5], np.linspace(-1, 1, 11), np.linspace(-1, 1, 11),
                           indexing="ij")  # fmt: skip
@@ -1788,6 +1791,52 @@ def test_cone_apex_on_a_sample_gives_no_ray_there(tmp_path):
     reached = r > t + 1e-9  # the rays go straight out at unit speed: u = r - t
     np.testing.assert_allclose(u[reached], (r - t)[reached], rtol=0, atol=1e-14)
     assert np.isnan(u[~reached]).all()
+
+
+@pytest.mark.parametrize("equation", ["u_t + u*u_x = 0", "u_t + u_x^2/2 = 0"])
+def test_data_undefined_over_a_stretch_are_said_to_be(tmp_path, equation):
+    """sqrt(x - 1.9) on [-2, 2]: no ray where the data are undefined, for quasilinear
+    and fully nonlinear equations alike (a Charpit solve failed there, naming x = -2 as a
+    Newton failure); the summary and the attributes say where and how many."""
+    res, out = _moc(tmp_path, f'variables: [t, x]\nequation: "{equation}"\n'
+                    'initial: "u(x, t=0) = sqrt(x - 1.9)"\n'
+                    "grid: {t: [0, 0.01, 2], x: [-2, 2, 41]}\n")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "no ray starts where the data or their derivatives are not finite" in res.output
+    with xr.open_dataset(out) as ds:
+        assert ds.attrs["data_undefined_samples"] > 0
+        assert float(ds.attrs["data_undefined_at"].split("=")[1]) < 1.9
+        u = ds["u"].values[0]
+    x = np.linspace(-2, 2, 41)
+    assert np.isnan(u[x < 1.9]).all()
+    np.testing.assert_allclose(u[x > 1.9], np.sqrt(x[x > 1.9] - 1.9), rtol=0, atol=1e-15)
+
+
+def test_data_without_a_second_derivative_at_a_sample(tmp_path):
+    """|x|^1.5 has no second derivative at 0, where the gradient's variation dp/ds is
+    undefined: the solve failed there, blaming Newton's completion of the gradient.  No
+    ray starts there now; the others give u = g(y) + t g'(y)^2 / 2 at x = y + t g'(y)."""
+    from scipy.optimize import brentq
+
+    res, out = _moc(tmp_path, 'variables: [t, x]\nequation: "u_t + u_x^2/2 = 0"\n'
+                    'initial: "u(x, t=0) = abs(x)^1.5"\n'
+                    "grid: {t: [0, 0.5, 3], x: [-1, 1, 21]}\n")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    with xr.open_dataset(out) as ds:
+        assert ds.attrs["data_undefined_at"] == "x=0"
+        u = ds["u"].values
+
+    def exact(t, x):
+        dg = lambda y: 1.5 * np.sign(y) * abs(y) ** 0.5  # noqa: E731
+        y = brentq(lambda y: y + t * dg(y) - x, -2, 2, xtol=1e-15)
+        return abs(y) ** 1.5 + t * dg(y) ** 2 / 2
+
+    for i, t in enumerate([0, 0.25, 0.5]):
+        for j, x in enumerate(np.linspace(-1, 1, 21)):
+            if t == 0 and j == 10:
+                assert np.isnan(u[i, j])  # the sample itself: its ray never started
+            else:
+                assert u[i, j] == pytest.approx(exact(t, x), abs=1e-14)
 
 
 def _caustic_entry(u0, du0, edge, s_lo, s_hi):

@@ -163,3 +163,26 @@ def test_a_straight_ray_whose_speed_is_not_finite_fails_as_a_blow_up():
                                     0.0, work, v, stack, coef, np.array([0.2, 0.5]), dout,
                                     True)  # fmt: skip
     assert st == K.RAY_BLOW_UP and tau == 0.0 and np.isnan(dout).all()
+
+
+def test_a_straight_ray_advanced_by_nothing_is_unchanged():
+    """tau1 = tau0: the state stands, as the integrator leaves it, even where f is not
+    finite (u_t + sqrt(u) u_x = 0 at u = 0: the node on the data at x = 0 came out NaN)."""
+    import charme.solvers.characteristics.kernels as CK
+
+    c, _, y0 = _rays("kind: pde\nvariables: [t, x]\nequation: u_t + sqrt(u)*u_x = 0\n"
+                     "initial: {parameters: {s: [0, 1, 3]}, t: 0, x: s, u: s}\n"
+                     "grid: {t: [0, 1, 2], x: [0, 1, 2]}\n")  # fmt: skip
+    assert c.straight
+    for straight in (False, True):
+        y = y0[0].copy()  # u = 0: d(sqrt u)/du is infinite
+        work, v, stack, coef = CK.workspace(c.prog, c.nz, c.d)
+        st, _, tau = CK.integrate_dense(c.code, c.consts, c.prog, c.nz, y, 0.0, 0.0, RTOL, ATOL,
+                                        0.0, work, v, stack, coef, np.empty(0),
+                                        np.empty((0, c.d)), straight)  # fmt: skip
+        assert st == K.RAY_OK and tau == 0.0
+        np.testing.assert_array_equal(y, y0[0])
+    res = charme.solve_pde(charme.loads(
+        'kind: pde\nvariables: [t, x]\nequation: "u_t + sqrt(u)*u_x = 0"\n'
+        'initial: "u(x, t=0) = x"\ngrid: {t: [0, 1, 5], x: [-1, 1, 41]}\n'))  # fmt: skip
+    assert float(res["u"][0, 20]) == 0.0 and float(res["u_x"][0, 20]) == 1.0

@@ -109,3 +109,36 @@ def _in_child():
     out = np.zeros(16, np.int64)
     TH.over_rows(_rows, 16, out, np.zeros(16, np.int64))
     raise SystemExit(0 if (out == 3 * np.arange(16) + 1).all() else 1)
+
+
+def test_ctrl_c_waits_for_the_running_chunks_and_drops_the_rest(two_threads):
+    """Ctrl-C while waiting: the chunks running write into the caller's arrays until
+    they end, so they are waited for; those not started are cancelled."""
+    import signal
+    import time
+
+    out = np.zeros(16)
+    started = np.zeros(16)
+
+    def slow(lo, hi, out):
+        started[lo] = 1
+        time.sleep(0.4)
+        out[lo:hi] = 1
+
+    def interrupt(*_):
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0.1)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            TH.over_rows(slow, 16, out)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    ran = started.nonzero()[0]
+    assert len(ran) == 2  # the two the threads had begun
+    snapshot = out.copy()
+    time.sleep(0.6)
+    np.testing.assert_array_equal(out, snapshot)  # nothing still writes
+    assert snapshot.sum() == 2 * 16 // (2 * TH.CHUNKS_PER_THREAD)  # they finished, no more

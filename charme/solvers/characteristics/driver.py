@@ -396,10 +396,17 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
     _check_tangents(pde, S, xs)
     two = None
     if charpit and not built.all():
-        # data undefined at a sample, or without a derivative there (the apex of a cone,
-        # 0/0): no gradient to complete, so no ray there, as for quasilinear equations
+        # data undefined at a sample, or without a first derivative there (the apex of a
+        # cone, 0/0), or a second (|x|^1.5 at 0: the gradient's variation dp/ds is
+        # undefined): no ray there, as for quasilinear equations
         cols = [*range(n + 1), *(nz + k * nz + i for k in range(m) for i in range(n + 1))]
         lost = ~built & ~np.isfinite(y0[:, cols]).all(axis=1)
+        failed = np.flatnonzero(~built & ~lost)
+        if failed.size:
+            second = np.arange(n + 1 + n * m + m, len(cp.iprog))
+            got = np.empty((len(failed), len(second)))
+            K.eval_rows(cp.icode, cp.iconsts, cp.iprog, second, S[failed], got)
+            lost[failed[~np.isfinite(got).all(axis=1)]] = True
         y0[lost] = np.nan
         built |= lost
     if charpit and not built.all() and not pde.guess and not pde.branch:
@@ -763,6 +770,7 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
         **({"fans_not_built_at": ", ".join(
             f"{v}={ctx['unbuilt_fans'][0][0][i]:.6g}" for i, v in enumerate(pde.variables)
             if i != e)} if ctx.get("unbuilt_fans") else {}),  # fmt: skip
+        **_undefined_data(pde, S, ctx["started"] | off),
         **extra_attrs,
     }  # fmt: skip
     if save_rays:
@@ -777,6 +785,19 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
                                                      "the data; the rest is integration error)"}  # fmt: skip
         data_vars["ray_tau"] = (("step",), taus)
     return Result("characteristics", coords, data_vars, attrs, var_attrs)
+
+
+def _undefined_data(pde, S, started):
+    """Attributes saying where no ray starts because the data (or their derivatives
+    along the manifold) are not finite there, as a cone's apex, 0/0, or a stretch
+    outside their domain (``started``: the samples whose rays start, or which the
+    shorthand widened past the grid on purpose); none if there is no such sample."""
+    if started.all():
+        return {}
+    first = int(np.flatnonzero(~started)[0])
+    return {"data_undefined_samples": int((~started).sum()),
+            "data_undefined_at": ", ".join(f"{name}={S[first, k]:.6g}"
+                                           for k, name in enumerate(pde.manifold))}  # fmt: skip
 
 
 def _off_grid(pde, S):

@@ -537,9 +537,13 @@ def _advance_straight(code, consts, prog, nz, y, tau0, tau1, h0, work, v, stack,
     A state where f or the end is not finite fails as a blow-up at tau0 (where the
     integrator's steps would have shrunk to nothing)."""
     d = y.shape[0]
+    span = tau1 - tau0
+    if span == 0.0:  # (as the integrator: nothing to advance, whatever f is)
+        for j in range(dtaus.shape[0]):
+            _put(dout[j], y)
+        return RAY_OK, h0, tau1
     f = work[0]
     rhs(code, consts, prog, nz, y, f, v, stack, coef)
-    span = tau1 - tau0
     ok = True
     for i in range(d):
         if not (math.isfinite(f[i]) and math.isfinite(y[i] + span * f[i])):
@@ -655,7 +659,8 @@ def _check_trace(prog, nz, y0, taus, rtol, atol, out, status, reached):
     _check_tolerances(rtol, atol)
 
 
-# inlined into its parallel loops: compiled on its own it added seconds to the first solve
+# inlined into its loops over rays (trace, trace_sampled, trace_rows): compiled on its own
+# it added seconds to the first solve
 @njit(cache=True, inline="always")
 def _trace_ray(code, consts, prog, nz, y0, taus, exact, rtol, atol, out, status, reached,
                h_last, r, straight):  # fmt: skip

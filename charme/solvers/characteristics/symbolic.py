@@ -244,7 +244,8 @@ def _classify(F_tree, variables, unknown) -> Classification:
     b = -c
     info = Classification(kind, pde.variables, pde.unknown)
     info.a = [from_sympy(ai) for ai in a]
-    info.b = from_sympy(sp.simplify(b))
+    simple_b = sp.simplify(b)
+    info.b = from_sympy(simple_b)
     info.da_dx = [[from_sympy(sp.diff(ai, xj)) for xj in X] for ai in a]
     info.da_du = [from_sympy(sp.diff(ai, U)) for ai in a]
     info.db_dx = [from_sympy(sp.diff(b, xj)) for xj in X]
@@ -252,7 +253,7 @@ def _classify(F_tree, variables, unknown) -> Classification:
     info.z_names = (*pde.variables, pde.unknown)
     info.g = [*info.a, info.b]
     info.G = [[*row, du] for row, du in zip(info.da_dx, info.da_du)] + [[*info.db_dx, info.db_du]]
-    info.straight = _straight([*a, sp.simplify(b)], [*X, U])
+    info.straight = _straight([*a, simple_b], [*X, U])
     return info
 
 
@@ -261,7 +262,8 @@ def _straight(g, Z) -> bool:
     each component of g depends only on components of z whose own g is 0 (which stay
     constant along the rays), so g is constant along each ray; and so is the
     derivative of the whole ray state, the variations z_s(tau) = z_s(0) + tau G z_s(0)
-    included (the neighbouring rays are straight too).  Burgers' u_t + u u_x = 0 (g =
+    included: G is constant along the ray too, and G^2 = 0 (G's nonzero columns are
+    those of the fixed components, whose rows are zero).  Burgers' u_t + u u_x = 0 (g =
     (1, u, 0)), u_t + H(u_x) = 0 and |grad u| = 1 (g a function of p, whose g is 0),
     constant-coefficient transport; not u_t + u_x = u or x u_x + u_y = 0."""
     fixed = {zj for gj, zj in zip(g, Z) if gj == 0}

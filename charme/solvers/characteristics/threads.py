@@ -1,6 +1,6 @@
 """Rows of a serial ``@njit(nogil=True)`` kernel on a pool of threads.
 
-The solver's heavy kernels (tracing rays, Newton onto them, the raster) take a
+The solver's heavy kernels (tracing rays, Newton onto them, the crossing search) take a
 range of rows ``lo, hi`` as their first two arguments and release the GIL; this
 module splits the rows into chunks and runs them side by side.  They are not
 Numba ``prange`` kernels because a parallel kernel costs seconds more to
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import numba
 
@@ -56,7 +56,8 @@ def _pool(size: int) -> ThreadPoolExecutor:
 def over_rows(kernel, count: int, *args) -> None:
     """``kernel(lo, hi, *args)`` over the rows ``0 .. count - 1`` in chunks, on
     :func:`threads` threads (in this thread when there is one, or one row).  The first
-    exception a chunk raises is raised here, after every chunk has finished."""
+    exception a chunk raises (in the chunks' order), or a KeyboardInterrupt while waiting,
+    is raised here once no chunk runs any more (those not started are cancelled)."""
     count = int(count)
     size = threads()
     if count <= 0:
@@ -69,10 +70,22 @@ def over_rows(kernel, count: int, *args) -> None:
     pool = _pool(size)
     futures = [pool.submit(kernel, lo, hi, *args) for lo, hi in zip(bounds[:-1], bounds[1:])]
     error = None
-    for future in futures:  # (all of them: none still writes to the arrays when we return)
+    for future in futures:
         try:
             future.result()
-        except BaseException as exc:  # noqa: BLE001 - re-raised below
-            error = error or exc
+        except BaseException as exc:  # a chunk's error, or Ctrl-C here: re-raised below
+            error = exc
+            break
     if error is not None:
+        # the chunks not started are dropped; those running write into the caller's
+        # arrays until they end (they cannot be stopped), so they are waited for, through
+        # another Ctrl-C too
+        for future in futures:
+            future.cancel()
+        while True:
+            try:
+                wait(futures)
+                break
+            except BaseException:  # (still waiting; the first error wins)
+                continue
         raise error
