@@ -186,3 +186,32 @@ def test_a_straight_ray_advanced_by_nothing_is_unchanged():
         'kind: pde\nvariables: [t, x]\nequation: "u_t + sqrt(u)*u_x = 0"\n'
         'initial: "u(x, t=0) = x"\ngrid: {t: [0, 1, 5], x: [-1, 1, 41]}\n'))  # fmt: skip
     assert float(res["u"][0, 20]) == 0.0 and float(res["u_x"][0, 20]) == 1.0
+
+
+def test_a_straight_ray_s_crossing_in_closed_form():
+    """Burgers from sin: the ray from s crosses its neighbours at tau = -1/cos s (cos s <
+    0); det [x_s, dx/dtau] is linear in tau, and refine_crossing sets its zero in closed
+    form on any interval that holds it, as the integrator's search does (the state given
+    is the one at the interval's start: from tau = 1, the crossing is at 1 - 1/cos s)."""
+    import charme.solvers.characteristics.kernels as CK
+
+    c, S, y0 = _rays("kind: pde\nvariables: [t, x]\nequation: u_t + u*u_x = 0\n"
+                     "initial: {parameters: {s: [2, 4, 5]}, t: 0, x: s, u: sin(s)}\n"
+                     "grid: {t: [0, 1, 2], x: [0, 1, 2]}\n")  # fmt: skip
+    for r in range(len(S)):
+        exact = -1.0 / np.cos(S[r])
+        for lo, hi, at in ((0.0, 5.0, exact), (0.0, 1.5 * exact, exact),
+                           (1.0, 7.0, 1.0 + exact)):  # fmt: skip
+            got = []
+            for straight in (False, True):
+                y_out = np.empty(c.d)
+                st, t = CK.refine_crossing(c.code, c.consts, c.prog, c.nz, c.n, y0[r], lo, hi,
+                                           RTOL, ATOL, 16, y_out, straight)  # fmt: skip
+                got.append((st, t, y_out.copy()))
+            assert got[1][0] == CK.CROSSING_FOUND and got[0][0] == CK.CROSSING_FOUND
+            assert got[1][1] == pytest.approx(at, rel=1e-14)
+            assert got[0][1] == pytest.approx(at, rel=1e-13)
+            np.testing.assert_allclose(got[1][2], got[0][2], rtol=1e-13, atol=1e-13)
+        st, _ = CK.refine_crossing(c.code, c.consts, c.prog, c.nz, c.n, y0[r], 0.0,
+                                   0.999 * exact, RTOL, ATOL, 16, np.empty(c.d), True)  # fmt: skip
+        assert st == CK.CROSSING_NONE

@@ -2203,7 +2203,9 @@ def _crossing_within(c, s_value, like, horizon):
     if y is None:
         return np.inf, None
     y_at = np.empty(c["d"])
-    edges = np.linspace(0.0, horizon, CROSSING_PIECES + 1)
+    # (a straight ray in two variables: det is linear in tau, one root at most)
+    pieces = 1 if c["straight"] and c["n"] == 2 else CROSSING_PIECES
+    edges = np.linspace(0.0, horizon, pieces + 1)
     for a, b in zip(edges[:-1], edges[1:]):
         st, t = K.refine_crossing(c["code"], c["consts"], c["prog"], c["nz"], c["n"], y,
                                   float(a), float(b), c["rtol"], c["atol"], SUBDIVISIONS,

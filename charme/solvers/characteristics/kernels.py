@@ -1604,10 +1604,14 @@ def refine_crossing(code, consts, prog, nz, n, y_lo, lo_t, hi_t, rtol, atol, sub
     falsi to rounding of tau.  ``y_out`` receives the state there.  Status:
     ``CROSSING_FOUND``, ``CROSSING_TOUCH`` (|det| fell below 1e-8 of its
     start without a sign change: a focus, at a subdivision's precision),
-    ``CROSSING_NONE`` or ``CROSSING_FAILED``.
+    ``CROSSING_NONE`` or ``CROSSING_FAILED``.  A straight ray in two variables
+    (``straight``, n = 2) has det linear in tau: its zero is set in closed form.
     """
     d = y_lo.shape[0]
     work, v, stack, coef = workspace(prog, nz, d)
+    if straight and n == 2:
+        return _straight_crossing(code, consts, prog, nz, y_lo, lo_t, hi_t, y_out, work, v,
+                                  stack, coef)  # fmt: skip
     J = np.empty((n, n))
     y = np.empty(d)
 
@@ -1685,6 +1689,30 @@ def refine_crossing(code, consts, prog, nz, n, y_lo, lo_t, hi_t, rtol, atol, sub
         if not state(t_best, y_out):
             return CROSSING_FAILED, t_best
     return CROSSING_FOUND, t_best
+
+
+@njit(cache=True)
+def _straight_crossing(code, consts, prog, nz, y_lo, lo_t, hi_t, y_out, work, v, stack, coef):
+    """:func:`refine_crossing` for a straight ray in two variables: with f = dy/dtau
+    (constant), det [x_s, dx/dtau] = det [x_s(lo) + (tau - lo) f_xs, f_x] is linear in
+    tau, and its zero in [lo_t, hi_t] (either direction) is -det(lo) / its slope."""
+    f = work[0]
+    rhs(code, consts, prog, nz, y_lo, f, v, stack, coef)
+    g0, g1 = f[0], f[1]
+    d0 = y_lo[nz] * g1 - y_lo[nz + 1] * g0
+    d1 = f[nz] * g1 - f[nz + 1] * g0
+    if not (math.isfinite(d0) and math.isfinite(d1)):
+        return CROSSING_FAILED, lo_t
+    if d0 != 0.0 and d1 == 0.0:
+        return CROSSING_NONE, hi_t
+    dt = -d0 / d1 if d0 != 0.0 else 0.0
+    span = hi_t - lo_t
+    if not (dt * span >= 0.0 and abs(dt) <= abs(span)):
+        return CROSSING_NONE, hi_t
+    t = lo_t + dt
+    for i in range(y_lo.shape[0]):
+        y_out[i] = y_lo[i] + dt * f[i]
+    return CROSSING_FOUND, t
 
 
 @njit(cache=True)
