@@ -2598,8 +2598,8 @@ def _raster(c, runs, crossing):
     best_u = np.full((len(xs), len(ys), width), np.nan)
     best_g = np.full((len(xs), len(ys), width, 2), np.nan)
     for taus, out, tb, *_ in runs:
-        # (a Numba parallel kernel: compiled serially to run on the thread pool of
-        # .threads it took 2 s less to compile but ran 10 to 20 % slower)
+        # (still a Numba parallel kernel: compiled serially for the thread pool of
+        # .threads, it took 2 s less to compile but ran 10 to 20% slower)
         RA.rasterise(out, c["code"], c["consts"], c["prog"], c["S"][:, 0].copy(), taus, c["nz"],
                      c["charpit"], xs, ys, bands, mode, np.abs(tb), score, best_u, best_g)  # fmt: skip
     # nodes no cell reached kept their NaN (a view when there is one branch per node)
