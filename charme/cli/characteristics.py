@@ -112,14 +112,17 @@ def characteristics(spec, out, rtol, atol, crossing, evaluation, save_rays, sets
                 fans = (f"; the rays spread apart at a kink or jump of the data (at "
                         f"{a['fans_not_built_at']}, maybe more), and fans are not built in "
                         "more than one space dimension: points only a fan reaches have none")  # fmt: skip
-            undefined = ""
-            if a.get("data_undefined_samples"):
-                undefined = (f"; no ray starts where the data or their derivatives are not "
-                             f"finite ({a['data_undefined_samples']} of {a.get('rays')} samples, "
-                             f"e.g. at {a['data_undefined_at']})")  # fmt: skip
             click.echo(
                 f"note: {int(unset.sum())} of {mask.size} grid points have no value (NaN there, "
-                f"mask 0){late}{fans}{undefined}",
+                f"mask 0){late}{fans}",
+                err=True,
+            )
+        if a.get("data_undefined_samples"):
+            count = int(a["data_undefined_samples"])
+            click.echo(
+                f"note: {count} of the data's {a.get('rays')} samples "
+                f"{'starts' if count == 1 else 'start'} no ray: the data or their derivatives "
+                f"are not finite there (the first at {a['data_undefined_at']})",
                 err=True,
             )
 

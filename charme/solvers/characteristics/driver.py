@@ -397,11 +397,13 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
     two = None
     if charpit and not built.all():
         # data undefined at a sample, or without a first derivative there (the apex of a
-        # cone, 0/0), or a second (|x|^1.5 at 0: the gradient's variation dp/ds is
-        # undefined): no ray there, as for quasilinear equations
+        # cone, 0/0), or, where Newton did complete the gradient, a second (|x|^1.5 at 0:
+        # the gradient's variation dp/ds is undefined): no ray there, as for quasilinear
+        # equations.  (Newton failing on finite data stays an error: no real gradient.)
         cols = [*range(n + 1), *(nz + k * nz + i for k in range(m) for i in range(n + 1))]
         lost = ~built & ~np.isfinite(y0[:, cols]).all(axis=1)
-        failed = np.flatnonzero(~built & ~lost)
+        completed = np.isfinite(y0[:, n + 1 : 2 * n + 1]).all(axis=1)  # (p NaN: Newton failed)
+        failed = np.flatnonzero(~built & ~lost & completed)
         if failed.size:
             second = np.arange(n + 1 + n * m + m, len(cp.iprog))
             got = np.empty((len(failed), len(second)))
@@ -770,7 +772,7 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
         **({"fans_not_built_at": ", ".join(
             f"{v}={ctx['unbuilt_fans'][0][0][i]:.6g}" for i, v in enumerate(pde.variables)
             if i != e)} if ctx.get("unbuilt_fans") else {}),  # fmt: skip
-        **_undefined_data(pde, S, ctx["started"] | off),
+        **_undefined_data(pde, S, np.isfinite(y0).all(axis=1) | off),
         **extra_attrs,
     }  # fmt: skip
     if save_rays:
@@ -790,8 +792,10 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
 def _undefined_data(pde, S, started):
     """Attributes saying where no ray starts because the data (or their derivatives
     along the manifold) are not finite there, as a cone's apex, 0/0, or a stretch
-    outside their domain (``started``: the samples whose rays start, or which the
-    shorthand widened past the grid on purpose); none if there is no such sample."""
+    outside their domain (``started``: the samples whose initial states are finite, or
+    which the shorthand widened past the grid on purpose; a sample whose data are
+    finite but the equation's coefficients there are not is not counted); none if
+    there is no such sample."""
     if started.all():
         return {}
     first = int(np.flatnonzero(~started)[0])
@@ -912,8 +916,10 @@ def _check_branch(pde, S, y0, n, nz, m, charpit):
             "not: its gradient on the data is unique", field="initial.branch",
         )  # fmt: skip
     xs = np.stack([y0[:, nz + k * nz : nz + k * nz + n] for k in range(m)], axis=1)
-    side = np.einsum("ri,ri->r", y0[:, n + 1 : 2 * n + 1], manifold_normals(xs))
-    bad = np.flatnonzero(~(np.sign(side) == pde.branch))
+    with np.errstate(invalid="ignore"):
+        side = np.einsum("ri,ri->r", y0[:, n + 1 : 2 * n + 1], manifold_normals(xs))
+    ray = np.isfinite(y0).all(axis=1)  # (samples where the data give no ray: nothing to check)
+    bad = np.flatnonzero(ray & ~(np.sign(side) == pde.branch))
     if bad.size:
         r = int(bad[0])
         where = ", ".join(f"{s}={S[r, k]:g}" for k, s in enumerate(pde.manifold))

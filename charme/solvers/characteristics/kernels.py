@@ -740,7 +740,11 @@ def _initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, s, 
     if not charpit:
         return True
     # Charpit: complete p by Newton on F = 0 and the strip conditions (x_s, u_s read
-    # from the state: dx0_i/ds_k is y[nz + k nz + i], du0/ds_k is y[nz + k nz + n])
+    # from the state: dx0_i/ds_k is y[nz + k nz + i], du0/ds_k is y[nz + k nz + n]).
+    # p stays NaN in the state unless Newton converges (a failure after it, in dp/ds,
+    # leaves p there: the caller can tell the two apart)
+    for i in range(n):
+        y[n + 1 + i] = np.nan
     v = np.empty(2 * n + 1)
     for i in range(n + 1):
         v[i] = y[i]
@@ -1316,9 +1320,10 @@ def locate_general(lo, hi, code, consts, prog, icode, iconsts, iprog, fcode, fco
             # the last) says that the rest of its way is (Hairer and Wanner's test)
             rate = size / last
             last = size
-            if size >= _newton_tol(rtol) and not (
-                rate < 0.1 and rate * size / (1.0 - rate) < _newton_tol(rtol)
-            ):
+            if loose or (
+                size >= _newton_tol(rtol)
+                and not (rate < 0.1 and rate * size / (1.0 - rate) < _newton_tol(rtol))
+            ):  # (a loosely integrated iterate never counts as converged)
                 far = _off_data(s, s_lo, s_hi, spacing)
                 if far >= OFF_DATA and size <= 1e-3 and 100.0 * moved <= far:
                     status[q] = LOCATE_OUTSIDE
