@@ -167,3 +167,34 @@ def test_same_bits_for_any_thread_count(runs):
         assert r.attrs["total_events"] == results[0].attrs["total_events"]
     other = charme.simulate(net, t_end=20, points=21, runs=runs, seed=10, threads=2)
     assert not np.array_equal(other["mean"], results[0]["mean"])
+
+
+def test_ctrl_c_while_blocks_are_handed_out_stops_the_running_ones(monkeypatch):
+    """A Ctrl-C that landed while an ensemble's blocks were being handed to the threads
+    (not while waiting for them) left the blocks already running without the stop flag:
+    the process then waited for all their runs (in CI, a run of hours)."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    import charme.solvers.gillespie.driver as D
+
+    class Interrupting(ThreadPoolExecutor):
+        calls = 0
+
+        def submit(self, *args, **kw):
+            Interrupting.calls += 1
+            if Interrupting.calls == 3:
+                raise KeyboardInterrupt
+            return super().submit(*args, **kw)
+
+    monkeypatch.setattr(D, "ThreadPoolExecutor", Interrupting)
+    net = charme.loads("species: {A: 0}\nreactions:\n  - {eq: 0 -> A, rate: 1000}\n"
+                       "  - {eq: A -> 0, rate: 1}\n", fmt="yaml")  # fmt: skip
+    charme.simulate(net, runs=2, t_end=1.0, threads=1, seed=1)  # (compiled before the clock)
+    Interrupting.calls = 0  # (the warm-up's submits do not count)
+    t0 = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt) as info:  # (~2e6 events a run: minutes in all)
+        charme.simulate(net, runs=20000, t_end=2000, threads=2, seed=1)
+    assert time.perf_counter() - t0 < 30
+    partial = info.value.partial_result
+    assert partial.attrs["complete"] == 0 and partial.attrs["runs_completed"] < 20000

@@ -224,15 +224,15 @@ def simulate(
             n_blocks = min(c1 - c0, 8 * n_threads)
             edges = np.linspace(c0, c1, n_blocks + 1).astype(int)
             futures = {}
-            for b0, b1 in zip(edges[:-1], edges[1:]):
-                if b1 > b0:
-                    fut = pool.submit(
-                        ssa_direct_ensemble, compiled, x0, t_grid, max_steps, root, int(b0),
-                        buf[b0 - c0 : b1 - c0], status[b0:b1], steps[b0:b1], stop,
-                    )  # fmt: skip
-                    futures[fut] = b1 - b0
-            pending = set(futures)
-            try:
+            try:  # (Ctrl-C while the blocks are handed out too: those running must stop)
+                for b0, b1 in zip(edges[:-1], edges[1:]):
+                    if b1 > b0:
+                        fut = pool.submit(
+                            ssa_direct_ensemble, compiled, x0, t_grid, max_steps, root, int(b0),
+                            buf[b0 - c0 : b1 - c0], status[b0:b1], steps[b0:b1], stop,
+                        )  # fmt: skip
+                        futures[fut] = b1 - b0
+                pending = set(futures)
                 while pending:
                     finished, pending = wait(pending, timeout=0.2)
                     if bar is not None:
@@ -240,7 +240,7 @@ def simulate(
             except KeyboardInterrupt:
                 interrupted = True
                 stop[0] = 1
-                wait(pending)
+                wait(futures)
             for f in futures:
                 f.result()  # re-raise any exception from a worker
             cstat = status[c0:c1]
