@@ -217,9 +217,12 @@ def test_ctrl_c_keeps_finished_runs(tmp_path):
     import charme
 
     charme.simulate(charme.load(spec), runs=2, t_end=1.0, threads=1)
+    # (SIGINT at its default in the child: a test run started in the background of a
+    # non-interactive shell has it ignored, and the child would inherit that)
     proc = subprocess.Popen(
         [sys.executable, "-m", "charme.cli.main", "ssa", str(spec), "-o", str(out), "--threads", "2"],
         stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     deadline = time.time() + 120
     # wait until the kernels are running (the first runs take a while to finish)
