@@ -68,14 +68,14 @@ def over_rows(kernel, count: int, *args) -> None:
     pieces = min(count, size * CHUNKS_PER_THREAD)
     bounds = [count * k // pieces for k in range(pieces + 1)]
     pool = _pool(size)
-    futures = [pool.submit(kernel, lo, hi, *args) for lo, hi in zip(bounds[:-1], bounds[1:])]
-    error = None
-    for future in futures:
-        try:
+    futures, error = [], None
+    try:  # (a Ctrl-C while the chunks are handed out too)
+        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            futures.append(pool.submit(kernel, lo, hi, *args))
+        for future in futures:
             future.result()
-        except BaseException as exc:  # a chunk's error, or Ctrl-C here: re-raised below
-            error = exc
-            break
+    except BaseException as exc:  # a chunk's error, or Ctrl-C here: re-raised below
+        error = exc
     if error is not None:
         # the chunks not started are dropped; those running write into the caller's
         # arrays until they end (they cannot be stopped), so they are waited for, through
