@@ -372,9 +372,6 @@ def integrate_dense(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0, work,
     d = y.shape[0]
     nd = dtaus.shape[0]
     filled = 0
-    if straight:
-        return _advance_straight(code, consts, prog, nz, y, tau0, tau1, h0, work, v, stack,
-                                 coef, dtaus, dout)  # fmt: skip
     # k1: f at the step's start; k2..k12: the stages' differences from it; k13: f at
     # the step's end (the next k1); k14..k16: the dense output's stages (differences)
     k1, k2, k3, k4, k5, k6 = work[0], work[1], work[2], work[3], work[4], work[5]
@@ -385,6 +382,9 @@ def integrate_dense(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0, work,
         for j in range(nd):
             _put(dout[j], y)
         return RAY_OK, h0, tau1
+    if straight:
+        return _advance_straight(code, consts, prog, nz, y, tau0, tau1, h0, work, v, stack,
+                                 coef, dtaus, dout)  # fmt: skip
     direction = 1.0 if span > 0 else -1.0
     # h is the step the error control proposes; a step cut short to land on tau1
     # (hs < h) does not shrink it, so a tiny interval does not slow the next one
@@ -533,15 +533,11 @@ def integrate_dense(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0, work,
 @njit(cache=True)
 def _advance_straight(code, consts, prog, nz, y, tau0, tau1, h0, work, v, stack, coef, dtaus,
                       dout):  # fmt: skip
-    """:func:`integrate_dense` for a straight ray: y(tau) = y(tau0) + (tau - tau0) f(y(tau0)).
-    A state where f or the end is not finite fails as a blow-up at tau0 (where the
-    integrator's steps would have shrunk to nothing)."""
+    """:func:`integrate_dense` for a straight ray (over a span not 0): y(tau) = y(tau0) +
+    (tau - tau0) f(y(tau0)).  A state where f or the end is not finite fails as a blow-up
+    at tau0 (where the integrator's steps would have shrunk to nothing)."""
     d = y.shape[0]
     span = tau1 - tau0
-    if span == 0.0:  # (as the integrator: nothing to advance, whatever f is)
-        for j in range(dtaus.shape[0]):
-            _put(dout[j], y)
-        return RAY_OK, h0, tau1
     f = work[0]
     rhs(code, consts, prog, nz, y, f, v, stack, coef)
     ok = True
@@ -611,9 +607,7 @@ def trace_sampled(code, consts, prog, nz, y0, taus, exact, rtol, atol, out, stat
     steps as long as the error control allows (seventh order there).
     ``h_last[r]`` receives the step size the error control proposed last (a
     good first step for rays near ray r)."""
-    _check_trace(prog, nz, y0, taus, rtol, atol, out, status, reached)
-    if exact.shape[0] != taus.shape[0] or h_last.shape[0] != y0.shape[0]:
-        raise ValueError("trace_sampled: exact must have one entry per tau, h_last one per ray")
+    _check_sampled(prog, nz, y0, taus, exact, rtol, atol, out, status, reached, h_last)
     for r in prange(y0.shape[0]):
         _trace_ray(code, consts, prog, nz, y0, taus, exact, rtol, atol, out, status, reached,
                    h_last, r, False)  # fmt: skip
@@ -626,14 +620,21 @@ def trace_rows(lo, hi, code, consts, prog, nz, y0, taus, exact, rtol, atol, out,
     (the solver's: :func:`charme.solvers.characteristics.threads.over_rows` runs chunks
     of rays side by side; a parallel kernel costs seconds more to compile); with
     ``straight`` (``CompiledPDE.straight``) the rays are advanced in closed form."""
-    _check_trace(prog, nz, y0, taus, rtol, atol, out, status, reached)
-    if exact.shape[0] != taus.shape[0] or h_last.shape[0] != y0.shape[0]:
-        raise ValueError("trace_rows: exact must have one entry per tau, h_last one per ray")
+    _check_sampled(prog, nz, y0, taus, exact, rtol, atol, out, status, reached, h_last)
     if not 0 <= lo <= hi <= y0.shape[0]:
         raise ValueError("trace_rows: the rows lo .. hi - 1 must lie in y0")
     for r in range(lo, hi):
         _trace_ray(code, consts, prog, nz, y0, taus, exact, rtol, atol, out, status, reached,
                    h_last, r, straight)  # fmt: skip
+
+
+@njit(cache=True)
+def _check_sampled(prog, nz, y0, taus, exact, rtol, atol, out, status, reached, h_last):
+    """:func:`_check_trace` and the arrays :func:`trace_sampled` and :func:`trace_rows`
+    add (``exact``, ``h_last``)."""
+    _check_trace(prog, nz, y0, taus, rtol, atol, out, status, reached)
+    if exact.shape[0] != taus.shape[0] or h_last.shape[0] != y0.shape[0]:
+        raise ValueError("trace: exact must have one entry per tau, h_last one per ray")
 
 
 @njit(cache=True)
