@@ -1923,3 +1923,69 @@ def test_a_speed_steeper_than_the_samples_still_breaks():
                        'initial: "u(x, y, t=0) = -(x + 0.3*y)"\n'
                        "grid: {t: [0, 1, 3], x: [-1, 1, 11], y: [-1, 1, 11]}\n"))  # fmt: skip
     assert r.attrs["breaking_time"] == pytest.approx(1 / 3000, rel=1e-12)
+
+
+DEGENERATE = (
+    "variables: [t, x]\nequation: u_t + 1.5*sqrt(u)*u_x = 0\n"
+    'initial: "u(x, t=0) = max(0, sin(x))^2"\n'
+)
+
+
+def _degenerate_feet(x, t):
+    """Feet s of the rays of u_t + (u^1.5)_x = 0 from u0 = max(0, sin x)^2 through (x, t)
+    before they cross: x = s + 1.5 max(0, sin s) t (increasing in s for t < 2/3)."""
+    from scipy.optimize import brentq
+
+    return np.array([brentq(lambda s, xi=xi: s + 1.5 * max(0.0, np.sin(s)) * t - xi,
+                            xi - 2.0, xi + 0.1, xtol=1e-15) for xi in x])  # fmt: skip
+
+
+def test_a_flux_degenerate_where_u_is_zero():
+    """u_t + 1.5 sqrt(u) u_x = 0 (flux u^1.5) from data zero on half of each period: the
+    speed's derivative is infinite where u = 0, and the variations there (0 x inf) used to
+    make every such ray NaN, a blow-up at t = 0.  u = 0 stands still; the rest moves along
+    its rays; the first crossing is at t = 2/3, x = pi, where the speed 1.5 max(0, sin x) has
+    a kink (a limit of the rays' crossing times, attained by none of them)."""
+    r = solve_pde(pde(DEGENERATE + "grid: {t: [0, 0.6, 4], x: [-3, 6, 37]}\n"))
+    assert r.attrs["blow_up_time"] == "none"
+    assert r.attrs["breaking_time"] == pytest.approx(2 / 3, abs=1e-12)
+    assert r.attrs["breaking_location_x"] == pytest.approx(np.pi, abs=1e-6)
+    x = np.asarray(r.coords["x"])
+    for t, row in zip(np.asarray(r.coords["t"]), np.asarray(r["u"])):
+        s = _degenerate_feet(x, t)
+        np.testing.assert_allclose(row, np.maximum(0.0, np.sin(s)) ** 2, rtol=0, atol=1e-13)
+    assert (np.asarray(r["u"])[:, x <= 0] == 0).all()
+
+
+def test_a_flux_degenerate_where_u_is_zero_shock():
+    """After the crossing the shock runs into u = 0 at the Rankine-Hugoniot speed
+    [u^1.5] / [u] = sqrt(u_left) = sin(s), s the foot of the ray meeting it from the
+    left: d/dt (s + 1.5 sin(s) t) = sin(s).  charme's shocks at t = 1 and t = 2.5 lie on
+    one solution of that equation, and its values off the shocks on the rays."""
+    from scipy.integrate import solve_ivp
+    from scipy.optimize import brentq
+
+    r = solve_pde(pde(DEGENERATE + "grid: {t: [1, 2.5, 2], x: [0, 6.2, 63]}\n"),
+                  crossing="shock")  # fmt: skip
+    st, sx = np.asarray(r["shock_t"]), np.asarray(r["shock_x"])
+    x1, x2 = sx[st == 1.0], sx[st == 2.5]
+    assert len(x1) == len(x2) == 1
+    def fold(t):  # the rays from (0, fold(t)) still spread apart at t
+        return np.arccos(-1 / (1.5 * t))
+
+    # the foot of the left ray at the shock at t = 1, then ds/dt (1 + 1.5 t cos s) = -sin(s) / 2
+    s1 = brentq(lambda s: s + 1.5 * np.sin(s) - x1[0], 0.0, fold(1.0), xtol=1e-15)
+    sol = solve_ivp(lambda t, s: -0.5 * np.sin(s) / (1 + 1.5 * t * np.cos(s)), (1.0, 2.5),
+                    [s1], rtol=1e-12, atol=1e-14)  # fmt: skip
+    s2 = sol.y[0, -1]
+    assert x2[0] == pytest.approx(s2 + 1.5 * np.sin(s2) * 2.5, abs=1e-8)
+    # values: left of the shock on the rays from (0, s_shock), zero right of it
+    x = np.asarray(r.coords["x"])
+    u = np.asarray(r["u"])
+    for row, t, xs, ss in ((u[0], 1.0, x1[0], s1), (u[1], 2.5, x2[0], s2)):
+        left = (x < xs - 1e-3) & (x > 0)
+        assert ss < fold(t)
+        s = np.array([brentq(lambda v, xi=xi: v + 1.5 * np.sin(v) * t - xi, 0.0, ss,
+                             xtol=1e-15) for xi in x[left]])  # fmt: skip
+        np.testing.assert_allclose(row[left], np.sin(s) ** 2, rtol=0, atol=1e-12)
+        assert (row[x > xs + 1e-3] == 0).all()

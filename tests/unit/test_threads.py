@@ -34,14 +34,66 @@ def two_threads():
     numba.set_num_threads(before)
 
 
+@pytest.fixture
+def pool_only(monkeypatch):
+    """Every row on the pool's threads (no rows run first in the calling thread)."""
+    monkeypatch.setattr(TH, "INLINE_SECONDS", 0.0)
+
+
 @pytest.mark.parametrize("count", [0, 1, 2, 7, 100])
-def test_every_row_once_in_chunks(count, two_threads):
+def test_every_row_once_in_chunks(count, two_threads, pool_only):
     out = np.zeros(count, np.int64)
     calls = np.zeros(max(count, 1), np.int64)
     TH.over_rows(_rows, count, out, calls)
     np.testing.assert_array_equal(out, 3 * np.arange(count) + 1)
     assert calls.sum() == count  # each row in exactly one chunk
-    assert (calls > 0).sum() == min(count, 2 * TH.CHUNKS_PER_THREAD)
+    assert (calls > 0).sum() == (min(count, 2 * TH.CHUNKS_PER_THREAD) if count > 1 else count)
+
+
+def _recorder(cost):
+    import threading
+    import time
+
+    seen = []
+
+    def kernel(lo, hi, out):
+        seen.append((lo, hi, threading.get_ident()))
+        if cost:
+            time.sleep(cost)
+        out[lo:hi] += 1
+
+    return kernel, seen
+
+
+def test_a_small_job_stays_in_this_thread(two_threads, monkeypatch):
+    """A cheap job is done in the calling thread, in calls of doubling size: a pool's
+    hand-over would cost more than a second thread gains."""
+    import threading
+
+    monkeypatch.setattr(TH, "INLINE_SECONDS", 10.0)  # (cheap on a loaded machine too)
+
+    kernel, seen = _recorder(0.0)
+    out = np.zeros(640, np.int64)
+    TH.over_rows(kernel, 640, out)
+    np.testing.assert_array_equal(out, 1)  # every row once
+    assert {ident for *_, ident in seen} == {threading.get_ident()}
+    sizes = [hi - lo for lo, hi, _ in seen]
+    assert sizes == [10, 20, 40, 80, 160, 320, 10]  # (the last: the rows left)
+
+
+def test_a_large_job_goes_to_the_pool(two_threads):
+    """Once the calling thread's share takes longer than INLINE_SECONDS, the rows left go
+    in chunks to the threads."""
+    import threading
+
+    kernel, seen = _recorder(2 * TH.INLINE_SECONDS)
+    out = np.zeros(640, np.int64)
+    TH.over_rows(kernel, 640, out)
+    np.testing.assert_array_equal(out, 1)
+    here = threading.get_ident()
+    assert seen[0][:3] == (0, 10, here)  # the first call here, then the pool
+    assert all(ident != here for *_, ident in seen[1:])
+    assert len(seen) == 1 + 2 * TH.CHUNKS_PER_THREAD
 
 
 def test_one_thread_is_one_call():
@@ -55,11 +107,19 @@ def test_one_thread_is_one_call():
         numba.set_num_threads(before)
 
 
-def test_a_chunk_s_error_is_raised_after_all_finish(two_threads):
+def test_a_chunk_s_error_is_raised_after_all_finish(two_threads, pool_only):
     out = np.zeros(40)
     with pytest.raises(ValueError, match="chunk at"):
         TH.over_rows(_raising, 40, out)
     assert (out[:5] == 1).all()  # the first chunk ran
+
+
+def test_an_error_in_this_thread_s_share_is_raised_at_once(two_threads, monkeypatch):
+    monkeypatch.setattr(TH, "INLINE_SECONDS", 10.0)
+    out = np.zeros(640)
+    with pytest.raises(ValueError, match="chunk at 10"):
+        TH.over_rows(_raising, 640, out)
+    assert out.sum() == 10  # the first call's rows; nothing ran after the error
 
 
 def _solve(text, threads, **kw):
@@ -88,7 +148,7 @@ def test_same_bits_on_one_and_two_threads(text, kw):
         np.testing.assert_array_equal(np.asarray(one[name]), np.asarray(two[name]))
 
 
-def test_a_forked_child_gets_its_own_pool(two_threads):
+def test_a_forked_child_gets_its_own_pool(two_threads, pool_only):
     """A child forked after the pool started has none of its threads: it must not
     queue work on it (it would wait forever)."""
     import multiprocessing
@@ -111,7 +171,7 @@ def _in_child():
     raise SystemExit(0 if (out == 3 * np.arange(16) + 1).all() else 1)
 
 
-def test_ctrl_c_waits_for_the_running_chunks_and_drops_the_rest(two_threads):
+def test_ctrl_c_waits_for_the_running_chunks_and_drops_the_rest(two_threads, pool_only):
     """Ctrl-C while waiting: the chunks running write into the caller's arrays until
     they end, so they are waited for; those not started are cancelled."""
     import signal

@@ -1906,7 +1906,39 @@ def _least_between_samples(c, times, time_at):
                                 lambda v, k=k: time_at(v, k))  # fmt: skip
         if best is not None and best[0] <= times[k]:
             out.append(best)
+    # a least time beside a ray without one (falling towards it: the speed has a kink
+    # there, as 1.5 sqrt(u) where u = max(0, sin x)^2 ends): the time's limit at the end
+    # of the rays that have one, by bisection
+    for k, j in _one_sided_least(times, finite, low):
+        best = (float(times[k]), None)
+        good, none = float(S[k]), float(S[j])
+        for _ in range(60):
+            mid = 0.5 * (good + none)
+            if mid in (good, none):
+                break
+            got = time_at(mid, k)
+            if np.isfinite(got[0]):
+                good = mid
+                if got[0] < best[0]:
+                    best = got
+            else:
+                none = mid
+        if best[1] is not None:
+            out.append(best)
     return out
+
+
+def _one_sided_least(times, finite, low):
+    """(k, j): sampled least ``times`` (within 1e-3 of the least ``low``) whose neighbour
+    j on one side has none and on the other side a later one."""
+    r = np.arange(1, len(times) - 1)
+    near = finite[r] & (times[r] <= low + 1e-3 * max(1.0, low))
+    pairs = []
+    for side in (1, -1):
+        other = r - side
+        ends = r[near & ~finite[r + side] & finite[other] & (times[r] <= times[other])]
+        pairs += [(int(k), int(k + side)) for k in ends]
+    return pairs[:BETWEEN_SAMPLES]
 
 
 def _parabolic_least(pts, lo, hi, time_at, steps=8):

@@ -56,7 +56,9 @@ def rhs(code, consts, prog, nz, y, dy, v, stack, coef):
             acc = 0.0
             for j in range(nz):
                 c = coef[nz + i * nz + j]
-                if c != 0.0:
+                # (a component that does not vary adds nothing, where the equation's
+                # derivative is infinite too: sqrt(u) at u = 0 on a stretch of u = 0)
+                if c != 0.0 and y[base + j] != 0.0:
                     acc += c * y[base + j]
             dy[base + i] = acc
 
