@@ -1773,7 +1773,8 @@ def test_cone_apex_on_a_sample_gives_no_ray_there(tmp_path):
     """Level-set data whose gradient is undefined at a sample (a cone's apex on the
     lattice, 0/0 there) failed the whole solve: 'completing the initial gradient ...
     failed at x=0, y=0'.  No ray starts there now, as for quasilinear equations; the fan
-    out of the apex is not built (2-D), and the points only it reaches are NaN."""
+    out of the apex is not built (2-D), and the points only it reaches are NaN.  At t = 0
+    the apex's node has the data's value, 0, and no gradient."""
     res, out = _moc(tmp_path, 'variables: [t, x, y]\nequation: "u_t + sqrt(u_x^2 + u_y^2) = 0"\n'
                     'initial: "u(x, y, t=0) = sqrt(x^2 + y^2)"\n'
                     "grid: {t: [0, 0.5, 3], x: [-1, 1, 11], y: [-1, 1, 11]}\n")  # fmt: skip
@@ -1784,13 +1785,16 @@ def test_cone_apex_on_a_sample_gives_no_ray_there(tmp_path):
         assert ds.attrs["fans_not_built_at"] == "x=0, y=0"
         assert ds.attrs["data_undefined_samples"] == 1
         assert ds.attrs["data_undefined_at"] == "x=0, y=0"
-        u = ds["u"].values
+        u, u_x = ds["u"].values, ds["u_x"].values
     t, x, y = np.meshgrid([0, 0.25, 0.5], np.linspace(-1, 1, 11), np.linspace(-1, 1, 11),
                           indexing="ij")  # fmt: skip
     r = np.hypot(x, y)
-    reached = r > t + 1e-9  # the rays go straight out at unit speed: u = r - t
+    # the rays go straight out at unit speed: u = r - t; and the data at t = 0, the apex
+    # too (its gradient is undefined there)
+    reached = (r > t + 1e-9) | (t == 0)
     np.testing.assert_allclose(u[reached], (r - t)[reached], rtol=0, atol=1e-14)
     assert np.isnan(u[~reached]).all()
+    assert u[0, 5, 5] == 0 and np.isnan(u_x[0, 5, 5])
 
 
 @pytest.mark.parametrize("equation", ["u_t + u*u_x = 0", "u_t + u_x^2/2 = 0"])
@@ -1815,7 +1819,8 @@ def test_data_undefined_over_a_stretch_are_said_to_be(tmp_path, equation):
 def test_data_without_a_second_derivative_at_a_sample(tmp_path):
     """|x|^1.5 has no second derivative at 0, where the gradient's variation dp/ds is
     undefined: the solve failed there, blaming Newton's completion of the gradient.  No
-    ray starts there now; the others give u = g(y) + t g'(y)^2 / 2 at x = y + t g'(y)."""
+    ray starts there now; the others give u = g(y) + t g'(y)^2 / 2 at x = y + t g'(y),
+    and the grid's node at the sample itself at t = 0 the data."""
     from scipy.optimize import brentq
 
     res, out = _moc(tmp_path, 'variables: [t, x]\nequation: "u_t + u_x^2/2 = 0"\n'
@@ -1824,7 +1829,7 @@ def test_data_without_a_second_derivative_at_a_sample(tmp_path):
     assert res.exit_code == 0, res.output
     with xr.open_dataset(out) as ds:
         assert ds.attrs["data_undefined_at"] == "x=0"
-        u = ds["u"].values
+        u, u_t, u_x = ds["u"].values, ds["u_t"].values, ds["u_x"].values
 
     def exact(t, x):
         dg = lambda y: 1.5 * np.sign(y) * abs(y) ** 0.5  # noqa: E731
@@ -1833,10 +1838,14 @@ def test_data_without_a_second_derivative_at_a_sample(tmp_path):
 
     for i, t in enumerate([0, 0.25, 0.5]):
         for j, x in enumerate(np.linspace(-1, 1, 21)):
-            if t == 0 and j == 10:
-                assert np.isnan(u[i, j])  # the sample itself: its ray never started
-            else:
-                assert u[i, j] == pytest.approx(exact(t, x), abs=1e-14)
+            assert u[i, j] == pytest.approx(exact(t, x), abs=1e-14)
+    # the sample itself, whose ray never started: the data there, u = u_x = u_t = 0 (it
+    # was NaN)
+    assert u[0, 10] == u_x[0, 10] == u_t[0, 10] == 0
+    assert np.isfinite(u_x[0]).all() and np.isfinite(u_t[0]).all()
+    x = np.linspace(-1, 1, 21)
+    np.testing.assert_allclose(u_t[0], -(1.5 * np.sign(x) * abs(x) ** 0.5) ** 2 / 2,
+                               rtol=0, atol=1e-14)  # fmt: skip
 
 
 def test_a_sample_without_a_ray_is_not_an_excuse(tmp_path):

@@ -715,6 +715,7 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
                               save_rays=save_rays, evaluation=evaluation,
                               widened=got.widened)  # fmt: skip
         u, grad, taus, out, breaking_tau, breaking_at, blow_tau, extra_attrs = got
+        _data_level(pde, cp, grid_axes, e, u, grad)
     mask = np.isfinite(u)
 
     # drift of F at the grid points (how well the solution satisfies the equation)
@@ -880,6 +881,48 @@ def _shock_name(pde, var):
 #: nodes per slab of the grid residual's NumPy evaluation: temporaries of 0.5 MB are
 #: reused from the heap (fresh large ones cost page faults, more than the arithmetic)
 RESIDUAL_SLAB = 1 << 16
+
+
+def _data_level(pde, cp, grid_axes, e, u, grad):
+    """Shorthand data ``u(x, t=t0) = g(x)``: the grid's nodes at t0 that no ray gave a
+    value (their sample started none: the apex of a cone, ``|x|^1.5`` at 0) take g
+    there, in place; their gradient is g's derivatives and u_t from F = 0 (which is
+    linear in it), NaN where g has no derivative."""
+    if not pde.from_shorthand or e is None:
+        return
+    n, m = cp.n, cp.n - 1
+    space = [i for i in range(n) if i != e]
+    names = [pde.variables[i] for i in space]
+    if sorted(pde.manifold) != sorted(names):
+        return
+    for lvl in np.flatnonzero(grid_axes[e] == cp.t0):
+        at = [slice(None)] * n
+        at[e] = int(lvl)
+        sub, gsub = u[tuple(at)], grad[tuple(at)]  # (views)
+        miss = np.argwhere(np.isnan(sub))
+        if not len(miss):
+            continue
+        coords = {v: grid_axes[i][miss[:, j]] for j, (v, i) in enumerate(zip(names, space))}
+        S = np.ascontiguousarray(np.stack([coords[v] for v in pde.manifold], axis=1))
+        rows = np.array([n, *(n + 1 + n * m + k for k in range(m))])
+        got = np.empty((len(S), len(rows)))
+        K.eval_rows(cp.icode, cp.iconsts, cp.iprog, rows, S, got)
+        p = np.zeros((len(S), n))
+        for k, v in enumerate(pde.manifold):
+            p[:, pde.variables.index(v)] = got[:, 1 + k]
+        env = {v: coords.get(v, np.full(len(S), float(cp.t0))) for v in pde.variables}
+        env[pde.unknown] = got[:, 0]
+        with np.errstate(all="ignore"):
+            f = []
+            for p_e in (0.0, 1.0):  # F = F0 + p_e (F1 - F0)
+                p[:, e] = p_e
+                env.update({name: p[:, i] for i, name in enumerate(pde.derivative_names)})
+                f.append(np.broadcast_to(evaluate_array(pde.F, env), (len(S),)).astype(float))
+            p[:, e] = -f[0] / (f[1] - f[0])
+        p[~np.isfinite(p).all(axis=1)] = np.nan
+        idx = tuple(miss.T)
+        sub[idx] = got[:, 0]
+        gsub[idx] = p
 
 
 def _grid_residual(pde, grid_axes, u, grad):
