@@ -1979,6 +1979,7 @@ def test_a_flux_degenerate_where_u_is_zero_shock():
     st, sx = np.asarray(r["shock_t"]), np.asarray(r["shock_x"])
     x1, x2 = sx[st == 1.0], sx[st == 2.5]
     assert len(x1) == len(x2) == 1
+
     def fold(t):  # the rays from (0, fold(t)) still spread apart at t
         return np.arccos(-1 / (1.5 * t))
 
@@ -1994,7 +1995,7 @@ def test_a_flux_degenerate_where_u_is_zero_shock():
     for row, t, xs, ss in ((u[0], 1.0, x1[0], s1), (u[1], 2.5, x2[0], s2)):
         left = (x < xs - 1e-3) & (x > 0)
         assert ss < fold(t)
-        s = np.array([brentq(lambda v, xi=xi: v + 1.5 * np.sin(v) * t - xi, 0.0, ss,
+        s = np.array([brentq(lambda v, xi=xi, t=t: v + 1.5 * np.sin(v) * t - xi, 0.0, ss,
                              xtol=1e-15) for xi in x[left]])  # fmt: skip
         np.testing.assert_allclose(row[left], np.sin(s) ** 2, rtol=0, atol=1e-12)
         assert (row[x > xs + 1e-3] == 0).all()
