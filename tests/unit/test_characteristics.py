@@ -1999,3 +1999,42 @@ def test_a_flux_degenerate_where_u_is_zero_shock():
                              xtol=1e-15) for xi in x[left]])  # fmt: skip
         np.testing.assert_allclose(row[left], np.sin(s) ** 2, rtol=0, atol=1e-12)
         assert (row[x > xs + 1e-3] == 0).all()
+
+
+def test_a_fast_ray_is_not_characteristic_data():
+    """u_t + exp(u) u_x = 0 from u = x on [0, 30]: the rays' speed exp(28.5) beside their
+    unit time rate made the data look characteristic by a relative test ('not
+    transversal at x=28.5', exit 2).  Data at t = t0 of an evolution problem never are;
+    u = x - W(t e^x) (Lambert W)."""
+    from scipy.special import lambertw
+
+    r = solve_pde(pde('variables: [t, x]\nequation: u_t + exp(u)*u_x = 0\n'
+                      'initial: "u(x, t=0) = x"\ngrid: {t: [0, 1, 3], x: [0, 30, 11]}\n'))  # fmt: skip
+    t, x = np.meshgrid(r.coords["t"], r.coords["x"], indexing="ij")
+    exact = x - np.real(lambertw(t * np.exp(x)))
+    np.testing.assert_allclose(np.asarray(r["u"]), exact, rtol=1e-14, atol=1e-14)
+
+
+@pytest.mark.parametrize("equation, data, exact", [
+    # Burgers, u0 = x up to 1 and 0 past it: the shock from (0, 1) at x = sqrt(1 + t)...
+    ("u_t + u*u_x = 0", "x*(1 - min(1, max(0, floor(x - 1) + 1)))",
+     lambda t, x: np.where(x < np.sqrt(1 + t), x / (1 + t), 0.0)),
+    # ... and u_t + u_x^2/2 = 0 from min(x^2, 1): u_x falls from 2 to 0 at x = 1
+    ("u_t + u_x^2/2 = 0", "min(x^2, 1)",
+     lambda t, x: np.minimum(x**2 / (1 + 2 * t), 1.0)),
+])  # fmt: skip
+def test_a_jump_the_samples_do_not_show_breaks_at_once(equation, data, exact):
+    """A jump of u (or of u_x) between samples next to a slope: its size is under 50
+    times the neighbouring samples' differences, so it did not stand out, and no ray's
+    Jacobian sees the rays on its two sides cross.  'breaking time none', and --crossing
+    stop gave values of rays long crossed.  Neighbouring rays that change places now
+    mark it: the breaking time is 0 at x = 1, and the entropy (viscosity) solution after."""
+    text = f'variables: [t, x]\nequation: "{equation}"\ninitial: "u(x, t=0) = {data}"\n'
+    grid = "grid: {t: [0.5, 0.5, 1], x: [0, 2, 11]}\n"
+    r = solve_pde(pde(text + grid))
+    assert r.attrs["breaking_time"] == 0.0
+    assert r.attrs["breaking_location_x"] == pytest.approx(1.0, abs=1e-9)
+    assert np.isnan(np.asarray(r["u"])).all()  # (--crossing stop: all after it)
+    after = solve_pde(pde(text + grid), crossing="shock" if "u*u_x" in equation else "viscosity")
+    x = np.asarray(after.coords["x"])
+    np.testing.assert_allclose(np.asarray(after["u"])[0], exact(0.5, x), rtol=0, atol=1e-14)

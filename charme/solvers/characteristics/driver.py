@@ -469,6 +469,11 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
             ) + "; give the full form with parameters where they are defined)"  # fmt: skip
         raise SpecError(f"the Cauchy data are not finite at any sample{where}", field="initial")
     bad = np.flatnonzero(~undefined & ~(np.abs(det0) > 1e-12 * np.maximum(scale, 1e-300)))
+    if e is not None:
+        # data at t = t0 of an evolution problem: det = speed x the tangents' own, which
+        # _check_tangents saw; a speed whose space part is huge beside its constant time
+        # part (u_t + exp(u) u_x = 0 from u = x: exp(28.5)) only tilts the ray
+        bad = np.flatnonzero(~undefined & (det0 == 0))
     if bad.size and off[bad].any():  # (shorthand data past the grid: no ray there)
         y0[bad[off[bad]]] = np.nan
         det0[bad[off[bad]]] = np.nan
@@ -583,6 +588,8 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
 
             tb_ray, at_ray = _crossings(ctx, out, taus, det0, n, nz, m, e)
             tb_found, at_found = tb_ray.copy(), at_ray.copy()
+            if m == 1:
+                ctx["swapped"] = _swapped_neighbours(out, taus, tb_found, 1 - e)
             _refine_crossings(info, ctx, out, taus, tb_ray, at_ray)
             ctx["tb_ray"] = tb_ray
             # rarefaction fans from kinks (Charpit) or jumps (quasilinear) of 1-D data
@@ -881,6 +888,22 @@ def _shock_name(pde, var):
 #: nodes per slab of the grid residual's NumPy evaluation: temporaries of 0.5 MB are
 #: reused from the heap (fresh large ones cost page faults, more than the arithmetic)
 RESIDUAL_SLAB = 1 << 16
+
+
+def _swapped_neighbours(out, taus, tb, o):
+    """Per interval between neighbouring rays of 1-D data (traced states ``out`` at the
+    levels ``taus``, first crossings ``tb`` from their Jacobians): True where the two
+    change places along x_o at a level before either ray's Jacobian shows a crossing.
+    Rays between them then cross though no sampled one does: the data jump or have a
+    kink there (x (1 - H(x - 1)) for Burgers, min(x^2, 1) for u_t + u_x^2/2 = 0) or a
+    stretch steeper than the samples, which the samples' values need not make stand
+    out."""
+    x = out[:, :, o]
+    with np.errstate(invalid="ignore"):
+        gap = x[1:] - x[:-1]
+        turned = gap * gap[:, :1] < 0
+        before = np.abs(taus)[None, :] < np.fmin(tb[:-1], tb[1:])[:, None]
+    return (turned & before).any(axis=1)
 
 
 def _data_level(pde, cp, grid_axes, e, u, grad):

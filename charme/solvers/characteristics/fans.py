@@ -56,8 +56,9 @@ def _state_at(c, pde, s, p_guess):
     return y[0] if ok[0] and np.isfinite(y[0]).all() else None
 
 
-def _kink_groups(w):
-    """Runs of consecutive sample intervals whose jump stands out from its neighbours'."""
+def _kink_groups(w, forced=None):
+    """Runs of consecutive sample intervals whose jump stands out from its neighbours',
+    or that ``forced`` (bool per interval) marks."""
     dw = np.abs(np.diff(w))
     dw[~np.isfinite(dw)] = np.inf
     scale = 1.0 + np.nanmax(np.abs(np.where(np.isfinite(w), w, 0.0)))
@@ -72,6 +73,8 @@ def _kink_groups(w):
     lo, hi = np.maximum(count - 1, 0) // 2, np.maximum(count, 1) // 2
     ref = np.where(count > 0, 0.5 * (windows[rows, lo] + windows[rows, hi]), 0.0)
     flagged = dw > KINK_RATIO * ref + 1e-8 * scale
+    if forced is not None:
+        flagged |= forced
     groups, k = [], 0
     while k < len(dw):
         if flagged[k]:
@@ -103,7 +106,15 @@ def detect(info, pde, c, e, speed_of):
     S, y0 = c["S"][:, 0], c["y0"]
     iw = _w_index(n, charpit, o)
     fans, kinks, converging = [], [], []
-    for a, b in _kink_groups(y0[:, iw]):
+    groups = [(g, False) for g in _kink_groups(y0[:, iw])]
+    swapped = c.get("swapped")
+    if swapped is not None and swapped.any():
+        # also where neighbouring rays change places with no crossing either ray's
+        # Jacobian shows: a jump or kink the samples' values did not make stand out (a
+        # kink only if w jumps there)
+        groups += [((a, b), True) for a, b in _kink_groups(y0[:, iw], swapped)
+                   if not any(a < b2 and a2 < b for (a2, b2), _ in groups)]  # fmt: skip
+    for (a, b), forced in groups:
         if not (np.isfinite(y0[a]).all() and np.isfinite(y0[b]).all()):
             continue
         guess_l = y0[a, n + 1 : 2 * n + 1] if charpit else np.zeros(n)
@@ -123,7 +134,8 @@ def detect(info, pde, c, e, speed_of):
                 hi = mid
         # one-sided limits: just off the kink, whose own value is ambiguous (|x| at 0)
         s_star = 0.5 * (lo + hi)
-        kinks.append(float(s_star))
+        if not forced:
+            kinks.append(float(s_star))
         delta = 1e-13 * max(1.0, abs(s_star), abs(S[b] - S[a]))
         left = _state_at(c, pde, s_star - delta, guess_l)
         right = _state_at(c, pde, s_star + delta, guess_r)
@@ -131,6 +143,8 @@ def detect(info, pde, c, e, speed_of):
             continue
         if not abs(right[iw] - left[iw]) > 1e-6 * abs(wb - wa):
             continue  # continuous there: a stretch steeper than the samples resolve, no jump
+        if forced:
+            kinks.append(float(s_star))
         zl, zr = left[:nz], right[:nz]
         al, ar = speed_of(zl[None])[0, o], speed_of(zr[None])[0, o]
         xs = left[nz + o]  # dx_o/ds on the data: orientation of s along x
@@ -325,7 +339,7 @@ def _speed_jumps(c, e, speed_of):
             along = (speed * tangent).sum(axis=1) / np.linalg.norm(tangent, axis=1)
         lines = np.moveaxis(np.arange(len(S)).reshape(shape), k, -1).reshape(-1, shape[k])
         for line in lines:
-            for a, b in _kink_groups(along[line]):
+            for a, b in _kink_groups(along[line], c.get("swapped") if m == 1 else None):
                 ra, rb = line[a], line[b]
                 if not (np.isfinite(along[ra]) and np.isfinite(along[rb])):
                     continue
