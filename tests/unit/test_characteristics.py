@@ -2038,3 +2038,20 @@ def test_a_jump_the_samples_do_not_show_breaks_at_once(equation, data, exact):
     after = solve_pde(pde(text + grid), crossing="shock" if "u*u_x" in equation else "viscosity")
     x = np.asarray(after.coords["x"])
     np.testing.assert_allclose(np.asarray(after["u"])[0], exact(0.5, x), rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("top", [0.502, 0.6])
+def test_rays_focusing_to_a_point_break_there(top):
+    """u_t + |grad u|^2/2 = 0 from exp(-x^2 - y^2): the rays from a ring of radius r meet
+    on the axis at t = e^(r^2)/2 and cross their radial neighbours just after, two
+    roots of det so close that one step of the crossing search held both (det dipped
+    through 0 and back), and the ray at the centre only touches 0 at t = 1/2.  The
+    breaking time was the nearest sample's (0.5055 to 0.5003, by the grid), and
+    --crossing stop gave values at t = 0.502 past it.  Now t* = 1/2 at the origin."""
+    r = solve_pde(pde('variables: [t, x, y]\nequation: u_t + (u_x^2 + u_y^2)/2 = 0\n'
+                      'initial: "u(x, y, t=0) = exp(-x^2 - y^2)"\n'
+                      f"grid: {{t: [0, {top}, 2], x: [-1.5, 1.5, 7], y: [-1.5, 1.5, 7]}}\n"))  # fmt: skip
+    assert r.attrs["breaking_time"] == pytest.approx(0.5, abs=1e-12)
+    assert r.attrs["breaking_location_x"] == pytest.approx(0.0, abs=1e-6)
+    assert r.attrs["breaking_location_y"] == pytest.approx(0.0, abs=1e-6)
+    assert np.isnan(np.asarray(r["u"])[1]).all()  # (stop: the level past t*)

@@ -36,6 +36,10 @@ STACK_SIZE = 64
 ONE_STEP = 1e-11
 
 
+#: the golden section's ratio, (sqrt(5) - 1) / 2
+GOLDEN = 0.6180339887498949
+
+
 @njit(cache=True)
 def rhs(code, consts, prog, nz, y, dy, v, stack, coef):
     """Right-hand side of the ray system (see the module docstring)."""
@@ -1648,11 +1652,17 @@ def refine_crossing(code, consts, prog, nz, n, y_lo, lo_t, hi_t, rtol, atol, sub
     if not bracket:
         best_abs, best_t = abs(f_lo), lo_t
         prev_t, prev_f = lo_t, f_lo
+        ts = np.empty(subdivisions + 1)
+        fs = np.empty(subdivisions + 1)
+        ts[0], fs[0] = lo_t, f_lo
+        last = 0
         for j in range(1, subdivisions + 1):
             t = lo_t + (hi_t - lo_t) * j / subdivisions
             if not state(t, y):
                 return CROSSING_FAILED, t
             f = _det_at(code, consts, prog, nz, n, y, J, stack)
+            ts[j], fs[j] = t, f
+            last = j
             if prev_f * f <= 0.0:
                 a_t, fa, b_t, fb = prev_t, prev_f, t, f
                 bracket = True
@@ -1660,6 +1670,54 @@ def refine_crossing(code, consts, prog, nz, n, y_lo, lo_t, hi_t, rtol, atol, sub
             if abs(f) < best_abs:
                 best_abs, best_t = abs(f), t
             prev_t, prev_f = t, f
+        # two close roots hide in one step (det dips through 0 and back, as where rays
+        # focus nearly to a point), or det touches 0: each least |det| of the steps
+        # below a twentieth of its start, in turn, minimised by golden sections until
+        # det changes sign
+        j = 1
+        dipped = False
+        while not bracket and j < subdivisions and j + 1 <= last:
+            if (abs(fs[j]) < abs(fs[j - 1]) and abs(fs[j]) <= abs(fs[j + 1])
+                    and abs(fs[j]) <= 0.05 * abs(f_lo)):  # fmt: skip
+                sgn = 1.0 if fs[j] > 0 else -1.0
+                p_t, q_t = ts[j - 1], ts[j + 1]
+                c_t = q_t - GOLDEN * (q_t - p_t)
+                d_t = p_t + GOLDEN * (q_t - p_t)
+                fc = fd = 0.0
+                ok = state(c_t, y)
+                if ok:
+                    fc = _det_at(code, consts, prog, nz, n, y, J, stack)
+                ok = ok and state(d_t, y)
+                if ok:
+                    fd = _det_at(code, consts, prog, nz, n, y, J, stack)
+                for _ in range(80):
+                    if not ok:
+                        break
+                    for t, f in ((c_t, fc), (d_t, fd)):
+                        if abs(f) < best_abs:
+                            best_abs, best_t = abs(f), t
+                    if sgn * fc <= 0.0 or sgn * fd <= 0.0:
+                        first_t, first_f = (c_t, fc) if sgn * fc <= 0.0 else (d_t, fd)
+                        a_t, fa, b_t, fb = ts[j - 1], fs[j - 1], first_t, first_f
+                        bracket = dipped = True
+                        break
+                    if q_t - p_t <= 1e-15 * max(1.0, abs(q_t)):
+                        break
+                    if sgn * fc < sgn * fd:
+                        q_t, d_t, fd = d_t, c_t, fc
+                        c_t = q_t - GOLDEN * (q_t - p_t)
+                        ok = state(c_t, y)
+                        if ok:
+                            fc = _det_at(code, consts, prog, nz, n, y, J, stack)
+                    else:
+                        p_t, c_t, fc = c_t, d_t, fd
+                        d_t = p_t + GOLDEN * (q_t - p_t)
+                        ok = state(d_t, y)
+                        if ok:
+                            fd = _det_at(code, consts, prog, nz, n, y, J, stack)
+            j += 1
+        if dipped:  # (y: the state at the bracket's end, as below expects)
+            state(b_t, y)
         if not bracket:
             if best_abs <= 1e-8 * abs(f_lo):
                 state(best_t, y_out)
