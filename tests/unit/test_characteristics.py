@@ -2055,3 +2055,55 @@ def test_rays_focusing_to_a_point_break_there(top):
     assert r.attrs["breaking_location_x"] == pytest.approx(0.0, abs=1e-6)
     assert r.attrs["breaking_location_y"] == pytest.approx(0.0, abs=1e-6)
     assert np.isnan(np.asarray(r["u"])[1]).all()  # (stop: the level past t*)
+
+
+@pytest.mark.parametrize("grid, crossing", [
+    ("t: [0, 20, 5], x: [3.1415, 3.1417, 3]", "shock"),  # across the shock at pi
+    ("t: [5, 5, 1], x: [2.0, 2.0001, 3]", "shock"),  # smooth there, after breaking
+    ("t: [5, 5, 1], x: [3.1415, 3.1417, 3]", "viscosity"),  # across the kink at pi
+    ("t: [5, 5, 1], x: [2.0, 2.0001, 3]", "viscosity"),
+])  # fmt: skip
+def test_a_narrow_grid_sees_the_rays_from_far_off(grid, crossing):
+    """A grid 1e-4 wide: the shorthand's data are as narrow, and the probe for rays
+    landing on the grid widened them by twelve doublings of that, 0.4 in all, short of
+    the rays' feet (up to 5 away by t = 5).  The values were those of rays long crossed
+    (u = 1e-5 for 0.52 beside the shock, and a shock between every two nodes), or NaN
+    with 'breaking time none'.  The probe's first shell is now as wide as the rays travel.
+    Burgers from sin x against Lax-Oleinik, u_t + u_x^2/2 = 0 from -cos x against
+    Hopf-Lax."""
+    equation = "u_t + u*u_x = 0" if crossing == "shock" else "u_t + u_x^2/2 = 0"
+    data = "sin(x)" if crossing == "shock" else "-cos(x)"
+    r = solve_pde(pde(f'variables: [t, x]\nequation: "{equation}"\n'
+                      f'initial: "u(x, t=0) = {data}"\ngrid: {{{grid}}}\n'), crossing=crossing)  # fmt: skip
+    x = np.asarray(r.coords["x"])
+    for t, row in zip(np.asarray(r.coords["t"]), np.asarray(r["u"])):
+        feet = _least_action_feet(x, t)  # (both: the rays x = s + t sin s)
+        exact = np.sin(feet) if crossing == "shock" else -np.cos(feet) + t * np.sin(feet) ** 2 / 2
+        np.testing.assert_allclose(row, exact, rtol=0, atol=1e-13)
+    assert r.attrs["breaking_time"] == pytest.approx(1.0 if "3.14" in grid else 2.5103441469, abs=1e-9)
+    if crossing == "shock":
+        st, sx = np.asarray(r["shock_t"]), np.asarray(r["shock_x"])
+        on = "3.14" in grid
+        assert len(sx) == (4 if on else 0)  # one shock per level after t = 1, at pi
+        np.testing.assert_allclose(sx, np.pi, rtol=0, atol=1e-12)
+        assert (st > 1).all()
+
+
+def _least_action_feet(x, t):
+    """The foot s of the ray x = s + t sin s through (x, t) of least action
+    1 - cos s + (x - s)^2 / (2t) (Lax-Oleinik for Burgers from sin x, Hopf-Lax for
+    u_t + u_x^2/2 = 0 from -cos x), every root bracketed on a fine lattice and refined
+    to rounding."""
+    from scipy.optimize import brentq
+
+    if t == 0:
+        return np.asarray(x, float).copy()
+    out = []
+    for xi in x:
+        f = lambda s, xi=xi: s + t * np.sin(s) - xi  # noqa: E731
+        ss = np.linspace(xi - t - 1, xi + t + 1, 200001)
+        v = f(ss)
+        roots = [brentq(f, ss[i], ss[i + 1], xtol=1e-16) for i in np.flatnonzero(v[:-1] * v[1:] < 0)]
+        roots += list(ss[v == 0])
+        out.append(min(roots, key=lambda s, xi=xi: 1 - np.cos(s) + (xi - s) ** 2 / (2 * t)))
+    return np.array(out)

@@ -195,6 +195,13 @@ def _probe_data(pde, c, tau_levels, e, swept=None):
     outer_lo, outer_hi = lo0.copy(), hi0.copy()
     # the first shell: as wide as the data in 1-D; as the grid in 2+ D, where rays cost more
     width = hi0 - lo0 if m == 1 else np.maximum(g_hi - g_lo, spacing)
+    if m == 1:  # (and as far as the data's rays travel by the last level: a narrow grid's
+        # data are narrow, and twelve doublings of them may fall short of the rays' feet)
+        with np.errstate(invalid="ignore"):
+            speed = np.abs(_eval_a(c, c["y0"][:, :nz])[:, space[0]])
+        travel = float(np.nanmax(speed, initial=0.0)) * float(levels.max())
+        if np.isfinite(travel):
+            width = np.maximum(width, travel)
     empty = 0
     # 1-D: the farthest data either side of the grid whose rays, at their initial speed,
     # reach its range by the last level swept (sampled over the farthest box the probe
