@@ -1635,7 +1635,9 @@ def _shock_between(lo, hi, a, b, branches_at, values, sign=1.0, ends=(None, None
             top = max(v[ia], v[ib])
             others = np.delete(np.asarray(v, float), [ia, ib])
             crowded.append(bool((others <= top + 1e-9 * (1.0 + abs(top))).any()))
-        return v[ia] - v[ib], sign * (bs[ia][0] - bs[ib][0]), v[ia] <= v.min()
+        # (the values' rounding: G below it is zero)
+        noise = 8 * np.finfo(float).eps * max(abs(v[ia]), abs(v[ib]), 1.0)
+        return v[ia] - v[ib], sign * (bs[ia][0] - bs[ib][0]), v[ia] <= v.min(), noise
 
     # start from the secant of G through the bracket's ends
     ends = [diff(lo, ends[0]), diff(hi, ends[1])]
@@ -1644,6 +1646,7 @@ def _shock_between(lo, hi, a, b, branches_at, values, sign=1.0, ends=(None, None
         guess = lo + ends[0][0] / (ends[0][0] - ends[1][0]) * (hi - lo)
         if lo < guess < hi:
             x = guess
+    best = None  # (|G|, x) of the least |G| met
     for _ in range(100):
         got = diff(x)
         if got is None:  # a branch ends before x: bisect on which one is left there
@@ -1654,7 +1657,11 @@ def _shock_between(lo, hi, a, b, branches_at, values, sign=1.0, ends=(None, None
                 return float(0.5 * (lo + hi))
             x = 0.5 * (lo + hi)
             continue
-        g, slope, a_wins = got
+        g, slope, a_wins, noise = got
+        if abs(g) <= noise:  # G is zero to its rounding here (Newton's steps would be
+            return float(x)  # the rounding's, and wander)
+        if best is None or abs(g) < best[0]:
+            best = (abs(g), x)
         if a_wins:
             lo = x
         else:
@@ -1668,6 +1675,8 @@ def _shock_between(lo, hi, a, b, branches_at, values, sign=1.0, ends=(None, None
         if hi - lo <= 4e-16 * max(1.0, abs(x)):
             return float(new)
         x = new
+    if best is not None and lo <= best[1] <= hi:
+        return float(best[1])
     return float(0.5 * (lo + hi))
 
 
@@ -1821,9 +1830,23 @@ def _flux_sym(speeds_tree, variables, unknown):
 #: Gauss-Legendre on one interval between neighbouring rays (exact to degree 23; the
 #: error on an interval h of an integrand the rays resolve is far below rounding)
 _GAUSS = np.polynomial.legendre.leggauss(12)
+
+
+def _lobatto(points):
+    """Gauss-Lobatto nodes and weights on [-1, 1] (the ends and the zeros of P'_{k-1};
+    exact to degree 2 k - 3)."""
+    inner = np.polynomial.legendre.Legendre.basis(points - 1).deriv().roots()
+    nodes = np.concatenate([[-1.0], np.sort(inner.real), [1.0]])
+    p = np.polynomial.legendre.Legendre.basis(points - 1)(nodes)
+    return nodes, 2.0 / (points * (points - 1) * p**2)
+
+
 #: ... and the rule it is checked against (exact to degree 15): on such intervals the two
-#: agree to rounding unless the data have a kink there
-_GAUSS_CHECK = np.polynomial.legendre.leggauss(8)
+#: agree to rounding unless the data have a kink there.  Gauss-Lobatto, whose nodes
+#: include the ends: a kink near an end, between it and the first Gauss node of both
+#: rules, made them agree on the wrong value (a clipped sine's corner 8e-4 inside an
+#: interval of 0.17: 6e-7 off, and a shock 2e-6 off its place)
+_GAUSS_CHECK = _lobatto(9)
 
 
 def _lax_oleinik(pde, flux, s, x, t, u_ray=None, breaks=(), c=None):
@@ -1893,7 +1916,7 @@ def _u_dx_integral(c, o, lo, hi, tol=None, depth=0, trusted=None, accepted=None)
         sig = lo[trusted][:, None] + half[:, None] * (_GAUSS[0] + 1)
         data = _data_at(c, o, sig).reshape(*sig.shape, 3)
         value[trusted] = (data[..., 1] * data[..., 2] * _GAUSS[1]).sum(axis=1) * half
-        value[np.abs(hi - lo) <= 1e-12 * (1.0 + np.abs(lo))] = 0.0
+        value[(np.abs(hi - lo) <= 1e-12 * (1.0 + np.abs(lo))) & ~np.isfinite(value)] = 0.0
         return value
     half = 0.5 * (hi - lo)
     nodes = np.concatenate([_GAUSS[0], _GAUSS_CHECK[0]])
@@ -1917,10 +1940,11 @@ def _u_dx_integral(c, o, lo, hi, tol=None, depth=0, trusted=None, accepted=None)
         mid = 0.5 * (lo[off] + hi[off])
         value[off] = (_u_dx_integral(c, o, lo[off], mid, tol, depth + 1)
                       + _u_dx_integral(c, o, mid, hi[off], tol, depth + 1))  # fmt: skip
-    # an interval within rounding of nothing adds nothing, also where the data are undefined
-    # inside it (a sample within rounding of a jump's break, where a NaN would spoil every
-    # value beyond it)
-    value[np.abs(hi - lo) <= 1e-12 * (1.0 + np.abs(lo))] = 0.0
+    # an interval within rounding of nothing where the data are undefined inside it adds
+    # nothing (a sample within rounding of a jump's break, where a NaN would spoil every
+    # value beyond it); one where they are defined, its rule's value (the last of the
+    # halvings towards a jump at its end: its nodes all lie on the jump's one side)
+    value[(np.abs(hi - lo) <= 1e-12 * (1.0 + np.abs(lo))) & ~np.isfinite(value)] = 0.0
     return value
 
 
