@@ -2141,3 +2141,72 @@ def test_a_corner_near_a_sample_is_integrated():
                       "grid: {t: [20, 20, 1], x: [0.1, 12.666370614359172, 37]}\n"),
                   crossing="shock")  # fmt: skip
     np.testing.assert_allclose(np.asarray(r["shock_x"]), [np.pi, 3 * np.pi], rtol=0, atol=1e-12)
+
+
+def _trefoil_pre_focal_distances(p):
+    """The lengths along the inward normals of the curve r = 1 + 0.3 cos 3 theta to the
+    point ``p`` of the normals that reach it before their focal point (centre of
+    curvature)."""
+    from scipy.optimize import brentq
+
+    def curve(s, k=0):
+        r, rp, rpp = 1 + 0.3 * np.cos(3 * s), -0.9 * np.sin(3 * s), -2.7 * np.cos(3 * s)
+        c, si = np.cos(s), np.sin(s)
+        return [np.array([r * c, r * si]), np.array([rp * c - r * si, rp * si + r * c]),
+                np.array([rpp * c - 2 * rp * si - r * c, rpp * si + 2 * rp * c - r * si])][k]  # fmt: skip
+
+    def across(s):  # the point's offset across the normal at s
+        t = curve(s, 1)
+        d = p[:, None] - curve(s) if np.ndim(s) else p - curve(s)
+        return (d[0] * t[0] + d[1] * t[1]) / np.hypot(*t)
+
+    grid = np.linspace(0, 2 * np.pi, 4001)
+    f = across(grid)
+    out = []
+    for k in np.flatnonzero(np.sign(f[:-1]) * np.sign(f[1:]) < 0):
+        s = brentq(across, grid[k], grid[k + 1], xtol=1e-15)
+        t, a = curve(s, 1), curve(s, 2)
+        size = np.hypot(*t)
+        inward = np.array([-t[1], t[0]]) / size
+        along = (p - curve(s)) @ inward
+        kappa = (t[0] * a[1] - t[1] * a[0]) / size**3
+        if 0 < along < (1 / kappa if kappa > 0 else np.inf):
+            out.append(along)
+    return out
+
+
+def test_first_arrival_takes_no_ray_past_its_own_focus():
+    """|grad u| = 1 from the trefoil r = 1 + 0.3 cos 3 theta, fronts moving in, viscosity,
+    on a grid outside the curve.  Rays moving in from the curve's dimples never focus,
+    and Newton seeded on them reached points outside on other rays, long past their
+    focal points: 4 of 11 values (u(-2.2, -0.8) = 3.60 on a ray focused 0.44 along
+    it), and which ones depended on the grid.  Only the ray's own focus counts now:
+    every value is the length of a normal reaching the point before its focus."""
+    r = solve_pde(pde("variables: [x, y]\nequation: u_x^2 + u_y^2 = 1\n"
+                      "initial: {parameters: {s: [0, 6.283185307179586, 721]}, "
+                      "x: (1 + 0.3*cos(3*s))*cos(s), y: (1 + 0.3*cos(3*s))*sin(s), u: 0, "
+                      "branch: 1}\ngrid: {x: [-2.5, -2.1, 5], y: [-1.1, -0.7, 5]}\n"),
+                  crossing="viscosity")  # fmt: skip
+    u = np.asarray(r["u"])
+    xs, ys = np.asarray(r.coords["x"]), np.asarray(r.coords["y"])
+    assert np.isnan(u[np.searchsorted(xs, -2.2), np.searchsorted(ys, -0.8)])
+    assert np.isfinite(u).sum() >= 5
+    for i, j in np.argwhere(np.isfinite(u)):
+        lengths = _trefoil_pre_focal_distances(np.array([xs[i], ys[j]]))
+        assert lengths and u[i, j] == pytest.approx(min(lengths), abs=1e-9)
+
+
+def test_the_breaking_point_at_the_breaking_time_has_its_value():
+    """Burgers from sin x at t = 1, x = pi: the ray from pi lands there with x_s = 0 (the
+    caustic's tip), so Newton found it but the gradient failed, and the point was NaN in
+    every mode.  u = 0 there (continuous); the gradient is infinite, NaN."""
+    for crossing in ("stop", "shock", "multivalued"):
+        r = solve_pde(pde("variables: [t, x]\nequation: u_t + u*u_x = 0\n"
+                          'initial: "u(x, t=0) = sin(x)"\n'
+                          "grid: {t: [1, 1, 1], x: [2.141592653589793, 4.141592653589793, 3]}\n"),
+                      crossing=crossing)  # fmt: skip
+        u, u_x = np.asarray(r["u"])[0], np.asarray(r["u_x"])[0]
+        assert abs(u[1]) < 1e-15 and np.asarray(r["mask"])[0, 1] == 1
+        assert np.isnan(u_x[1])
+        s = _least_action_feet(np.asarray(r.coords["x"])[[0, 2]], 1.0)
+        np.testing.assert_allclose(u[[0, 2]], np.sin(s), rtol=0, atol=1e-14)

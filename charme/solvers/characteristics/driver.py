@@ -1117,20 +1117,22 @@ def _sample_position(c, s):
     return (s - lo) / np.where(hi > lo, hi - lo, 1.0) * (c["s_counts"] - 1)
 
 
-def _past_focus(c, s, tau):
+def _past_focus(c, s, tau, tb=None):
     """Which rays of the data (manifold parameters ``s``, float[k, m]) are past their
     first crossing (focal point) at ``tau``: every traced ray at the corners of its cell
     of samples crossed before (``c["tb_ray"]``, their first crossings).  Past it a ray
     minimises nothing (the Hopf-Lax value is reached before), so a viscosity solution
     never takes it: where only such rays arrive (data focusing to a point, after which
-    the value is -inf) there is none."""
+    the value is -inf) there is none.  ``tau``: a number or one per ray; ``tb``: the
+    first crossings to use (default ``c["tb_ray"]``)."""
+    tb = c["tb_ray"] if tb is None else tb
     counts = c["s_counts"]
     k = np.clip(np.floor(_sample_position(c, s)), 0, np.maximum(counts - 2, 0)).astype(np.int64)
     late = tau * (1.0 - 1e-9)
     past = np.ones(len(s), np.bool_)
     for corner in itertools.product((0, 1), repeat=s.shape[1]):
         idx = np.minimum(k + np.array(corner), counts - 1)
-        past &= c["tb_ray"][np.ravel_multi_index(tuple(idx.T), tuple(counts))] < late
+        past &= tb[np.ravel_multi_index(tuple(idx.T), tuple(counts))] < late
     return past
 
 
@@ -2867,6 +2869,11 @@ def _multi_seed(pde, c, runs, crossing):
         if c["charpit"] and good.any():
             good[good] &= _on_branch(c, s_b[good], seed_p[batch[good]])
         good &= _acceptable(runs, crossing, t_b, rays[batch])
+        if crossing == "viscosity" and good.any():
+            # (and not past the focal point of the ray Newton ended on, which may lie far
+            # from the seed's: rays from the trefoil's dimples, inwards, never focus, and
+            # Newton from them reached points outside on rays long past theirs)
+            good[good] &= ~_past_focus(c, s_b[good], t_b[good], runs[0][2])
         u_q[batch], g_q[batch], t_q[batch], s_q[batch] = u_b, g_b, t_b, s_b
         ok[batch] = good
         off = status == K.LOCATE_OUTSIDE

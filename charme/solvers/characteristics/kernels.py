@@ -990,11 +990,13 @@ def locate(lo, hi, code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fp
                 off = abs(y[1 - e] - targets[q, 0])
                 if not off <= 1e-9 * (1.0 + abs(targets[q, 0])):
                     break
-            if _gradient(code, consts, prog, n, charpit, y, v, stack, grad_out[q]):
-                u_out[q] = y[n]
-                for k in range(m):
-                    s_out[q, k] = s[k]
-                ok[q] = True
+            # (a ray landing on the point where x_s is singular, as at a caustic's tip at
+            # the breaking time: u is the ray's, its gradient infinite, NaN here)
+            _gradient(code, consts, prog, n, charpit, y, v, stack, grad_out[q])
+            u_out[q] = y[n]
+            for k in range(m):
+                s_out[q, k] = s[k]
+            ok[q] = True
             break
 
 
