@@ -194,3 +194,18 @@ def test_the_note_counts_the_nodes_after_the_first_crossing(tmp_path):
     # t = 1.5 and 2 after t* = 1: 2 x 201 nodes
     assert "402 of 1005 grid points have no value" in res.output
     assert "402 of them after the first crossing" in res.output
+
+
+@pytest.mark.parametrize("guess", ["", ", guess: {u_x: s/2, u_y: 2*s}"])
+def test_data_characteristic_at_a_sample_say_so(tmp_path, guess):
+    """u_x u_y = u from u(0, y) = y^2 with y = 0 sampled: u_y = 0 there, so F = 0 leaves
+    u_x free and Newton's completion fails.  The message blamed Newton ('there may be no
+    real gradient there', or the guess even when it was exact); the data are
+    characteristic at that sample, as the sign change of the transversality
+    determinant across it shows."""
+    text = ("kind: pde\nvariables: [x, y]\nequation: u_x*u_y = u\n"
+            f"initial: {{parameters: {{s: [-2, 2, 401]}}, x: 0, y: s, u: s^2{guess}}}\n"
+            "grid: {x: [0, 1, 11], y: [-1, 1, 21]}\n")  # fmt: skip
+    out = expect_usage_error(tmp_path, text, "{spec}:4: initial:",
+                             "characteristic (not transversal) at s=0")  # fmt: skip
+    assert "Newton" not in out

@@ -438,6 +438,21 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
                 "initial.branch (+1 or -1, the side of the data the gradient points to) or "
                 "initial.guess", field="initial",
             )  # fmt: skip
+        if m == 1 and 0 < r < len(S) - 1 and built[r - 1] and built[r + 1]:
+            # the data characteristic at the sample itself (F_p along the data's normal
+            # 0: the gradient is not determined there, so Newton cannot complete it): the
+            # transversality determinant changes sign from one neighbour to the other
+            pair = y0[[r - 1, r + 1]]
+            a_n = _eval_a({"code": code, "consts": consts, "prog": prog, "n": n}, pair[:, :nz])
+            with np.errstate(all="ignore"):
+                det_n = np.linalg.det(np.stack([pair[:, nz : nz + n], a_n], axis=1))
+            if np.isfinite(det_n).all() and det_n[0] * det_n[1] < 0:
+                raise SpecError(
+                    f"the Cauchy data are characteristic (not transversal) at {where}: "
+                    f"det [dx/d{pde.manifold[0]}, dx/dtau] changes sign across it, and the "
+                    "gradient there is not determined by F = 0 and the strip condition; "
+                    "take the data on one side of that point", field="initial",
+                )  # fmt: skip
         given = " from initial.guess" if pde.guess else (
             " on initial.branch's side" if pde.branch else "")  # fmt: skip
         advice = ("give a better starting point under initial.guess" if pde.guess else
