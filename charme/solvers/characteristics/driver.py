@@ -438,15 +438,20 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
                 "initial.branch (+1 or -1, the side of the data the gradient points to) or "
                 "initial.guess", field="initial",
             )  # fmt: skip
-        if m == 1 and 0 < r < len(S) - 1 and built[r - 1] and built[r + 1]:
+        if m == 1 and 1 < r < len(S) - 2 and built[[r - 2, r - 1, r + 1, r + 2]].all():
             # the data characteristic at the sample itself (F_p along the data's normal
             # 0: the gradient is not determined there, so Newton cannot complete it): the
-            # transversality determinant changes sign from one neighbour to the other
+            # transversality determinant changes sign from one neighbour to the other,
+            # and the gradient runs on continuously across (where there is no real
+            # gradient at the sample, it jumps between the two sides' branches)
             pair = y0[[r - 1, r + 1]]
             a_n = _eval_a({"code": code, "consts": consts, "prog": prog, "n": n}, pair[:, :nz])
+            p4 = y0[[r - 2, r - 1, r + 1, r + 2], n + 1 : 2 * n + 1]
             with np.errstate(all="ignore"):
                 det_n = np.linalg.det(np.stack([pair[:, nz : nz + n], a_n], axis=1))
-            if np.isfinite(det_n).all() and det_n[0] * det_n[1] < 0:
+                steps = np.linalg.norm(np.diff(p4, axis=0), axis=1)  # (across: the middle)
+            on = steps[1] <= 4.0 * max(steps[0], steps[2]) + 1e-12 * (1.0 + np.abs(p4).max())
+            if np.isfinite(det_n).all() and det_n[0] * det_n[1] < 0 and on:
                 raise SpecError(
                     f"the Cauchy data are characteristic (not transversal) at {where}: "
                     f"det [dx/d{pde.manifold[0]}, dx/dtau] changes sign across it, and the "
