@@ -438,7 +438,7 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
                 "initial.branch (+1 or -1, the side of the data the gradient points to) or "
                 "initial.guess", field="initial",
             )  # fmt: skip
-        if m == 1 and 1 < r < len(S) - 2 and built[[r - 2, r - 1, r + 1, r + 2]].all():
+        if charpit and m == 1 and 1 < r < len(S) - 2 and built[[r - 2, r - 1, r + 1, r + 2]].all():
             # the data characteristic at the sample itself (F_p along the data's normal
             # 0: the gradient is not determined there, so Newton cannot complete it): the
             # transversality determinant changes sign from one neighbour to the other,
