@@ -2210,3 +2210,28 @@ def test_the_breaking_point_at_the_breaking_time_has_its_value():
         assert np.isnan(u_x[1])
         s = _least_action_feet(np.asarray(r.coords["x"])[[0, 2]], 1.0)
         np.testing.assert_allclose(u[[0, 2]], np.sin(s), rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("equation, data, t_b, u_left, u_right", [
+    ("u_t + u*u_x = 0", "max(0, min(1, -x))", 1.0, 1.0, 0.0),
+    ("u_t + (1 - 2*u)*u_x = 0", "max(0.2, min(0.8, 0.5 + x))", 0.5, 0.2, 0.8),
+])  # fmt: skip
+def test_a_ramp_closing_into_a_jump_lists_its_shock_at_that_time(equation, data, t_b,
+                                                                  u_left, u_right):  # fmt: skip
+    """A ramp of the data closes into a full jump at t_b, all its rays meeting at x = 0.
+    No ray had folded over yet, so no shock was listed at an output level at t_b,
+    although the values jump there.  A stretch of rays met in one point now counts; a
+    smooth caustic's tip (one ray's x_s touching 0, Burgers from sin x at t = 1) does
+    not."""
+    r = solve_pde(pde(f'variables: [t, x]\nequation: "{equation}"\n'
+                      f'initial: "u(x, t=0) = {data}"\n'
+                      f"grid: {{t: [{t_b}, {t_b}, 1], x: [-1, 1, 20]}}\n"), crossing="shock")  # fmt: skip
+    np.testing.assert_allclose(np.asarray(r["shock_x"]), [0.0], rtol=0, atol=1e-14)
+    np.testing.assert_array_equal(np.asarray(r["shock_t"]), [t_b])
+    x, u = np.asarray(r.coords["x"]), np.asarray(r["u"])[0]
+    np.testing.assert_allclose(u, np.where(x < 0, u_left, u_right), rtol=0, atol=1e-14)
+    smooth = solve_pde(pde("variables: [t, x]\nequation: u_t + u*u_x = 0\n"
+                           'initial: "u(x, t=0) = sin(x)"\n'
+                           "grid: {t: [1, 1, 1], x: [2.141592653589793, 4.141592653589793, 3]}\n"),
+                       crossing="shock")  # fmt: skip
+    assert len(np.asarray(smooth["shock_x"])) == 0

@@ -1310,6 +1310,12 @@ def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out,
         if crossing == "shock" and tau > 0:
             # rays folded over at this level (x_s turned against its sign on the data)
             folded = out[:, kk, c["nz"] + o] * out[:, 0, c["nz"] + o] < 0
+            # and a stretch of rays met in one point, at the time a ramp of the data
+            # closes into a jump (max(0, min(1, -x)) for Burgers at t = 1): a shock is
+            # born whole there (not one ray's x_s touching 0, as at a smooth caustic's tip)
+            with np.errstate(invalid="ignore"):
+                met = np.abs(out[:, kk, c["nz"] + o]) <= 1e-12 * np.abs(out[:, 0, c["nz"] + o])
+            folded |= met & (np.r_[False, met[:-1]] | np.r_[met[1:], False])
             jumps = np.union1d(BR.handovers(table, picks),
                                BR.across_folds(table, picks, S, folded))  # fmt: skip
             # (and across a jump of the data whose rays converge: a shock from t = 0)
