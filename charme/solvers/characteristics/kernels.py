@@ -1657,14 +1657,12 @@ def refine_crossing(code, consts, prog, nz, n, y_lo, lo_t, hi_t, rtol, atol, sub
         ts = np.empty(subdivisions + 1)
         fs = np.empty(subdivisions + 1)
         ts[0], fs[0] = lo_t, f_lo
-        last = 0
         for j in range(1, subdivisions + 1):
             t = lo_t + (hi_t - lo_t) * j / subdivisions
             if not state(t, y):
                 return CROSSING_FAILED, t
             f = _det_at(code, consts, prog, nz, n, y, J, stack)
             ts[j], fs[j] = t, f
-            last = j
             if prev_f * f <= 0.0:
                 a_t, fa, b_t, fb = prev_t, prev_f, t, f
                 bracket = True
@@ -1678,7 +1676,7 @@ def refine_crossing(code, consts, prog, nz, n, y_lo, lo_t, hi_t, rtol, atol, sub
         # det changes sign
         j = 1
         dipped = False
-        while not bracket and j < subdivisions and j + 1 <= last:
+        while not bracket and j < subdivisions:
             if (abs(fs[j]) < abs(fs[j - 1]) and abs(fs[j]) <= abs(fs[j + 1])
                     and abs(fs[j]) <= 0.05 * abs(f_lo)):  # fmt: skip
                 sgn = 1.0 if fs[j] > 0 else -1.0
