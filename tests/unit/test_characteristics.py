@@ -2235,3 +2235,29 @@ def test_a_ramp_closing_into_a_jump_lists_its_shock_at_that_time(equation, data,
                            "grid: {t: [1, 1, 1], x: [2.141592653589793, 4.141592653589793, 3]}\n"),
                        crossing="shock")  # fmt: skip
     assert len(np.asarray(smooth["shock_x"])) == 0
+
+
+@pytest.mark.parametrize("equation, data, x_grid, expected", [
+    ("u_t + u_x^2/2 = 0", "abs(x)", "[-3, 4, 281]", 0.0),  # the data's value at the kink
+    ("u_t + u*u_x = 0", "(1 + abs(x)/x)/2", "[-3, 4, 281]", np.nan),  # 0/0: no ray starts
+    ("u_t + u*u_x = 0", "(1 + abs(x)/x)/2", "[-1, 1, 81]", np.nan),
+])  # fmt: skip
+def test_hermite_draws_no_cubic_across_a_kink_of_the_data(equation, data, x_grid, expected):
+    """--evaluation hermite, --crossing stop: at t = 0 the cubic between the two rays
+    either side of a kink or jump of the data gave u = 7e-4 for |x| at 0, and, where the
+    data are 0/0 and no ray starts, a value with mask 1 (0.94, u_x = 59).  No cubic
+    crosses a kink now: the data's value where they have one, else no value, as with
+    newton."""
+    text = (f'variables: [t, x]\nequation: "{equation}"\ninitial: "u(x, t=0) = {data}"\n'
+            f"grid: {{t: [0, 3, 13], x: {x_grid}}}\n")  # fmt: skip
+    got = [solve_pde(pde(text), evaluation=ev) for ev in ("newton", "hermite")]
+    for r in got:
+        x = np.asarray(r.coords["x"])
+        j = int(np.argmin(np.abs(x)))
+        u0 = np.asarray(r["u"])[0]
+        if np.isnan(expected):
+            assert np.isnan(u0[j]) and np.asarray(r["mask"])[0, j] == 0
+        else:
+            assert u0[j] == expected
+        away = np.abs(x) > 1e-9
+        np.testing.assert_allclose(u0[away], np.asarray(got[0]["u"])[0][away], rtol=0, atol=1e-12)

@@ -1088,7 +1088,8 @@ def _hermite(info, pde, c, e, speed, tau_levels, taus, out, end):
         if tau > end + 1e-9 * max(1.0, abs(end)):
             continue  # --crossing stop
         y = out[:, int(np.searchsorted(taus, tau))]
-        y = y[np.isfinite(y).all(axis=1)]
+        fin = np.isfinite(y).all(axis=1)
+        y, s_ray = y[fin], c["S"][fin, 0]
         if c["charpit"]:
             ux = y[:, n + 1 + o]
         else:  # u_x from [x_s, a]^T p = [u_s, b] on each ray
@@ -1099,7 +1100,7 @@ def _hermite(info, pde, c, e, speed, tau_levels, taus, out, end):
             ux = np.linalg.solve(J, rhs[..., None])[:, o, 0]
         x, uu = y[:, o], y[:, n]
         order = np.argsort(x)
-        x, uu, ux = x[order], uu[order], ux[order]
+        x, uu, ux, s_ray = x[order], uu[order], ux[order], s_ray[order]
         keep = np.concatenate([[True], np.diff(x) > 0])
         spline = CubicHermiteSpline(x[keep], uu[keep], ux[keep], extrapolate=False)
         # a node on the first or last ray within rounding of its x counts as on it
@@ -1110,6 +1111,18 @@ def _hermite(info, pde, c, e, speed, tau_levels, taus, out, end):
         )
         level_u = spline(at)
         level_ux = spline(at, 1)
+        # no cubic across a kink or jump of the data (two rays either side of it: at
+        # t = 0 nothing lies between them, and no ray starts at a jump): no value there
+        # (a fan's, below; the data's own at t0, for shorthand data)
+        kinks = np.asarray(c.get("kinks", ()), float)
+        if kinks.size:
+            xk, sk = x[keep], s_ray[keep]
+            j = np.clip(np.searchsorted(xk, at, side="right") - 1, 0, max(len(xk) - 2, 0))
+            a_s, b_s = np.minimum(sk[j], sk[j + 1]), np.maximum(sk[j], sk[j + 1])
+            across = ((kinks[None, :] > a_s[:, None]) & (kinks[None, :] < b_s[:, None])).any(axis=1)
+            on_ray = np.isin(at, xk)  # (a node on a ray itself: its value)
+            level_u[across & ~on_ray] = np.nan
+            level_ux[across & ~on_ray] = np.nan
         # u along the evolution variable from the equation: F is linear in p_e with slope `speed`
         env = {pde.variables[o]: xs}
         env[pde.variables[e]] = np.full(len(xs), c["t_levels"][lvl])
