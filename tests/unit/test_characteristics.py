@@ -2261,3 +2261,24 @@ def test_hermite_draws_no_cubic_across_a_kink_of_the_data(equation, data, x_grid
             assert u0[j] == expected
         away = np.abs(x) > 1e-9
         np.testing.assert_allclose(u0[away], np.asarray(got[0]["u"])[0][away], rtol=0, atol=1e-12)
+
+
+def test_every_branch_near_a_focus():
+    """|grad u| = 1 from the unit circle, rays both ways, --crossing multivalued: every
+    node at r > 0 lies on two rays, u = r - 1 and -(1 + r) past the focus.  Near the
+    centre the rays of the near branch pass so densely that all the nearest traced
+    samples, and so every seed, were theirs: 16 nodes within r = 0.15 lacked the far
+    branch.  Half the seeds now come from rays far apart on the data, also among the
+    nearest samples of every few rays."""
+    r = solve_pde(pde('variables: [x, y]\nequation: "u_x^2 + u_y^2 = 1"\n'
+                      "initial: {parameters: {s: [0, 6.283185307179586, 721]}, x: cos(s), "
+                      "y: sin(s), u: 0, branch: -1}\n"
+                      "grid: {x: [-2.5, 2.5, 101], y: [-2.5, 2.5, 101]}\n"),
+                  crossing="multivalued")  # fmt: skip
+    x, y = np.meshgrid(r.coords["x"], r.coords["y"], indexing="ij")
+    rad = np.hypot(x, y)
+    got = np.sort(np.asarray(r["u_branches"]), axis=-1)
+    exact = np.stack([-(1 + rad), rad - 1], axis=-1)
+    on = rad > 1e-9
+    assert np.isfinite(got[on][:, :2]).all()
+    np.testing.assert_allclose(got[on][:, :2], exact[on], rtol=0, atol=1e-12)

@@ -2827,6 +2827,7 @@ def _multi_seed(pde, c, runs, crossing):
     # each direction its own seeds, from its own samples: where the rays one way crowd
     # (towards a focus) they would otherwise take every seed from the rays the other way
     per = VISCOSITY_SEEDS // len(use)
+    wide = 0.05 * float(np.max(c["s_counts"]))  # (a twentieth of the samples along s)
     ways = np.column_stack([ray_of, tau_of >= 0]).astype(float)  # each sample's ray, way
     ends = np.cumsum([0] + [r[1].shape[0] * r[1].shape[1] for r in use])
     chosen = np.full((len(pts), per * len(use)), -1, np.int64)
@@ -2836,12 +2837,22 @@ def _multi_seed(pde, c, runs, crossing):
             continue
         _, near = cKDTree(pos[idx]).query(pts, k=min(len(idx), 8 * per))
         cands = idx[np.asarray(near).reshape(len(pts), -1)]
+        # and the nearest samples of every stride-th ray: near a focus the rays of one
+        # branch pass so densely that all the nearest samples are theirs
+        stride = max(1, int(wide // 4))
+        sub = idx[ray_of[idx] % stride == 0] if stride > 1 else idx[:0]
+        if sub.size:
+            _, near = cKDTree(pos[sub]).query(pts, k=min(len(sub), 8 * per))
+            cands = np.concatenate([cands, sub[np.asarray(near).reshape(len(pts), -1)]],
+                                   axis=1)  # fmt: skip
         if crossing == "viscosity":  # earliest samples first: near a focus, the direct rays
             cands = np.take_along_axis(cands, np.argsort(np.abs(tau_of[cands]), axis=1,
                                                          kind="stable"), axis=1)  # fmt: skip
-        # distinct rays (more than 2 rays apart, or traced the other way)
+        # distinct rays (more than 2 rays apart, or traced the other way); half of them
+        # the nearest, half far apart on the data (a twentieth of its samples along a
+        # parameter): rays of another branch, where one branch's crowd round a focus
         part = np.empty((len(pts), per), np.int64)
-        K.spread_seeds(cands, ways, np.array([1.0, 0.25]), 2.0, part)
+        K.spread_seeds(cands, ways, np.array([1.0, 0.25]), 2.0, part, wide, (per + 1) // 2)
         chosen[:, j * per : (j + 1) * per] = part
     owner, slot = np.nonzero(chosen >= 0)  # point by point, in the order tried
     seed_idx = chosen[owner, slot]

@@ -1791,7 +1791,7 @@ def _apart(a, b, spacing, tol):
 
 
 @njit(cache=True)
-def spread_seeds(near, S, spacing, apart, out):
+def spread_seeds(near, S, spacing, apart, out, wide=0.0, close=-1):
     """Seeds for the branches through each point (data of any dimension).
 
     ``near[q]`` lists rays by distance of their ends from point ``q`` (-1:
@@ -1800,25 +1800,33 @@ def spread_seeds(near, S, spacing, apart, out):
     parameter k, in at least one parameter) from every ray taken before for
     ``q``, at most ``out.shape[1]`` of them, -1 after the last.  Rays close on
     the data lead Newton to the same branch; rays apart can reach different
-    ones.
+    ones.  With ``close`` >= 0, only the first ``close`` seeds are taken so; the
+    rest, from the rays left in the same order, lie more than ``wide`` spacings
+    from every seed taken (near a focus the nearest rays crowd round the one
+    branch whose rays are densest there, and another branch's lie far off on
+    the data), and slots still free are filled as the first.
     """
     most = out.shape[1]
     for q in range(near.shape[0]):
         count = 0
-        for j in range(near.shape[1]):
-            r = near[q, j]
-            if r < 0:
-                continue
-            fresh = True
-            for c in range(count):
-                if not _apart(S[r], S[out[q, c]], spacing, apart):
-                    fresh = False
-                    break
-            if fresh:
-                out[q, count] = r
-                count += 1
-                if count == most:
-                    break
+        for phase in range(3):  # (the last: the slots still free, as the first)
+            if count == most or (phase > 0 and close < 0):
+                break
+            gap = max(apart, wide) if phase == 1 else apart
+            for j in range(near.shape[1]):
+                r = near[q, j]
+                if r < 0:
+                    continue
+                fresh = True
+                for c in range(count):
+                    if out[q, c] == r or not _apart(S[r], S[out[q, c]], spacing, gap):
+                        fresh = False
+                        break
+                if fresh:
+                    out[q, count] = r
+                    count += 1
+                    if count == most or (phase == 0 and count == close):
+                        break
         for c in range(count, most):
             out[q, c] = -1
 
