@@ -7,7 +7,13 @@ from pathlib import Path
 import click
 import numpy as np
 
-from charme.cli.common import handle_errors, overwrite_option, parse_sets, set_option
+from charme.cli.common import (
+    handle_errors,
+    overwrite_option,
+    parse_sets,
+    require_kind,
+    set_option,
+)
 
 
 @click.command()
@@ -52,8 +58,12 @@ def characteristics(spec, out, rtol, atol, crossing, evaluation, save_rays, sets
     from charme.errors import SpecError
     from charme.results import check_output_path
     from charme.spec import load
-    from charme.spec.pde import FirstOrderPDE
 
+    # (the options' own errors name the options, not the spec, whose settings they replace)
+    if rtol is not None and not 0 < rtol < 1:  # (NaN too)
+        raise SpecError(f"--rtol must lie in (0, 1), not {rtol!r}")
+    if atol is not None and not 0 < atol < float("inf"):
+        raise SpecError(f"--atol must be positive and finite, not {atol!r}")
     out = Path(out) if out else Path(Path(spec).stem + ".nc")
     check_output_path(out, overwrite)
     if save_rays and out.suffix.lower() == ".csv":
@@ -62,8 +72,7 @@ def characteristics(spec, out, rtol, atol, crossing, evaluation, save_rays, sets
             file=str(out),
         )
     pde = load(spec, overrides=parse_sets(sets))
-    if not isinstance(pde, FirstOrderPDE):
-        raise SpecError("not a PDE spec (kind: pde)", file=spec)
+    require_kind(pde, "characteristics", spec)
     from charme.solvers.characteristics.driver import solve_pde
 
     result = solve_pde(pde, rtol=rtol, atol=atol, crossing=crossing, save_rays=save_rays,

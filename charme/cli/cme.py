@@ -6,7 +6,13 @@ from pathlib import Path
 
 import click
 
-from charme.cli.common import handle_errors, overwrite_option, parse_sets, set_option
+from charme.cli.common import (
+    handle_errors,
+    overwrite_option,
+    parse_sets,
+    require_kind,
+    set_option,
+)
 
 
 @click.command()
@@ -45,6 +51,7 @@ def cme(spec, out, t_end, points, tol, method, bounds, max_states, steady_state,
     out = Path(out) if out else Path(Path(spec).stem + ".cme.nc")
     check_output_path(out, overwrite)
     problem = load(spec, overrides=overrides)
+    require_kind(problem, "cme", spec)
     from charme.solvers.master_equation.driver import solve
 
     result = solve(

@@ -23,8 +23,13 @@ def handle_errors(func):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        import numpy as np
+
         try:
-            return func(*args, **kwargs)
+            # (NumPy's floating-point warnings, overflow in data such as exp(1000 x), are
+            # not for the shell: the results and notes say what came of them)
+            with np.errstate(all="ignore"):
+                return func(*args, **kwargs)
         except SpecError as exc:
             fail(str(exc), EXIT_USAGE)
         except SolverError as exc:
@@ -76,3 +81,20 @@ set_option = click.option(
 overwrite_option = click.option(
     "--overwrite", is_flag=True, help="Replace OUT if it exists (refused otherwise)."
 )
+
+
+def require_kind(problem, command: str, spec) -> None:
+    """A SpecError (exit 2) naming the command that solves ``problem`` when ``charme
+    command`` (``ssa``, ``cme`` or ``characteristics``) does not."""
+    from charme.models.network import ReactionNetwork
+    from charme.spec.chain import MarkovChain
+    from charme.spec.pde import FirstOrderPDE
+
+    kinds = {ReactionNetwork: ("a reaction network", ("ssa", "cme")),
+             MarkovChain: ("a markov-chain spec", ("cme",)),
+             FirstOrderPDE: ("a PDE spec (kind: pde)", ("characteristics",))}  # fmt: skip
+    kind, solvers = kinds.get(type(problem), (type(problem).__name__, ()))
+    if command in solvers:
+        return
+    by = " or ".join(f"'charme {s}'" for s in solvers) or "no charme command"
+    raise SpecError(f"{kind} is solved by {by}, not 'charme {command}'", file=str(spec))

@@ -24,16 +24,18 @@ def validate(spec, sets):
     network = load(spec, overrides=parse_sets(sets))
     for w in getattr(network, "warnings", ()):
         click.echo(f"charme: note: {w}", err=True)
-    click.echo(network.summary())
     from charme.spec.pde import FirstOrderPDE
 
     if isinstance(network, FirstOrderPDE):  # the data as the solver will use them
         from charme.solvers.characteristics.driver import check_pde
         from charme.solvers.characteristics.symbolic import classify
 
-        rays = check_pde(network)
+        rays = check_pde(network)  # (first: its errors are located in the file)
+        click.echo(network.summary())
         done = ", the gradient completed on each" if classify(network).charpit else ""
         click.echo(f"  Cauchy data: {rays} rays, transversal{done}")
+    else:
+        click.echo(network.summary())
     from charme.models.network import ReactionNetwork
 
     if isinstance(network, ReactionNetwork):

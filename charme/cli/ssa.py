@@ -12,6 +12,7 @@ from charme.cli.common import (
     handle_errors,
     overwrite_option,
     parse_sets,
+    require_kind,
     set_option,
 )
 
@@ -57,14 +58,7 @@ def ssa(spec, out, t_end, points, runs, seed, threads, method, max_steps, sets, 
     out = Path(out) if out else Path(Path(spec).stem + ".nc")
     check_output_path(out, overwrite)
     network = load(spec, overrides=overrides)
-    from charme.models.network import ReactionNetwork
-
-    if not isinstance(network, ReactionNetwork):
-        from charme.errors import SpecError
-
-        raise SpecError(
-            "a markov-chain spec is solved by 'charme cme', not 'charme ssa'", file=spec
-        )
+    require_kind(network, "ssa", spec)
     if record is not None:
         network = network.recording([n.strip() for n in record.split(",") if n.strip()])
     if not quiet:

@@ -11,10 +11,14 @@ import numpy as np
 from charme.results.result import Result, check_output_path
 
 
-def write_result(result: Result, path, overwrite: bool = False) -> Path:
-    """Write ``result`` atomically; the format follows the suffix."""
-    p = check_output_path(path, overwrite)
-    partial = p.with_name(p.name + ".partial")
+def _write_atomically(result: Result, p: Path) -> None:
+    """``result`` to a ``.partial`` file of its own beside ``p`` (a unique name: not one a
+    run killed earlier left there, nor a concurrent run's), renamed to ``p`` when whole."""
+    import tempfile
+
+    fd, name = tempfile.mkstemp(prefix=p.name + ".", suffix=".partial", dir=p.parent)
+    os.close(fd)
+    partial = Path(name)
     try:
         if p.suffix.lower() == ".csv":
             write_csv(result, partial)
@@ -24,6 +28,33 @@ def write_result(result: Result, path, overwrite: bool = False) -> Path:
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
+
+
+def write_result(result: Result, path, overwrite: bool = False) -> Path:
+    """Write ``result`` atomically; the format follows the suffix.
+
+    Where ``path`` cannot be written (a full disk, a lost mount), the result is not lost:
+    it is written to the system's temporary directory instead and a
+    :class:`~charme.errors.SolverError` says where (and why ``path`` failed)."""
+    from charme.errors import SolverError
+
+    p = check_output_path(path, overwrite)
+    try:
+        _write_atomically(result, p)
+    except (OSError, RuntimeError) as exc:  # (netCDF4 reports a full disk as RuntimeError)
+        import tempfile
+
+        why = f"{type(exc).__name__}: {exc}"
+        try:
+            fd, name = tempfile.mkstemp(prefix="charme-", suffix=p.suffix)
+            os.close(fd)
+            kept = Path(name)
+            _write_atomically(result, kept)
+        except (OSError, RuntimeError) as again:
+            raise SolverError(f"could not write {p} ({why}), nor a copy in the temporary "
+                              f"directory ({type(again).__name__}: {again})") from exc  # fmt: skip
+        raise SolverError(f"could not write {p} ({why}); the result is saved in {kept} "
+                          "instead") from exc  # fmt: skip
     return p
 
 

@@ -98,10 +98,48 @@ def _construct_mapping(loader, node, deep=False):
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+#: entries a spec's YAML may expand to, aliases counted at every use (a few anchors
+#: nested 9 deep expand to 9^9: a "billion laughs" that would never finish)
+MAX_YAML_ENTRIES = 1_000_000
+
+
+def _expanded_size(node, sizes=None) -> int:
+    """Entries of the composed YAML ``node`` with every alias expanded (each shared node
+    sized once)."""
+    sizes = {} if sizes is None else sizes
+    open_ = set()  # nodes whose children are being sized: met again, an alias to itself
+    stack = [(node, False)]
+    while stack:  # (iteratively: no recursion limit on deep documents)
+        item, ready = stack.pop()
+        if id(item) in sizes:
+            continue
+        children = []
+        if isinstance(item, yaml.MappingNode):
+            children = [n for pair in item.value for n in pair]
+        elif isinstance(item, yaml.SequenceNode):
+            children = list(item.value)
+        if ready or not children:
+            sizes[id(item)] = 1 + sum(sizes[id(ch)] for ch in children)
+            open_.discard(id(item))
+            continue
+        if id(item) in open_:
+            raise SpecError("the YAML holds an alias to a node inside itself (a recursive "
+                            "structure): a spec cannot", line=item.start_mark.line + 1)  # fmt: skip
+        open_.add(id(item))
+        stack.append((item, True))
+        stack.extend((ch, False) for ch in children if id(ch) not in sizes)
+    return sizes[id(node)]
+
+
 def _load_yaml(text: str, path: str):
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (SafeLoader subclass)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        if node is not None and _expanded_size(node) > MAX_YAML_ENTRIES:
+            raise SpecError(
+                f"the YAML's aliases expand to more than {MAX_YAML_ENTRIES:,} entries: "
+                "write the spec out without nesting aliases so deep"
+            )
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (SafeLoader subclass)
     except SpecError as exc:
         raise exc.located(file=path) from None
     except yaml.MarkedYAMLError as exc:

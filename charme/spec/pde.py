@@ -181,6 +181,11 @@ def build_pde(raw: RawSpec) -> FirstOrderPDE:
             raise raw.error(f"{k!r} is not a variable", ("grid", k))
     for v in variables:
         a, b, n = spec.grid[v]
+        if not (math.isfinite(a) and math.isfinite(b) and math.isfinite(b - a)):
+            raise raw.error(
+                f"start and stop must be finite numbers whose difference is finite, not "
+                f"[{a!r}, {b!r}]", ("grid", v),
+            )  # fmt: skip
         if n > 1 and not a < b:
             raise raw.error("need start < stop", ("grid", v))
         if n == 1 and a != b:
@@ -208,6 +213,11 @@ def build_pde(raw: RawSpec) -> FirstOrderPDE:
             raise raw.error(
                 "expected [start, stop, count]", ("initial", "parameters", name)
             ) from None
+        if not (math.isfinite(a) and math.isfinite(b) and math.isfinite(b - a)):
+            raise raw.error(
+                f"start and stop must be finite numbers whose difference is finite, not "
+                f"[{a!r}, {b!r}]", ("initial", "parameters", name),
+            )  # fmt: skip
         if n < 2 or not a < b:
             raise raw.error("need start < stop and count >= 2", ("initial", "parameters", name))
         manifold.append(name)

@@ -1707,7 +1707,7 @@ def test_floor_and_ceil_compile(tmp_path):
     res, out = _moc(tmp_path, "variables: [t, x]\nequation: u_t + 1e400*u_x = 0\n"
                     'initial: "u(x, t=0) = sin(x)"\ngrid: {t: [0, 1, 3], x: [0, 1, 3]}\n')  # fmt: skip
     assert res.exit_code == 2 and not out.exists()
-    assert "p.yaml:3: equation: a number here is too large" in res.output
+    assert "p.yaml:3: equation: a constant here is infinite: a number too large" in res.output
 
 
 def test_shorthand_data_past_the_grid_without_a_ray_give_none(tmp_path):

@@ -209,3 +209,99 @@ def test_data_characteristic_at_a_sample_say_so(tmp_path, guess):
     out = expect_usage_error(tmp_path, text, "{spec}:4: initial:",
                              "characteristic (not transversal) at s=0")  # fmt: skip
     assert "Newton" not in out
+
+
+BASE = ("kind: pde\nvariables: [t, x]\nequation: u_t + u*u_x = 0\n"
+        'initial: "u(x, t=0) = sin(x)"\n')  # fmt: skip
+
+
+@pytest.mark.parametrize("grid, field", [
+    ("grid: {t: [0, .inf, 3], x: [0, 1, 5]}\n", "grid.t"),
+    ("grid: {t: [0, 1, 3], x: [-1.7e308, 1.7e308, 5]}\n", "grid.x"),  # (stop - start: inf)
+])  # fmt: skip
+def test_a_grid_without_finite_ends(tmp_path, grid, field):
+    """Infinite grid ends (or a span that overflows) crashed the solve with a traceback
+    (exit 1), or blamed the data; `validate` passed them."""
+    expect_usage_error(tmp_path, BASE + grid, f"{{spec}}:5: {field}:", "must be finite")
+    res = CliRunner().invoke(cli, ["validate", str(tmp_path / "p.yaml")])
+    assert res.exit_code == 2 and f"{field}: start and stop must be finite" in res.output
+
+
+def test_data_parameters_without_finite_ends_or_too_many(tmp_path):
+    text = ("kind: pde\nvariables: [t, x]\nequation: u_t + u*u_x = 0\n"
+            "initial:\n  parameters: {s: [0, .inf, 101]}\n  t: 0\n  x: s\n  u: sin(s)\n"
+            "grid: {t: [0, 0.9, 10], x: [0, 1, 11]}\n")  # fmt: skip
+    expect_usage_error(tmp_path, text, "{spec}:5: initial.parameters.s:", "must be finite")
+    # 1e10 samples: refused before any is taken (it ran out of memory, unlocated)
+    expect_usage_error(tmp_path, text.replace("[0, .inf, 101]", "[0, 6.28, 10000000000]"),
+                       "{spec}:", "initial.parameters: the data's 1e+10 samples",
+                       "use fewer samples")  # fmt: skip
+
+
+@pytest.mark.parametrize("command", ["cme", "ssa"])
+def test_a_pde_given_to_another_solver(tmp_path, command):
+    """`charme cme` on a PDE spec was an AttributeError traceback; `charme ssa` called it a
+    markov-chain spec."""
+    spec = tmp_path / "p.yaml"
+    spec.write_text(BASE + "grid: {t: [0, 1, 3], x: [0, 1, 5]}\n")
+    res = CliRunner().invoke(cli, [command, str(spec), "-o", str(tmp_path / "o.nc")])
+    assert res.exit_code == 2, res.output
+    assert ("a PDE spec (kind: pde) is solved by 'charme characteristics', "
+            f"not 'charme {command}'") in res.output  # fmt: skip
+    assert not list(tmp_path.glob("o*"))
+
+
+@pytest.mark.parametrize("text, words", [
+    # a 'billion laughs': 9^9 entries from a few lines (it never finished)
+    ("".join(f"{a}: &{a} [{', '.join([f'*{b}'] * 9) if b else ', '.join(['x'] * 9)}]\n"
+             for a, b in zip("abcdefghij", [None, *"abcdefghi"])) + "kind: pde\n",
+     "aliases expand to more than"),
+    ("kind: pde\na: &a [1, *a]\n", "alias to a node inside itself"),
+])  # fmt: skip
+def test_yaml_aliases_that_never_end(tmp_path, text, words):
+    spec = tmp_path / "p.yaml"
+    spec.write_text(text)
+    res = CliRunner().invoke(cli, ["validate", str(spec)])
+    assert res.exit_code == 2 and words in res.output, res.output
+
+
+@pytest.mark.parametrize("data, words", [
+    ("sqrt(-1)*sin(x)", "not a number (NaN)"),
+    ("1/0 + sin(x)", "a constant here is infinite"),
+])  # fmt: skip
+def test_constants_out_of_their_domain(tmp_path, data, words):
+    """sqrt(-1), 0/0, log(-1), acos(2) were all called 'too large for a float'."""
+    text = BASE.replace("sin(x)", data) + "grid: {t: [0, 1, 3], x: [0, 1, 5]}\n"
+    expect_usage_error(tmp_path, text, "{spec}:4: initial:", words)
+
+
+def test_the_options_own_errors_name_the_options(tmp_path):
+    text = BASE + "grid: {t: [0, 1, 3], x: [0, 1, 5]}\n"
+    for args, words in ((["--rtol", "nan"], "--rtol must lie in (0, 1), not nan"),
+                        (["--atol", "inf"], "--atol must be positive and finite")):  # fmt: skip
+        out = expect_usage_error(tmp_path, text, words, extra=args)
+        assert "p.yaml" not in out
+
+
+def test_an_equation_whose_derivatives_cancel(tmp_path):
+    text = BASE.replace("u_t + u*u_x = 0", '"0*u_t + 0*u_x = 0"')
+    text += "grid: {t: [0, 1, 3], x: [0, 1, 5]}\n"
+    expect_usage_error(tmp_path, text, "{spec}:3: equation:", "involves no derivative")
+
+
+def test_validate_locates_the_equation_s_errors(tmp_path):
+    spec = tmp_path / "p.yaml"
+    spec.write_text(BASE.replace("u*u_x", "u*u_x/0") + "grid: {t: [0, 1, 3], x: [0, 1, 5]}\n")
+    res = CliRunner().invoke(cli, ["validate", str(spec)])
+    assert res.exit_code == 2 and f"{spec}:3: equation:" in res.output, res.output
+
+
+def test_numpy_s_warnings_stay_out_of_the_shell(tmp_path):
+    """Data overflowing (exp(1000 x)) printed RuntimeWarnings with the library's paths."""
+    spec = tmp_path / "p.yaml"
+    spec.write_text("kind: pde\nvariables: [t, x]\nequation: u_t + u_x = 0\n"
+                    'initial: "u(x, t=0) = exp(1000*x)"\n'
+                    "grid: {t: [0, 0.9, 4], x: [0, 1, 21]}\n")  # fmt: skip
+    res = CliRunner().invoke(cli, ["moc", str(spec), "-o", str(tmp_path / "o.nc")])
+    assert res.exit_code == 0, res.output
+    assert "Warning" not in res.output

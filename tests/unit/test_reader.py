@@ -67,3 +67,47 @@ def test_every_solver_records_its_provenance(solve):
     assert attrs["numba_version"] == numba.__version__
     assert attrs["numpy_version"] == np.__version__
     assert attrs["created"].endswith("Z") and attrs["created"][:2] == "20"
+
+
+def _small_result():
+    return Result("ssa", coords={"time": np.linspace(0, 1, 3)},
+                  data_vars={"mean": (("time",), np.arange(3.0))},
+                  attrs={"solver": "ssa", "charme_version": "0"})  # fmt: skip
+
+
+def test_a_leftover_partial_is_no_obstacle(tmp_path):
+    """A directory (or file) named OUT.partial, left by something else, made the write
+    fail with IsADirectoryError: each write has a .partial name of its own now."""
+    (tmp_path / "r.nc.partial").mkdir()
+    path = _small_result().write(tmp_path / "r.nc")
+    assert np.array_equal(charme.open_result(path)["mean"], np.arange(3.0))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.nc", "r.nc.partial"]
+
+
+def test_a_result_that_cannot_be_written_is_kept(tmp_path, monkeypatch):
+    """Where the output cannot be written (a full disk: netCDF4 says 'HDF error'), the
+    result went with the traceback.  It is written to the temporary directory instead,
+    and the error says where."""
+    import re
+
+    from charme.errors import SolverError
+    from charme.results import writers
+
+    real = writers.write_netcdf
+
+    def full_disk(result, path):
+        if str(path).startswith(str(tmp_path)):
+            raise RuntimeError("NetCDF: HDF error")
+        real(result, path)
+
+    monkeypatch.setattr(writers, "write_netcdf", full_disk)
+    with pytest.raises(SolverError, match="could not write .*HDF error.*saved in") as info:
+        _small_result().write(tmp_path / "r.nc")
+    kept = re.search(r"saved in (\S+) instead", str(info.value)).group(1)
+    try:
+        assert np.array_equal(charme.open_result(kept)["mean"], np.arange(3.0))
+    finally:
+        import os
+
+        os.unlink(kept)
+    assert not list(tmp_path.iterdir())  # (nothing half-written beside the target)

@@ -320,6 +320,25 @@ def _grid_side(pde, e, t_levels, t0, speed):
     return tau_levels
 
 
+def _check_rays(pde, d, evolution):
+    """Refuse data whose traced rays alone would not fit in the memory available (states of
+    ``d`` numbers at the levels traced), before the samples are taken."""
+    from charme.solvers.gillespie.driver import available_memory
+
+    rays = float(np.prod([float(k) for _, _, k in pde.manifold_ranges]))
+    levels = EVOLUTION_LEVELS + pde.grid[evolution][2] if evolution is not None else 2 * TRACE_STEPS
+    need = rays * 8.0 * d * (levels + 4)
+    if need < 2**26:
+        return
+    have = available_memory()
+    if need > have:
+        raise SpecError(
+            f"the data's {rays:.3g} samples start as many rays, whose traced states need "
+            f"about {need / 2**30:.3g} GiB of memory, more than the {have / 2**30:.3g} GiB "
+            "available; use fewer samples", field="initial.parameters",
+        )  # fmt: skip
+
+
 def _check_memory(pde, n):
     """Refuse a grid whose solution alone would not fit in the memory available."""
     from charme.solvers.gillespie.driver import available_memory
@@ -390,6 +409,8 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
     fcode, fconsts, fprog = cp.fcode, cp.fconsts, cp.fprog
 
     # rays from the sampled manifold (for Charpit, p completed by Newton on each)
+    _check_memory(pde, n)  # (the grid's, then the rays')
+    _check_rays(pde, nz * n, e)
     S = manifold_samples(pde)
     guesses = initial_guesses(pde, S)
     d = nz * (m + 1)
@@ -533,7 +554,6 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
                 field="initial",
             )  # fmt: skip
 
-    _check_memory(pde, n)
     if check_only:
         if e is not None:
             _grid_side(pde, e, np.linspace(*pde.grid[e]), t0, speed)
@@ -926,8 +946,8 @@ def _swapped_neighbours(out, taus, tb, o):
     stretch steeper than the samples, which the samples' values need not make stand
     out."""
     x = out[:, :, o]
-    with np.errstate(invalid="ignore"):
-        gap = x[1:] - x[:-1]
+    with np.errstate(all="ignore"):
+        gap = np.sign(x[1:] - x[:-1])
         turned = gap * gap[:, :1] < 0
         before = np.abs(taus)[None, :] < np.fmin(tb[:-1], tb[1:])[:, None]
     return (turned & before).any(axis=1)

@@ -59,7 +59,8 @@ def _state_at(c, pde, s, p_guess):
 def _kink_groups(w, forced=None):
     """Runs of consecutive sample intervals whose jump stands out from its neighbours',
     or that ``forced`` (bool per interval) marks."""
-    dw = np.abs(np.diff(w))
+    with np.errstate(all="ignore"):  # (inf - inf where the data overflow: no jump read)
+        dw = np.abs(np.diff(w))
     dw[~np.isfinite(dw)] = np.inf
     scale = 1.0 + np.nanmax(np.abs(np.where(np.isfinite(w), w, 0.0)))
     padded = np.concatenate([np.full(3, np.nan), dw, np.full(3, np.nan)])

@@ -30,9 +30,14 @@ def to_sympy(expr: Expr, symbols: dict):
         kind = e[0]
         if kind == "num":
             v = e[1]
+            if math.isnan(v):  # (constants folded: sqrt(-1), log(-1), 0/0, acos(2))
+                raise SpecError("a constant here is not a number (NaN): an operation on "
+                                "numbers outside its domain, such as sqrt(-1), log of a "
+                                "negative number, 0/0 or acos(2)")  # fmt: skip
             if not math.isfinite(v):
-                raise SpecError("a number here is too large for a float: it overflows to "
-                                "infinity (floats hold up to about 1.8e308)")  # fmt: skip
+                raise SpecError("a constant here is infinite: a number too large for a "
+                                "float (they hold up to about 1.8e308), or one divided by "
+                                "0 or log(0)")  # fmt: skip
             return sp.Integer(int(v)) if float(v).is_integer() and abs(v) < 1e15 else sp.Float(v)
         if kind == "name":
             return symbols[e[1]]
@@ -205,6 +210,11 @@ def _classify(F_tree, variables, unknown) -> Classification:
     P = [sym[d] for d in pde.derivative_names]
     X = [sym[v] for v in pde.variables]
     U = sym[pde.unknown]
+    if all(sp.diff(F, pi) == 0 for pi in P):
+        raise SpecError(
+            f"not a differential equation once simplified: {sp.sstr(F)} = 0 involves no "
+            f"derivative {', '.join(pde.derivative_names)} (their coefficients cancel)"
+        )
     linear_in_p = all(sp.simplify(sp.diff(F, pi, pj)) == 0 for pi in P for pj in P)
     if not linear_in_p:
         info = Classification("fully nonlinear", pde.variables, pde.unknown)
