@@ -154,6 +154,11 @@ def _run(solver, *, spec, vary, zip_, design_file, out, resume, executor, worker
             connect_timeout=connect_timeout, seed=seed, overrides=parse_sets(sets),
             progress=progress, **options,
         )  # fmt: skip
+    except SpecError as exc:
+        if design_file and exc.message.startswith("--vary: "):  # (the design file's names)
+            raise SpecError(exc.message.removeprefix("--vary: "), file=str(design_file),
+                            field="vary") from None  # fmt: skip
+        raise
     except KeyboardInterrupt:
         if _file_id(out) in (None, before):
             done = len(list(shards.glob("point-*.nc"))) if shards.exists() else 0

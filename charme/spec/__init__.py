@@ -42,7 +42,10 @@ def loads(text: str, fmt: str = "yaml", overrides=None):
     """
     from charme.spec.loader import parse_spec_text
 
-    return _build(parse_spec_text(text, "<string>", "." + fmt.lower().lstrip(".")), overrides)
+    kind = str(fmt).lower().lstrip(".")
+    if kind not in ("yaml", "yml", "toml", "json"):
+        raise SpecError(f"unknown format {fmt!r}: yaml, toml or json")
+    return _build(parse_spec_text(text, "<string>", "." + kind), overrides)
 
 
 #: the values of a spec's top-level ``kind`` (a spec without ``kind`` is a reaction network)

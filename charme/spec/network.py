@@ -57,7 +57,8 @@ def validate_shape(raw: RawSpec, model=NetworkSpec):
     try:
         return model.model_validate(raw.data)
     except ValidationError as exc:
-        err = exc.errors()[0]
+        errors = exc.errors()
+        err = errors[0]
         loc = tuple(err["loc"])
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
@@ -66,10 +67,36 @@ def validate_shape(raw: RawSpec, model=NetworkSpec):
             msg = f"required key {loc[-1]!r} is missing"
         elif msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
-        # pydantic appends union-branch names such as 'int' to the location
-        while loc and loc[-1] in ("int", "float", "str", "function-after[_one_law()]"):
+        # pydantic appends union-branch names such as 'int' or 'dict[str,any]' to the
+        # location, one error per branch: the field is where they part, and the message
+        # names every branch the value could have taken
+        branches = []
+        while loc and isinstance(loc[-1], str) and _is_branch(loc[-1]):
+            branches.append(loc[-1])
             loc = loc[:-1]
+        if branches:
+            tried = [e["loc"][len(loc)] for e in errors
+                     if tuple(e["loc"][: len(loc)]) == loc and len(e["loc"]) > len(loc)
+                     and isinstance(e["loc"][len(loc)], str) and _is_branch(e["loc"][len(loc)])]  # fmt: skip
+            kinds = list(dict.fromkeys(_BRANCH_WORDS.get(_branch_kind(b), b) for b in tried))
+            if kinds:
+                value = err.get("input")
+                msg = f"expected {' or '.join(kinds)}, not {value!r}"
         raise raw.error(msg, loc) from None
+
+
+#: what pydantic's union-branch tags in an error's location stand for
+_BRANCH_WORDS = {"int": "a number", "float": "a number", "str": "a string",
+                 "dict": "a mapping", "list": "a list", "bool": "true or false"}  # fmt: skip
+
+
+def _branch_kind(tag: str) -> str:
+    return tag.split("[")[0]
+
+
+def _is_branch(tag: str) -> bool:
+    """A union branch's tag (``int``, ``dict[str,any]``, ``function-after[...]``), not a key."""
+    return _branch_kind(tag) in _BRANCH_WORDS or tag.startswith("function-after[")
 
 
 def build_network(raw: RawSpec) -> ReactionNetwork:

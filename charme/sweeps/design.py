@@ -62,6 +62,10 @@ class Design:
                 "values": {n: list(self.values[n]) for n in self.names}}  # fmt: skip
 
 
+#: points a sweep takes at most (each is a solve, and a row of the design in memory)
+MAX_POINTS = 10_000_000
+
+
 def _number(text: str, what: str):
     text = text.strip()
     try:
@@ -97,6 +101,9 @@ def parse_values(text: str, what: str) -> tuple:
         n = _number(parts[2], what)
         if isinstance(n, float) or n < 1:
             raise SpecError(f"{what}: the count n in {text!r} must be a whole number >= 1")
+        if n > MAX_POINTS:
+            raise SpecError(f"{what}: {n:,} values in {text!r}, more than a sweep takes "
+                            f"({MAX_POINTS:,} points at most)")  # fmt: skip
         if n == 1 and a != b:
             raise SpecError(f"{what}: {text!r} asks for 1 value between two different ends")
         if log:
@@ -144,6 +151,10 @@ def make_design(vary: dict, zip_: bool = False) -> Design:
             if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
                 raise SpecError(f"{what}: {x!r} is not a finite number")
         values[str(name)] = v
+    total = math.prod(len(v) for v in values.values()) if not zip_ else 0
+    if total > MAX_POINTS:
+        raise SpecError(f"--vary: the grid of the lists has {total:,} points, more than a "
+                        f"sweep takes ({MAX_POINTS:,} at most)")  # fmt: skip
     if zip_:
         lengths = {n: len(v) for n, v in values.items()}
         if len(set(lengths.values())) > 1:

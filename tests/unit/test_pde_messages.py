@@ -305,3 +305,45 @@ def test_numpy_s_warnings_stay_out_of_the_shell(tmp_path):
     res = CliRunner().invoke(cli, ["moc", str(spec), "-o", str(tmp_path / "o.nc")])
     assert res.exit_code == 0, res.output
     assert "Warning" not in res.output
+
+
+def test_non_numbers_in_union_fields_say_what_they_may_be(tmp_path):
+    """`parameters: {c: k}` said 'Input should be a valid integer' (the field is a
+    number); `initial: 5` named pydantic's branch `initial.dict[str,any]`."""
+    text = (
+        BASE.replace("initial", "parameters: {c: k}\ninitial")
+        + "grid: {t: [0, 1, 3], x: [0, 1, 5]}\n"
+    )
+    expect_usage_error(tmp_path, text, "{spec}:4: parameters.c:", "expected a number, not 'k'")
+    text = ("kind: pde\nvariables: [t, x]\nequation: u_t + u*u_x = 0\ninitial: 5\n"
+            "grid: {t: [0, 1, 3], x: [0, 1, 5]}\n")  # fmt: skip
+    expect_usage_error(
+        tmp_path, text, "{spec}:4: initial:", "expected a mapping or a string, not 5"
+    )
+
+
+def test_the_api_refuses_what_it_cannot_take():
+    from charme.solvers.characteristics.driver import solve_pde
+
+    with pytest.raises(SpecError, match="unknown format 'xml'"):
+        charme.loads("kind: pde\n", fmt="xml")
+    with pytest.raises(SpecError, match="takes a PDE from charme.load"):
+        solve_pde("base.yaml")
+    pde = charme.loads(BASE + "grid: {t: [0, 1, 3], x: [0, 1, 5]}\n")
+    with pytest.raises(SpecError, match="rtol must be a number, not 'abc'"):
+        solve_pde(pde, rtol="abc")
+
+
+def test_a_sweep_s_names_and_sizes_are_located(tmp_path):
+    spec = tmp_path / "p.yaml"
+    spec.write_text(BASE.replace("initial", "parameters: {c: 1}\ninitial")
+                    + "grid: {t: [0, 1, 3], x: [0, 1, 5]}\n")  # fmt: skip
+    design = tmp_path / "d.yaml"
+    design.write_text("vary: {k: [1, 2]}\n")
+    res = CliRunner().invoke(cli, ["sweep", "characteristics", str(spec), "--design",
+                                   str(design), "-o", str(tmp_path / "o.nc")])  # fmt: skip
+    assert res.exit_code == 2 and f"{design}: vary: 'k' is not a parameter" in res.output
+    res = CliRunner().invoke(cli, ["sweep", "characteristics", str(spec), "--vary",
+                                   "c=1:2:1000000000000", "-o", str(tmp_path / "o.nc")])  # fmt: skip
+    assert res.exit_code == 2 and "more than a sweep takes" in res.output
+    assert not list(tmp_path.glob("o*"))

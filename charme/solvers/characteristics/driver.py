@@ -64,6 +64,16 @@ def solve_pde(
         failed completion of the gradient, a crossing mode that does not
         apply...), located in the spec's file where it came from one.
     """
+    from numbers import Real
+
+    from charme.spec.pde import FirstOrderPDE
+
+    if not isinstance(pde, FirstOrderPDE):
+        raise SpecError(f"solve_pde takes a PDE from charme.load or charme.loads (a spec of "
+                        f"kind: pde), not {type(pde).__name__} {pde!r:.60}")  # fmt: skip
+    for name, value in (("rtol", rtol), ("atol", atol)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, Real)):
+            raise SpecError(f"{name} must be a number, not {value!r}", field=name)
     try:
         return _solve_pde(pde, rtol=rtol, atol=atol, crossing=crossing, save_rays=save_rays,
                           evaluation=evaluation)  # fmt: skip
