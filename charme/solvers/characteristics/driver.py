@@ -1358,7 +1358,10 @@ def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out,
             # born whole there (not one ray's x_s touching 0, as at a smooth caustic's tip)
             with np.errstate(invalid="ignore"):
                 met = np.abs(out[:, kk, c["nz"] + o]) <= 1e-12 * np.abs(out[:, 0, c["nz"] + o])
-            folded |= met & (np.r_[False, met[:-1]] | np.r_[met[1:], False])
+            if met.any():
+                pair = met[:-1] & met[1:]
+                folded[:-1] |= pair
+                folded[1:] |= pair
             jumps = np.union1d(BR.handovers(table, picks),
                                BR.across_folds(table, picks, S, folded))  # fmt: skip
             # (and across a jump of the data whose rays converge: a shock from t = 0)
@@ -2099,6 +2102,8 @@ def _least_between_samples(c, times, time_at):
 def _one_sided_least(times, finite, low):
     """(k, j): sampled least ``times`` (within 1e-3 of the least ``low``) whose neighbour
     j on one side has none and on the other side a later one."""
+    if finite.all():
+        return []
     r = np.arange(1, len(times) - 1)
     near = finite[r] & (times[r] <= low + 1e-3 * max(1.0, low))
     pairs = []
