@@ -14,11 +14,10 @@ from charme.results.result import Result, check_output_path
 def _write_atomically(result: Result, p: Path) -> None:
     """``result`` to a ``.partial`` file of its own beside ``p`` (a unique name: not one a
     run killed earlier left there, nor a concurrent run's), renamed to ``p`` when whole."""
-    import tempfile
+    import uuid
 
-    fd, name = tempfile.mkstemp(prefix=p.name + ".", suffix=".partial", dir=p.parent)
-    os.close(fd)
-    partial = Path(name)
+    # (the writer creates it, with the usual permissions; mkstemp's would be 0600)
+    partial = p.with_name(f"{p.name}.{os.getpid()}-{uuid.uuid4().hex[:12]}.partial")
     try:
         if p.suffix.lower() == ".csv":
             write_csv(result, partial)
@@ -43,12 +42,11 @@ def write_result(result: Result, path, overwrite: bool = False) -> Path:
         _write_atomically(result, p)
     except (OSError, RuntimeError) as exc:  # (netCDF4 reports a full disk as RuntimeError)
         import tempfile
+        import uuid
 
         why = f"{type(exc).__name__}: {exc}"
         try:
-            fd, name = tempfile.mkstemp(prefix="charme-", suffix=p.suffix)
-            os.close(fd)
-            kept = Path(name)
+            kept = Path(tempfile.gettempdir()) / f"charme-{uuid.uuid4().hex[:12]}{p.suffix}"
             _write_atomically(result, kept)
         except (OSError, RuntimeError) as again:
             raise SolverError(f"could not write {p} ({why}), nor a copy in the temporary "

@@ -111,3 +111,16 @@ def test_a_result_that_cannot_be_written_is_kept(tmp_path, monkeypatch):
 
         os.unlink(kept)
     assert not list(tmp_path.iterdir())  # (nothing half-written beside the target)
+
+
+def test_outputs_have_the_usual_permissions(tmp_path):
+    """Outputs are made by the writer (umask applies), not as a private temporary file
+    (mode 0600) renamed into place."""
+    import os
+
+    old = os.umask(0o022)
+    try:
+        path = _small_result().write(tmp_path / "r.nc")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644
