@@ -2282,3 +2282,17 @@ def test_every_branch_near_a_focus():
     on = rad > 1e-9
     assert np.isfinite(got[on][:, :2]).all()
     np.testing.assert_allclose(got[on][:, :2], exact[on], rtol=0, atol=1e-12)
+
+
+def test_a_2d_breaking_point_inside_the_grid_is_the_one_reported():
+    """Shorthand data repeating in x and y (sin x (1 + cos(y - 0.2)/2)): the first crossing
+    happens at t = 2/3 at every (pi + 2k pi, 0.2 + 2l pi), and the one reported was a
+    copy outside the grid (x = -pi, y = 6.48), the samples' least.  The least between
+    the samples is now looked for among the rays crossing on the grid too."""
+    r = solve_pde(pde("variables: [t, x, y]\nequation: u_t + u*u_x = 0\n"
+                      'initial: "u(x, y, t=0) = sin(x)*(1 + 0.5*cos(y - 0.2))"\n'
+                      "grid: {t: [0, 1, 5], x: [0, 6.283185307179586, 41], "
+                      "y: [-3.141592653589793, 3.141592653589793, 41]}\n"))  # fmt: skip
+    assert r.attrs["breaking_time"] == pytest.approx(2 / 3, abs=1e-12)
+    assert r.attrs["breaking_location_x"] == pytest.approx(np.pi, abs=1e-9)
+    assert r.attrs["breaking_location_y"] == pytest.approx(0.2, abs=1e-6)

@@ -665,6 +665,17 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
                 candidates = [(tb_ray[r], at_ray[r]) for r in np.flatnonzero(np.isfinite(tb_ray))]
                 candidates += _between_samples(pde, ctx, tb_ray) + steep
                 candidates += [(0.0, x) for x, _ in converging]  # jumps, kinks closing at once
+                if pde.from_shorthand and m > 1 and np.isfinite(tb_ray).any():
+                    # (the least between the samples from the rays crossing on the grid's
+                    # range too: where data repeat, as periodic ones, a crossing as early
+                    # lies inside it, and the one inside is the one to report)
+                    space = [i for i in range(n) if i != e]
+                    with np.errstate(invalid="ignore"):
+                        on = ((at_ray[:, space] >= lo_g[space] - 1e-9)
+                              & (at_ray[:, space] <= hi_g[space] + 1e-9)).all(axis=1)  # fmt: skip
+                    if on.any() and not on[np.nanargmin(np.where(np.isfinite(tb_ray), tb_ray,
+                                                                 np.nan))]:  # fmt: skip
+                        candidates += _between_samples(pde, ctx, np.where(on, tb_ray, np.inf))
             ctx["converging_s"] = np.array([s for _, s in converging])
             breaking_tau, breaking_at = np.inf, None
             if candidates:
