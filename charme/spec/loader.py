@@ -96,6 +96,12 @@ def _construct_mapping(loader, node, deep=False):
 
 
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+# YAML 1.1 (PyYAML) reads 1e-9, without a decimal point, as a string; YAML 1.2, and every
+# reader of numbers, as the float it is
+_UniqueKeyLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)  # fmt: skip
 
 
 #: entries a spec's YAML may expand to, aliases counted at every use (a few anchors
