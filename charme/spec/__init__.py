@@ -110,7 +110,9 @@ def with_values(problem, overrides):
         suffix = Path(problem.source_path).suffix.lower()
         suffix = suffix if suffix in SPEC_SUFFIXES else ".yaml"
         raw = parse_spec_text(problem.source_text, problem.source_path or "<string>", suffix)
-        return _build(raw, overrides)
+        # (the values it has now, earlier overrides included, then the new ones: the
+        # source text holds the file's)
+        return _build(raw, {**dict(problem.parameters), **dict(overrides)})
     if isinstance(problem, MarkovChain):
         raise SpecError("a markov-chain spec has no parameters to change")
     return problem.with_values(overrides)

@@ -2337,3 +2337,58 @@ def test_yaml_numbers_without_a_decimal_point():
     p = pde("variables: [t, x]\nequation: u_t + a*u_x = 0\nparameters: {a: 1e-9, b: -2E3}\n"
             'initial: "u(x, t=0) = sin(x)"\ngrid: {t: [0, 1, 3], x: [0, 1, 5]}\n')  # fmt: skip
     assert dict(p.parameters) == {"a": 1e-9, "b": -2000.0}
+
+
+def test_overrides_of_a_pde_add_up():
+    """`charme sweep characteristics --vary c=... --set a=2` solved every point with the
+    file's a: a PDE is rebuilt from its source text, and the second `with_values` (the
+    point's c) dropped the first (the --set a)."""
+    from charme.spec import with_values
+
+    p = pde("variables: [t, x]\nequation: u_t + a*c*u*u_x = 0\nparameters: {a: 1, c: 1}\n"
+            'initial: "u(x, t=0) = sin(x)"\ngrid: {t: [0, 1, 3], x: [0, 6.283185307179586, 9]}\n')  # fmt: skip
+    both = with_values(with_values(p, {"a": 2.0}), {"c": 0.5})
+    assert dict(both.parameters) == {"a": 2.0, "c": 0.5}
+    assert solve_pde(both).attrs["breaking_time"] == pytest.approx(1.0, abs=1e-12)
+
+
+CONE_HJ = "variables: [t, x, y]\nequation: u_t + sqrt(u_x^2 + u_y^2) = 0\n"
+
+
+def test_a_cone_hamiltonian_at_a_critical_point_of_the_data():
+    """u_t + |grad u| = 0 from -cos x - cos y.  (1) With a sample at the critical point
+    (0, 0) the solve failed ('Newton failed ... no real gradient'): F_p is 0/0 there, so
+    no ray starts there now.  (2) --crossing viscosity gave values above u0 itself (the
+    fans out of the critical points are not built in 2-D): it is refused, as the 1-D
+    abs(u_x) is."""
+    text = CONE_HJ + ('initial: "u(x, y, t=0) = -cos(x) - cos(y)"\n'
+                      "grid: {t: [0, 2, 5], x: [0, 6.283185307179586, 9], "
+                      "y: [0, 6.283185307179586, 9]}\n")  # fmt: skip
+    r = solve_pde(pde(text))
+    assert r.attrs["data_undefined_at"] == "x=0, y=0"
+    x, y = np.meshgrid(r.coords["x"], r.coords["y"], indexing="ij")
+    np.testing.assert_allclose(np.asarray(r["u"])[0], -np.cos(x) - np.cos(y), rtol=0, atol=1e-14)
+    with pytest.raises(SpecError, match="kink at grad u = 0") as info:
+        solve_pde(pde(text), crossing="viscosity")
+    assert info.value.field == "equation"
+
+
+def test_a_cone_hamiltonian_away_from_critical_points_is_solved():
+    """The same equation from x + sin(y)/2, whose gradient never vanishes: viscosity is
+    the least of u0 over the disc of radius t (Hopf-Lax), on its edge."""
+    from scipy.optimize import minimize_scalar
+
+    r = solve_pde(pde(CONE_HJ + 'initial: "u(x, y, t=0) = x + 0.5*sin(y)"\n'
+                      "grid: {t: [1, 1, 1], x: [0, 2, 5], y: [0, 3, 7]}\n"), crossing="viscosity")  # fmt: skip
+    u = np.asarray(r["u"])[0]
+    assert np.isfinite(u).all()
+    for i, xv in enumerate(np.asarray(r.coords["x"])):
+        for j, yv in enumerate(np.asarray(r.coords["y"])):
+
+            def g(th, xv=xv, yv=yv):
+                return xv + np.cos(th) + 0.5 * np.sin(yv + np.sin(th))
+
+            th = np.linspace(0, 2 * np.pi, 3601)
+            k = int(np.argmin(g(th)))
+            best = minimize_scalar(g, bracket=(th[k] - 0.01, th[k], th[k] + 0.01), tol=1e-14)
+            assert u[i, j] == pytest.approx(best.fun, abs=1e-10)

@@ -447,6 +447,13 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
             got = np.empty((len(failed), len(second)))
             K.eval_rows(cp.icode, cp.iconsts, cp.iprog, second, S[failed], got)
             lost[failed[~np.isfinite(got).all(axis=1)]] = True
+        if e is not None:
+            # a sample at a critical point of the data where F has a kink in the gradient
+            # (u_t + sqrt(u_x^2 + u_y^2) = 0 where grad u0 = 0): the gradient there is
+            # the data's, but F_p is 0/0, so Newton failed, and no ray starts there
+            failed = np.flatnonzero(~built & ~lost & ~completed)
+            if failed.size:
+                lost[failed[_no_ray_direction(pde, cp, y0[failed], e)]] = True
         y0[lost] = np.nan
         built |= lost
     if charpit and not built.all() and not pde.guess and not pde.branch:
@@ -508,6 +515,8 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
         )  # fmt: skip
     if pde.branch:
         _check_branch(pde, S, y0, n, nz, m, charpit)
+    if crossing == "viscosity" and charpit and m > 1 and e is not None:
+        _refuse_cone_kink(pde, cp, S, y0, e)
     # transversality: [x_s1 .. x_sm, dx/dtau] must be invertible on the data
     a0 = _eval_a({"code": code, "consts": consts, "prog": prog, "n": n}, y0[:, :nz])
     J0 = np.concatenate([xs, a0[:, None, :]], axis=1)
@@ -990,6 +999,87 @@ def _swapped_neighbours(out, taus, tb, o):
         turned = gap * gap[:, :1] < 0
         before = np.abs(taus)[None, :] < np.fmin(tb[:-1], tb[1:])[:, None]
     return (turned & before).any(axis=1)
+
+
+def _refuse_cone_kink(pde, cp, S, y0, e):
+    """--crossing viscosity in 2+ space dimensions: a SpecError where F_p jumps at a zero
+    space gradient (a cone, |grad u|, whose second derivative has no delta for the 1-D
+    test of ``kink_in_p`` to see) and the data's gradient comes to 0 within a sample's
+    reach (a critical point): the viscosity solution there fans out of it, which is not
+    built, and the rays around it gave values that are not it."""
+    n, m, nz = cp.n, cp.n - 1, cp.nz
+    space = [i for i in range(n) if i != e]
+    good = np.flatnonzero(np.isfinite(y0).all(axis=1))
+    if not good.size:
+        return
+    p = y0[good][:, [n + 1 + i for i in space]]
+    size = np.linalg.norm(p, axis=1)
+    step = (cp.s_hi - cp.s_lo) / np.maximum(np.array([k for _, _, k in pde.manifold_ranges]) - 1, 1)
+    dp = sum(np.linalg.norm(y0[good][:, [nz + k * nz + n + 1 + i for i in space]], axis=1)
+             * abs(step[k]) for k in range(m))  # fmt: skip
+    if not (size <= 2.0 * dp).any():
+        return
+    z = y0[good[np.argmin(size)], :nz].copy()
+    jumps = False
+    with np.errstate(all="ignore"):
+        for i in space:
+            ends = []
+            for sign in (1.0, -1.0):
+                q = z.copy()
+                q[[n + 1 + j for j in space]] = 0.0
+                q[n + 1 + i] = sign * 1e-9
+                ends.append(_eval_a({"code": cp.code, "consts": cp.consts, "prog": cp.prog,
+                                     "n": n}, q[None])[0])  # fmt: skip
+            gap = np.abs(ends[0] - ends[1])
+            jumps |= not (
+                np.isfinite(gap).all() and gap.max() <= 1e-3 * (1.0 + np.abs(ends[0]).max())
+            )
+    if jumps:
+        where = ", ".join(
+            f"{v}={S[good[np.argmin(size)], k]:g}" for k, v in enumerate(pde.manifold)
+        )
+        raise SpecError(
+            "--crossing viscosity needs an equation differentiable in the gradient where the "
+            "data's gradient vanishes; this one has a kink at grad u = 0 (the rays' direction "
+            f"F_p jumps there, as for |grad u|), and the data's gradient comes to 0 near "
+            f"{where}: the viscosity solution there is made of characteristics fanning out "
+            "of that point in every direction, which are not traced in more than one space "
+            "dimension. Write it smoothly (e.g. sqrt(u_x^2 + u_y^2 + 1e-6)), or use "
+            "--crossing stop or multivalued", field="equation",
+        )  # fmt: skip
+
+
+def _no_ray_direction(pde, cp, y, e):
+    """For samples of an evolution problem's data (states ``y``, p not completed): whether
+    the gradient the data fix there (the strip conditions give its space part, F = 0,
+    linear in p_e, the rest) leaves the rays' direction F_p undefined (0/0: a critical
+    point of the data where F has a kink in the gradient)."""
+    n, m, nz = cp.n, cp.n - 1, cp.nz
+    space = [i for i in range(n) if i != e]
+    out = np.zeros(len(y), np.bool_)
+    z = y[:, :nz].copy()
+    with np.errstate(all="ignore"):
+        for r in range(len(y)):
+            xs = np.array([[y[r, nz + k * nz + i] for i in space] for k in range(m)])
+            us = np.array([y[r, nz + k * nz + n] for k in range(m)])
+            try:
+                z[r, [n + 1 + i for i in space]] = np.linalg.solve(xs, us)
+            except np.linalg.LinAlgError:
+                z[r, n + 1 :] = np.nan
+        env = {v: z[:, i] for i, v in enumerate(pde.variables)}
+        env[pde.unknown] = z[:, n]
+        f = []
+        for p_e in (0.0, 1.0):  # F = F0 + p_e (F1 - F0)
+            z[:, n + 1 + e] = p_e
+            env.update({name: z[:, n + 1 + i] for i, name in enumerate(pde.derivative_names)})
+            f.append(np.broadcast_to(evaluate_array(pde.F, env), (len(y),)).astype(float))
+        z[:, n + 1 + e] = -f[0] / (f[1] - f[0])
+        fine = np.isfinite(z).all(axis=1)
+        if fine.any():
+            a = _eval_a({"code": cp.code, "consts": cp.consts, "prog": cp.prog, "n": n},
+                        z[fine])  # fmt: skip
+            out[np.flatnonzero(fine)[~np.isfinite(a).all(axis=1)]] = True
+    return out
 
 
 def _data_level(pde, cp, grid_axes, e, u, grad):
