@@ -106,7 +106,7 @@ def characteristics(spec, out, rtol, atol, crossing, evaluation, save_rays, sets
         if not mask.all():
             unset = mask == 0
             evo, tb = a.get("evolution_variable", "none"), a.get("breaking_time", "none")
-            late = ""
+            late, count = "", 0
             if a.get("crossing") == "stop" and evo != "none" and tb != "none":
                 axis = result.data_vars["mask"][0].index(evo)
                 after = np.asarray(result.coords[evo]) > tb * (1 + 1e-9) + 1e-12
@@ -117,8 +117,14 @@ def characteristics(spec, out, rtol, atol, crossing, evaluation, save_rays, sets
                     f", {count} of them after the first crossing (--crossing stop)" if count else ""
                 )
             fans = ""
+            if (pde.from_shorthand and len(pde.manifold) > 1 and a.get("crossing") == "stop"
+                    and int(unset.sum()) > count):  # fmt: skip
+                fans = ("; shorthand data in 2+ space dimensions are sampled on the grid's "
+                        "range widened by its length, and with --crossing stop rays from "
+                        "farther out are not looked for: give the data in full form over a "
+                        "wider range, or use --crossing multivalued")  # fmt: skip
             if a.get("fans_not_built_at"):
-                fans = (f"; the rays spread apart at a kink or jump of the data (at "
+                fans += (f"; the rays spread apart at a kink or jump of the data (at "
                         f"{a['fans_not_built_at']}, maybe more), and fans are not built in "
                         "more than one space dimension: points only a fan reaches have none")  # fmt: skip
             click.echo(

@@ -2392,3 +2392,15 @@ def test_a_cone_hamiltonian_away_from_critical_points_is_solved():
             k = int(np.argmin(g(th)))
             best = minimize_scalar(g, bracket=(th[k] - 0.01, th[k], th[k] + 0.01), tol=1e-14)
             assert u[i, j] == pytest.approx(best.fun, abs=1e-10)
+
+
+def test_the_note_says_why_2d_shorthand_stop_leaves_points_unreached(tmp_path):
+    """2-D Burgers drifting at speed 3 from shorthand data: under --crossing stop the rays
+    from beyond the sampled range are not looked for, and 35 of 45 points had no value
+    with no reason given."""
+    res, out = _moc(tmp_path, "variables: [t, x, y]\nequation: u_t + u*u_x + u*u_y = 0\n"
+                    'initial: "u(x, y, t=0) = 3 + 0.1*sin(x)*sin(y)"\n'
+                    "grid: {t: [0, 2, 5], x: [0, 3, 3], y: [0, 3, 3]}\n")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "rays from farther out are not looked for" in res.output
+    assert "--crossing multivalued" in res.output
