@@ -222,8 +222,7 @@ def _probe_data(pde, c, tau_levels, e, swept=None):
         wide = np.linspace(lo0[0] - far, hi0[0] + far, SHORTHAND_MAX_SAMPLES)[:, None]
         y = np.empty((len(wide), nz * n))
         ok = np.zeros(len(wide), np.bool_)
-        K.initial_states(c["icode"], c["iconsts"], c["iprog"], c["fcode"], c["fconsts"],
-                         c["fprog"], n, c["charpit"], wide, initial_guesses(pde, wide), y, ok)  # fmt: skip
+        _probe_states(pde, c, wide, y, ok)
         if ok.any():
             s = wide[ok, 0]
             go = _eval_a(c, y[ok, :nz])[:, space[0]] * float(swept.max())
@@ -250,8 +249,7 @@ def _probe_data(pde, c, tau_levels, e, swept=None):
         S = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, m)
         y0 = np.empty((len(S), nz * n))
         ok = np.zeros(len(S), np.bool_)
-        K.initial_states(c["icode"], c["iconsts"], c["iprog"], c["fcode"], c["fconsts"],
-                         c["fprog"], n, c["charpit"], S, initial_guesses(pde, S), y0, ok)  # fmt: skip
+        _probe_states(pde, c, S, y0, ok)
         out = np.full((len(S), len(taus), nz * n), np.nan)
         if ok.any():  # (rays where the data are defined)
             part = np.empty((int(ok.sum()), len(taus), nz * n))
@@ -328,6 +326,30 @@ def _grid_side(pde, e, t_levels, t0, speed):
             "the data is not supported", field=f"grid.{pde.variables[e]}",
         )  # fmt: skip
     return tau_levels
+
+
+def _probe_states(pde, c, S, y, ok):
+    """The initial ray states at the probe's data parameters ``S`` (in ``y``, ``ok``):
+    for Charpit, where Newton from the default start fails (p = 0 where F_p is 0/0 there,
+    as for |grad u|), again from the gradient of the nearest sample of the data."""
+    K.initial_states(c["icode"], c["iconsts"], c["iprog"], c["fcode"], c["fconsts"],
+                     c["fprog"], c["n"], c["charpit"], S, initial_guesses(pde, S), y, ok)  # fmt: skip
+    if not c["charpit"] or ok.all():
+        return
+    n = c["n"]
+    have = np.flatnonzero(np.isfinite(c["y0"][:, n + 1 : 2 * n + 1]).all(axis=1))
+    redo = np.flatnonzero(~ok)
+    if not have.size:
+        return
+    from scipy.spatial import cKDTree
+
+    _, near = cKDTree(c["S"][have]).query(S[redo])
+    guess = c["y0"][have[np.asarray(near).ravel()], n + 1 : 2 * n + 1].copy()
+    y2, ok2 = np.empty((len(redo), y.shape[1])), np.zeros(len(redo), np.bool_)
+    K.initial_states(c["icode"], c["iconsts"], c["iprog"], c["fcode"], c["fconsts"],
+                     c["fprog"], n, True, np.ascontiguousarray(S[redo]), guess, y2, ok2)  # fmt: skip
+    y[redo[ok2]] = y2[ok2]
+    ok[redo[ok2]] = True
 
 
 def _check_rays(pde, d, evolution):
