@@ -2418,3 +2418,14 @@ def test_the_probe_completes_gradients_where_newton_s_default_start_fails(crossi
     u = np.asarray(r["u"])[0]
     assert np.isfinite(u).all()
     assert u[0, 0] == pytest.approx(-4.253489798791553, abs=1e-10)
+
+
+def test_a_2d_blow_up_is_found_between_the_samples():
+    """u_t + u_x + u_y = u^2 from 1/2 + sin(x) cos(y)/4: u = u0 / (1 - t u0) blows up at
+    t = 1 / max u0 = 4/3.  In 2-D the search between the samples returned nothing when
+    its payload was None (a blow-up's time has none): the nearest sample's time, 1e-3
+    off on a 7 x 7 grid."""
+    r = solve_pde(pde("variables: [t, x, y]\nequation: u_t + u_x + u_y = u^2\n"
+                      'initial: "u(x, y, t=0) = 0.5 + 0.25*sin(x)*cos(y)"\n'
+                      "grid: {t: [0, 2.5, 6], x: [0, 3, 7], y: [0, 3, 7]}\n"))  # fmt: skip
+    assert r.attrs["blow_up_time"] == pytest.approx(4 / 3, abs=1e-10)

@@ -2304,6 +2304,7 @@ def _least_between_samples_nd(c, times, time_at):
     h = (hi - lo) / np.maximum(c["s_counts"] - 1, 1)
     floor = 1e-9 * h
     point, best_t, best = c["S"][k].astype(float), float(times[k]), None
+    improved = False  # (a payload may be None: a blow-up's time has none)
     for _ in range(BETWEEN_CYCLES):
         for d in range(len(point)):
             tried = [(0.0, best_t, best)]  # (offset along d, time, payload)
@@ -2320,8 +2321,9 @@ def _least_between_samples_nd(c, times, time_at):
             off, t, payload = min(tried, key=lambda q: q[1] if np.isfinite(q[1]) else np.inf)
             if t < best_t:
                 point, best_t, best = _moved(point, d, off), float(t), payload
+                improved = True
             h[d] = max(min(abs(v), h[d]) if v != 0.0 else 0.5 * h[d], floor[d])
-    return [(best_t, best)] if best is not None else []
+    return [(best_t, best)] if improved else []
 
 
 def _moved(point, d, off):
