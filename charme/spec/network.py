@@ -78,8 +78,8 @@ def validate_shape(raw: RawSpec, model=NetworkSpec):
             tried = [e["loc"][len(loc)] for e in errors
                      if tuple(e["loc"][: len(loc)]) == loc and len(e["loc"]) > len(loc)
                      and isinstance(e["loc"][len(loc)], str) and _is_branch(e["loc"][len(loc)])]  # fmt: skip
-            kinds = list(dict.fromkeys(_BRANCH_WORDS.get(_branch_kind(b), b) for b in tried))
-            if kinds:
+            kinds = list(dict.fromkeys(_BRANCH_WORDS.get(_branch_kind(b)) for b in tried))
+            if kinds and None not in kinds:  # (a validator's branch: its own message)
                 value = err.get("input")
                 msg = f"expected {' or '.join(kinds)}, not {value!r}"
         raise raw.error(msg, loc) from None
