@@ -163,6 +163,16 @@ def workspace(prog, nz, d):
 
 
 @njit(cache=True)
+def newton_workspace(prog, nz, d, k):
+    """Scratch arrays for Newton onto the rays in ``k`` unknowns, once per call (a chunk
+    of points), not per point: the ray state, :func:`workspace`'s arrays, then the
+    Jacobian, its LU copy, the residual and the step."""
+    work, v, stack, coef = workspace(prog, nz, d)
+    return (np.empty(d), work, v, stack, coef, np.empty((k, k)), np.empty((k, k)),
+            np.empty(k), np.empty(k))  # fmt: skip
+
+
+@njit(cache=True)
 def integrate_ws(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0, work, v, stack, coef,
                  straight):  # fmt: skip
     """:func:`integrate` with caller-owned scratch arrays (from :func:`workspace`);
@@ -906,14 +916,8 @@ def locate(lo, hi, code, consts, prog, icode, iconsts, iprog, fcode, fconsts, fp
     d = nz * (m + 1)
     if not 0 <= lo <= hi <= targets.shape[0]:
         raise ValueError("locate: the rows lo .. hi - 1 must lie in targets")
-    # scratch allocated once per call (a chunk of points), not per point
     s = np.empty(m)
-    y = np.empty(d)
-    work, v, stack, coef = workspace(prog, nz, d)
-    jac = np.empty((m, m))
-    LU = np.empty((m, m))
-    res = np.empty(m)
-    step = np.empty(m)
+    y, work, v, stack, coef, jac, LU, res, step = newton_workspace(prog, nz, d, m)
     for q in range(lo, hi):
         for k in range(m):
             s[k] = seeds[q, k]
@@ -1277,16 +1281,13 @@ def locate_general(lo, hi, code, consts, prog, icode, iconsts, iprog, fcode, fco
     d = nz * (m + 1)
     if not 0 <= lo <= hi <= targets.shape[0]:
         raise ValueError("locate_general: the rows lo .. hi - 1 must lie in targets")
+    s = np.empty(m)
+    dy = np.empty(d)
+    y, work, v, stack, coef, jac, LU, res, step = newton_workspace(prog, nz, d, n)
     for q in range(lo, hi):
-        s = seeds[q].copy()
+        for k in range(m):
+            s[k] = seeds[q, k]
         tau = seed_tau[q]
-        y = np.empty(d)
-        work, v, stack, coef = workspace(prog, nz, d)
-        jac = np.empty((n, n))
-        LU = np.empty((n, n))
-        res = np.empty(n)
-        step = np.empty(n)
-        dy = np.empty(d)
         status[q] = LOCATE_FAILED
         u_out[q] = np.nan
         tau_out[q] = np.nan
