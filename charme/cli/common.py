@@ -86,14 +86,9 @@ overwrite_option = click.option(
 def require_kind(problem, command: str, spec) -> None:
     """A SpecError (exit 2) naming the command that solves ``problem`` when ``charme
     command`` (``ssa``, ``cme`` or ``characteristics``) does not."""
-    from charme.models.network import ReactionNetwork
-    from charme.spec.chain import MarkovChain
-    from charme.spec.pde import FirstOrderPDE
+    from charme.spec import kind_and_solvers
 
-    kinds = {ReactionNetwork: ("a reaction network", ("ssa", "cme")),
-             MarkovChain: ("a markov-chain spec", ("cme",)),
-             FirstOrderPDE: ("a PDE spec (kind: pde)", ("characteristics",))}  # fmt: skip
-    kind, solvers = kinds.get(type(problem), (type(problem).__name__, ()))
+    kind, solvers = kind_and_solvers(problem)
     if command in solvers:
         return
     by = " or ".join(f"'charme {s}'" for s in solvers) or "no charme command"

@@ -118,4 +118,20 @@ def with_values(problem, overrides):
     return problem.with_values(overrides)
 
 
+def kind_and_solvers(problem) -> tuple[str, tuple[str, ...]]:
+    """What ``problem`` is, in words, and the solvers (``ssa``, ``cme``,
+    ``characteristics``) that take it: the one place the CLI and sweeps ask."""
+    from charme.models.network import ReactionNetwork
+    from charme.spec.chain import MarkovChain
+    from charme.spec.pde import FirstOrderPDE
+
+    kinds = ((ReactionNetwork, "a reaction network", ("ssa", "cme")),
+             (MarkovChain, "a markov-chain spec", ("cme",)),
+             (FirstOrderPDE, "a PDE spec (kind: pde)", ("characteristics",)))  # fmt: skip
+    for cls, kind, solvers in kinds:
+        if isinstance(problem, cls):
+            return kind, solvers
+    return type(problem).__name__, ()
+
+
 __all__ = ["load", "loads", "with_values"]

@@ -50,15 +50,10 @@ def solve_point(solver: str, problem, options: dict):
 
 
 def _check_problem(solver, problem, where):
-    from charme.models.network import ReactionNetwork
-    from charme.spec.chain import MarkovChain
-    from charme.spec.pde import FirstOrderPDE
+    from charme.spec import kind_and_solvers
 
-    wanted = {"ssa": (ReactionNetwork,), "cme": (ReactionNetwork, MarkovChain),
-              "characteristics": (FirstOrderPDE,)}[solver]  # fmt: skip
-    if not isinstance(problem, wanted):
-        kind = {ReactionNetwork: "a reaction network", MarkovChain: "a markov-chain spec",
-                FirstOrderPDE: "a PDE"}.get(type(problem), type(problem).__name__)  # fmt: skip
+    kind, solvers = kind_and_solvers(problem)
+    if solver not in solvers:
         raise SpecError(f"{kind} cannot be solved by {solver!r}", file=where)
 
 

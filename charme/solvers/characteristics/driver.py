@@ -1071,6 +1071,21 @@ def _refuse_cone_kink(pde, cp, S, y0, e):
         )  # fmt: skip
 
 
+def _evolution_derivative(pde, e, x, u, p):
+    """u's derivative along the evolution variable ``e`` from F = 0, which is linear in it
+    (F = F0 + p_e (F1 - F0)), at the points ``x`` (one array per variable) with values
+    ``u`` and the other derivatives in the columns of ``p`` (its column ``e`` is used as
+    scratch)."""
+    env = {v: xi for v, xi in zip(pde.variables, x)}
+    env[pde.unknown] = u
+    f = []
+    for p_e in (0.0, 1.0):
+        p[:, e] = p_e
+        env.update({name: p[:, i] for i, name in enumerate(pde.derivative_names)})
+        f.append(np.broadcast_to(evaluate_array(pde.F, env), (len(u),)).astype(float))
+    return -f[0] / (f[1] - f[0])
+
+
 def _no_ray_direction(pde, cp, y, e):
     """For samples of an evolution problem's data (states ``y``, p not completed): whether
     the gradient the data fix there (the strip conditions give its space part, F = 0,
@@ -1088,14 +1103,8 @@ def _no_ray_direction(pde, cp, y, e):
                 z[r, [n + 1 + i for i in space]] = np.linalg.solve(xs, us)
             except np.linalg.LinAlgError:
                 z[r, n + 1 :] = np.nan
-        env = {v: z[:, i] for i, v in enumerate(pde.variables)}
-        env[pde.unknown] = z[:, n]
-        f = []
-        for p_e in (0.0, 1.0):  # F = F0 + p_e (F1 - F0)
-            z[:, n + 1 + e] = p_e
-            env.update({name: z[:, n + 1 + i] for i, name in enumerate(pde.derivative_names)})
-            f.append(np.broadcast_to(evaluate_array(pde.F, env), (len(y),)).astype(float))
-        z[:, n + 1 + e] = -f[0] / (f[1] - f[0])
+        z[:, n + 1 + e] = _evolution_derivative(pde, e, [z[:, i] for i in range(n)],
+                                                z[:, n], z[:, n + 1 :])  # fmt: skip
         fine = np.isfinite(z).all(axis=1)
         if fine.any():
             a = _eval_a({"code": cp.code, "consts": cp.consts, "prog": cp.prog, "n": n},
@@ -1131,15 +1140,9 @@ def _data_level(pde, cp, grid_axes, e, u, grad):
         p = np.zeros((len(S), n))
         for k, v in enumerate(pde.manifold):
             p[:, pde.variables.index(v)] = got[:, 1 + k]
-        env = {v: coords.get(v, np.full(len(S), float(cp.t0))) for v in pde.variables}
-        env[pde.unknown] = got[:, 0]
+        x = [coords.get(v, np.full(len(S), float(cp.t0))) for v in pde.variables]
         with np.errstate(all="ignore"):
-            f = []
-            for p_e in (0.0, 1.0):  # F = F0 + p_e (F1 - F0)
-                p[:, e] = p_e
-                env.update({name: p[:, i] for i, name in enumerate(pde.derivative_names)})
-                f.append(np.broadcast_to(evaluate_array(pde.F, env), (len(S),)).astype(float))
-            p[:, e] = -f[0] / (f[1] - f[0])
+            p[:, e] = _evolution_derivative(pde, e, x, got[:, 0], p)
         p[~np.isfinite(p).all(axis=1)] = np.nan
         idx = tuple(miss.T)
         sub[idx] = got[:, 0]
