@@ -350,6 +350,22 @@ def test_burgers_shock_after_breaking():
     np.testing.assert_allclose(r["u_t"][ok], (-u * r["u_x"])[ok], rtol=1e-13, atol=1e-13)
 
 
+@pytest.mark.parametrize("t0", [0.0, 1.0, -2.0])
+def test_shock_from_data_at_a_later_or_earlier_time(t0):
+    """The Lax-Oleinik functional weighs f by the time since the data (t - t0), not t:
+    u0 = 1/2 + sin x moves the shock of sin x along with it (Galilean invariance), to
+    pi + t/2 at t = t0 + 1.5, whatever t0 is (with t, t0 = -2 gave seven shocks)."""
+    text = BURGERS.replace("u: sin(s)", "u: 0.5 + sin(s)").replace("t: 0,", f"t: {t0},")
+    text = text.replace("t: [0, 1.5, 4]", f"t: [{t0 + 1.5}, {t0 + 1.5}, 1]")
+    r = solve_pde(pde(text), crossing="shock")
+    shocks = list(zip(r["shock_t"], r["shock_x"]))
+    assert len(shocks) == 1 and shocks[0][1] == pytest.approx(PI + 0.75, abs=1e-9)
+    x, u = r.coords["x"], r["u"][0]
+    np.testing.assert_allclose(u, 0.5 + np.sin(x - u * 1.5), atol=5e-15)
+    assert (u[(x > 0.8) & (x < PI + 0.74)] > 0.5).all()
+    assert (u[(x > PI + 0.76) & (x < 2 * PI - 0.1)] < 0.5).all()
+
+
 def test_burgers_multivalued_keeps_every_branch():
     r = solve_pde(pde(BURGERS), crossing="multivalued")
     b = r["u_branches"]

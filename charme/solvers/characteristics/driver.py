@@ -1465,8 +1465,9 @@ def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out,
                 parts.append(_unbracketed(c, e, n, tau, out[:, kk], S, targets, alone))
             return BR.Branches.build(len(targets), n, parts)
 
-        def lax_oleinik(s, x, w, t=t):
-            """The Lax-Oleinik functional of rays (s, fan value w) at x, least wins."""
+        def lax_oleinik(s, x, w, t=speed * tau):
+            """The Lax-Oleinik functional of rays (s, fan value w) at x, least wins (``t``:
+            the time elapsed since the data's, t - t0)."""
             return sign * _lax_oleinik(pde, flux, s, x, t, w, kinks, c)
 
         table = branches(xs)
