@@ -27,6 +27,7 @@ import numpy as np
 from charme.errors import SpecError
 from charme.results.result import Result, provenance
 from charme.solvers.characteristics import branches as BR
+from charme.solvers.characteristics import convex1d as CONVEX
 from charme.solvers.characteristics import fans as FANS
 from charme.solvers.characteristics import kernels as K
 from charme.solvers.characteristics.compile import (
@@ -656,6 +657,11 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
             gap = np.abs(coarse[:, None] - tau_levels[None, :]).min(axis=1)
             coarse = coarse[gap > 1e-9 * max(horizon, 1e-300)]
             taus = np.unique(np.concatenate([[0.0], coarse, tau_levels]))
+            if crossing == "shock":  # smooth data and a convex flux: one compiled pass
+                fast = _convex_shock(info, pde, cp, ctx, crossing, evaluation, save_rays,
+                                     tau_levels, horizon)  # fmt: skip
+                if fast is not None:
+                    return fast
             out = np.empty((len(S), len(taus), d))
             status = np.empty(len(S), np.int64)
             reached = np.empty(len(S))
@@ -1381,6 +1387,33 @@ def _eval_b(c, z):
     return out[:, 0]
 
 
+def _convex_shock(info, pde, cp, c, crossing, evaluation, save_rays, tau_levels, horizon):
+    """--crossing shock by :mod:`.convex1d` where it applies (else None): what
+    ``evolution`` returns, with no traced rays."""
+    programs = CONVEX.prepare(info, pde, cp, crossing, evaluation, save_rays)
+    S = c["S"]
+    if programs is None or not c["started"].all() or len(S) < 3 or not S[0, 0] < S[-1, 0]:
+        return None
+    sign = _flux_sign(info, pde, c)
+    e, o = cp.evolution, 1 - cp.evolution
+    xs = c["grid_axes"][o]
+    u, ux, ut, shocks, brk = CONVEX.solve(cp, programs, S, xs, tau_levels, sign,
+                                          c["lo_g"][o], c["hi_g"][o], horizon)  # fmt: skip
+    if u is None:  # (data the compiled pass does not cover after all)
+        return None
+    if e == 1:
+        u, ux, ut = u.T, ux.T, ut.T
+    grad = np.empty((*u.shape, 2))
+    grad[..., e], grad[..., o] = ut, ux
+    breaking_at = None
+    if np.isfinite(brk[0]):
+        breaking_at = np.zeros(2)
+        breaking_at[o] = brk[2]
+    shocks = np.column_stack([cp.t0 + cp.speed * shocks[:, 0], shocks[:, 1]])
+    extra = {"crossing_method": crossing, "shock_path": "compiled", "shocks": shocks}
+    return u, grad, tau_levels, None, float(brk[0]), breaking_at, np.inf, extra
+
+
 def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out,
                     evaluation="newton"):  # fmt: skip
     """Every branch at each grid point of a 1-D evolution problem, then a choice.
@@ -1526,6 +1559,7 @@ def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out,
                 shocks += [(float(t), x) for x in x_shocks]
     extra = {"crossing_method": crossing}
     if crossing == "shock":
+        extra["shock_path"] = "general"
         extra["shocks"] = np.array(shocks, float).reshape(-1, 2)  # rows (t, x)
     if crossing == "multivalued":
         width = max((int(tb.counts.max(initial=0)) for tb in per_level), default=1)

@@ -1,0 +1,141 @@
+"""The compiled path for --crossing shock (charme.solvers.characteristics.convex1d)
+against the general path, problem by problem, and where it must not apply."""
+
+import numpy as np
+import pytest
+
+from charme.solvers.characteristics import convex1d
+from charme.solvers.characteristics.driver import solve_pde
+from charme.spec.loader import parse_spec_text
+from charme.spec.pde import build_pde
+
+PI = np.pi
+
+
+def pde(text):
+    return build_pde(parse_spec_text("kind: pde\n" + text, "yaml"))
+
+
+def both(text, **kw):
+    """The solve by the compiled path and by the general one."""
+    fast = solve_pde(pde(text), crossing="shock", **kw)
+    convex1d.ENABLED = False
+    try:
+        slow = solve_pde(pde(text), crossing="shock", **kw)
+    finally:
+        convex1d.ENABLED = True
+    return fast, slow
+
+
+def spec(equation, u0, x0="s", s=(-PI, 3 * PI, 401), t0=0.0, t=(0, 1.5, 7),
+         x=(0, 2 * PI, 81), variables="[t, x]"):  # fmt: skip
+    return (f"variables: {variables}\nequation: {equation}\n"
+            f"initial: {{parameters: {{s: [{s[0]!r}, {s[1]!r}, {s[2]}]}}, t: {t0!r}, "
+            f"x: {x0}, u: {u0}}}\n"
+            f"grid: {{t: [{t[0]!r}, {t[1]!r}, {t[2]}], x: [{x[0]!r}, {x[1]!r}, {x[2]}]}}\n")  # fmt: skip
+
+
+CASES = {
+    "burgers": spec("u_t + u*u_x = 0", "sin(s)"),
+    # levels through the breaking time 1 (pi is a grid node) and past it
+    "burgers_at_breaking": spec("u_t + u*u_x = 0", "sin(s)", t=(0, 2, 9)),
+    "moving_shock": spec("u_t + u*u_x = 0", "0.5 + sin(s)", x=(0.5, 6.5, 61)),
+    "later_data": spec("u_t + u*u_x = 0", "0.5 + sin(s)", t0=1.0, t=(1.0, 3.0, 5)),
+    "concave": spec("u_t - u*u_x = 0", "sin(s)", x=(0.05, 6.2, 81)),  # (shocks at 0, 2 pi)
+    "cubic_flux": spec("u_t + u^2*u_x = 0", "2 + sin(s)", t=(0, 0.5, 6), x=(2, 9, 71)),
+    "exp_flux": spec("u_t + exp(u)*u_x = 0", "sin(s)/2", t=(0, 2.5, 6), x=(1, 7, 61)),
+    "stretched_data": spec(
+        "u_t + u*u_x = 0", "cos(s)", x0="s + s^3/50", s=(-6.0, 6.0, 301), x=(-4, 4, 81)
+    ),  # fmt: skip
+    "two_waves": spec("u_t + u*u_x = 0", "sin(s) + sin(3*s)/2", t=(0, 2, 5)),
+    "speed_two": spec("2*u_t + 2*u*u_x = 0", "sin(s)"),
+    "space_first": spec("u_t + u*u_x = 0", "sin(s)", variables="[x, t]").replace(
+        "grid: {t: [0, 1.5, 7], x: [0, 6.283185307179586, 81]}",
+        "grid: {x: [0, 6.283185307179586, 81], t: [0, 1.5, 7]}",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_compiled_path_agrees_with_the_general_one(name):
+    fast, slow = both(CASES[name])
+    assert fast.attrs["shock_path"] == "compiled" and slow.attrs["shock_path"] == "general"
+    np.testing.assert_array_equal(fast["mask"], slow["mask"])
+    # (a point exactly on a shock has two values, equally right: either path may take
+    # either; the data's symmetry puts pi on the shock)
+    at_shock = np.zeros(fast["u"].shape, bool)
+    t_axis = fast.data_vars["u"][0].index("t")
+    for t, x in zip(np.asarray(slow["shock_t"]), np.asarray(slow["shock_x"])):
+        hit = np.ix_(np.asarray(fast.coords["t"]) == t,
+                     np.abs(np.asarray(fast.coords["x"]) - x) < 1e-9)  # fmt: skip
+        at_shock[hit if t_axis == 0 else hit[::-1]] = True  # (hit: t rows, x columns)
+    for var in ("u", "u_t", "u_x"):
+        a, b = np.asarray(fast[var]), np.asarray(slow[var])
+        a, b = a[~at_shock], b[~at_shock]
+        np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
+        # (at a caustic's tip, X_s = 0, the general path's Newton stops 5e-12 off)
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-11, err_msg=var)
+    np.testing.assert_allclose(fast["shock_t"], slow["shock_t"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(fast["shock_x"], slow["shock_x"], rtol=0, atol=1e-9)
+    for key in ("breaking_time", "breaking_location_t", "breaking_location_x"):
+        if slow.attrs[key] == "none":
+            assert fast.attrs[key] == "none", key
+        else:
+            assert fast.attrs[key] == pytest.approx(slow.attrs[key], abs=1e-9), key
+    assert fast.attrs["blow_up_time"] == slow.attrs["blow_up_time"] == "none"
+    assert fast.attrs["F_residual_max"] < 1e-12
+
+
+def test_compiled_path_is_exact_for_burgers():
+    """u = sin(x - u t) on every reached point, the shock at pi, the breaking at
+    (1, pi); the gradient u_x = cos(s) / (1 + t cos(s))."""
+    r = solve_pde(pde(CASES["burgers_at_breaking"]), crossing="shock")
+    assert r.attrs["shock_path"] == "compiled"
+    T, X = np.meshgrid(r.coords["t"], r.coords["x"], indexing="ij")
+    u = np.asarray(r["u"])
+    np.testing.assert_allclose(u, np.sin(X - u * T), atol=5e-15)
+    assert r.attrs["breaking_time"] == pytest.approx(1.0, abs=1e-14)
+    assert r.attrs["breaking_location_x"] == pytest.approx(PI, abs=1e-12)
+    later = np.asarray(r["shock_t"]) > 1.0
+    np.testing.assert_allclose(np.asarray(r["shock_x"])[later], PI, atol=1e-12)
+    c = np.cos(X - u * T)
+    ok = np.abs(1 + T * c) > 1e-6
+    with np.errstate(divide="ignore"):
+        exact = c / (1 + T * c)
+    np.testing.assert_allclose(np.asarray(r["u_x"])[ok], exact[ok], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("change", [
+    ("u: sin(s)", "u: abs(sin(s))"),            # a kink: fans, the general path
+    ("u: sin(s)", "u: sin(s)/(2 + s)"),         # division by a variable: a pole somewhere
+    ("u: sin(s)", "u: -s"),                     # a ramp: every ray meets at once (t = 1)
+])  # fmt: skip
+def test_data_the_compiled_path_leaves_to_the_general_one(change):
+    text = CASES["burgers"].replace(*change)
+    if "-s" in change[1]:
+        text = text.replace("[-3.141592653589793, 9.42477796076938, 401]", "[-1, 1, 41]")
+        text = text.replace("x: [0, 6.283185307179586, 81]", "x: [-1, 1, 41]")
+    r = solve_pde(pde(text), crossing="shock")
+    assert r.attrs["shock_path"] == "general"
+
+
+def test_options_the_compiled_path_leaves_to_the_general_one():
+    r = solve_pde(pde(CASES["burgers"]), crossing="shock", save_rays=True)
+    assert r.attrs["shock_path"] == "general" and "ray" in r.data_vars
+    r = solve_pde(pde(CASES["burgers"]), crossing="shock", evaluation="hermite")
+    assert r.attrs["shock_path"] == "general"
+    shorthand = ("variables: [t, x]\nequation: u_t + u*u_x = 0\ninitial: 'u(x, t=0) = sin(x)'\n"
+                 "grid: {t: [0, 1.5, 4], x: [0, 6.283185307179586, 41]}\n")  # fmt: skip
+    assert solve_pde(pde(shorthand), crossing="shock").attrs["shock_path"] == "general"
+
+
+def test_analytic_expressions():
+    from charme.spec.expressions import parse_expression
+
+    yes = ["s", "2*s^3 - s/4", "exp(-s^2)*sin(3*s)", "atan(s) + cosh(s)", "tanh(s)^2"]
+    no = ["abs(s)", "sqrt(s)", "1/s", "s^0.5", "s^-1", "log(s)", "max(s, 0)", "floor(s)",
+          "tan(s)"]  # fmt: skip
+    for text in yes:
+        assert convex1d.analytic(parse_expression(text, {"s"})), text
+    for text in no:
+        assert not convex1d.analytic(parse_expression(text, {"s"})), text
