@@ -134,7 +134,8 @@ def solve(cp, programs, S, xs, tau_levels, sign, lo_x, hi_x, horizon):
     u = np.full((L, N), np.nan)
     ux = np.full((L, N), np.nan)
     ut = np.full((L, N), np.nan)
-    shocks = np.empty((max(1, L * max(N - 1, 1)), 2))
+    # (at most one shock per two neighbouring points, and per two pieces of the rays)
+    shocks = np.empty((max(1, L * min(max(N - 1, 1), 2 * len(S) + 2)), 2))
     brk = np.full(3, np.nan)
     count = _solve(*programs, float(cp.speed), np.ascontiguousarray(S[:, 0]),
                    np.ascontiguousarray(xs, float), np.ascontiguousarray(tau_levels, float),
@@ -237,7 +238,7 @@ def _foot(x, tau, sl, sr, xl, xr, dl, dr, code, consts, prog, stack, slot):
         if 0.0 < z < 1.0:
             s = sl + z * h
     fl = xl - x
-    prev = math.inf
+    prev = math.inf  # (the last Newton step; inf after a bisection)
     s_p, us_p, d_p = math.nan, math.nan, math.nan  # (the previous iterate's)
     for _ in range(100):
         x0, ax, xs0, axs, u0, us = _at(s, code, consts, prog, stack, slot)
@@ -251,21 +252,27 @@ def _foot(x, tau, sl, sr, xl, xr, dl, dr, code, consts, prog, stack, slot):
             sr = s
         step = f / d if d != 0.0 else math.inf
         t = s - step
-        if not (min(sl, sr) < t < max(sl, sr)) or not math.isfinite(t):
-            t = 0.5 * (sl + sr)
-            step = s - t
         scale = 1.0 + abs(s)
-        small = abs(step) <= 4e-16 * scale or abs(sr - sl) <= 4e-16 * scale
-        # (quadratic convergence seen: the next step would be below rounding)
-        quad = abs(step) <= 1e-10 * scale and abs(step) <= 1e3 * prev * prev
-        if small or (quad and math.isfinite(s_p) and s_p != s):
+        # converged: the step is below rounding, or quadratic convergence was seen
+        # (the step after this one would be)
+        done = abs(step) <= 4e-16 * scale or (
+            abs(step) <= 1e-10 * scale and abs(step) <= 1e3 * prev * prev
+            and min(sl, sr) <= t <= max(sl, sr))  # fmt: skip
+        if done and math.isfinite(t):
             dt = t - s
-            d2u = (us - us_p) / (s - s_p) if math.isfinite(s_p) and s_p != s else 0.0
-            dd = (d - d_p) / (s - s_p) if math.isfinite(s_p) and s_p != s else 0.0
+            d2u = dd = 0.0
+            if math.isfinite(s_p) and s_p != s:
+                d2u, dd = (us - us_p) / (s - s_p), (d - d_p) / (s - s_p)
             # (f'(u0) changes at the rate axs along s, exactly)
             return t, u0 + (us + 0.5 * d2u * dt) * dt, us + d2u * dt, ax + axs * dt, d + dd * dt
+        prev = abs(step)
+        if not (min(sl, sr) < t < max(sl, sr)) or not math.isfinite(t):
+            t = 0.5 * (sl + sr)  # (bisection)
+            prev = math.inf
+        if abs(sr - sl) <= 4e-16 * scale:
+            break
         s_p, us_p, d_p = s, us, d
-        s, prev = t, abs(step)
+        s = t
     _, ax, xs0, axs, u0, us = _at(s, code, consts, prog, stack, slot)
     return s, u0, us, ax, xs0 + tau * axs
 
@@ -421,12 +428,15 @@ def _solve(code, consts, prog, speed, S, xs, taus, sign, lo_x, hi_x, horizon, gx
         right = q[k + 1] if k < nK - 1 else math.inf
         if not (q[k] < 0 and q[k] <= left and q[k] <= right):
             continue
-        if abs(q[k] - min(left, right)) <= 1e-12 * abs(q[k]):
+        near = 1e-12 * abs(q[k])
+        if abs(q[k] - left) <= near and abs(q[k] - right) <= near:
             return -1
         if 0 < k < nK - 1:
             s_c, q_c = _golden_min(S[k - 1], S[k + 1], code, consts, prog, stack, slot)
             if not q_c < q[k]:
                 s_c, q_c = S[k], q[k]
+            if nc > 0 and abs(s_c - cs[nc - 1]) <= 1e-9 * (1.0 + abs(s_c)):
+                continue  # (two samples as low, the minimum between them: found already)
             cs[nc], cq[nc] = s_c, q_c
             nc += 1
         else:
