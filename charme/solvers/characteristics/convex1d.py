@@ -255,13 +255,16 @@ def _foot(x, tau, sl, sr, xl, xr, dl, dr, code, consts, prog, stack, slot):
         scale = 1.0 + abs(s)
         # converged: the step is below rounding, or quadratic convergence was seen
         # (the step after this one would be)
+        # (with a previous iterate, whose values give the derivatives along s that carry
+        # these values to t)
+        known = math.isfinite(s_p) and s_p != s
         done = abs(step) <= 4e-16 * scale or (
-            abs(step) <= 1e-10 * scale and abs(step) <= 1e3 * prev * prev
+            known and abs(step) <= 1e-10 * scale and abs(step) <= 1e3 * prev * prev
             and min(sl, sr) <= t <= max(sl, sr))  # fmt: skip
         if done and math.isfinite(t):
             dt = t - s
             d2u = dd = 0.0
-            if math.isfinite(s_p) and s_p != s:
+            if known:
                 d2u, dd = (us - us_p) / (s - s_p), (d - d_p) / (s - s_p)
             # (f'(u0) changes at the rate axs along s, exactly)
             return t, u0 + (us + 0.5 * d2u * dt) * dt, us + d2u * dt, ax + axs * dt, d + dd * dt
