@@ -28,12 +28,16 @@ local minima of q).  At a level, X_s changes sign at the turning points of X
 (found between the samples and the minima of q past their own breaking time), and
 between them X is monotone: a *piece*.  Each grid point x in a piece's range has
 one foot s there (Newton on X(s) = x, safeguarded by the piece's bracketing
-samples and seeded by inverse cubic Hermite interpolation).  Where several pieces
-reach x the one with the least (convex f; greatest: concave) Lax-Oleinik
+samples and seeded by inverse cubic Hermite interpolation).  Only pieces not folded
+over (X_s of the data's sign) compete: a folded ray maximises the functional.  Where
+several reach x the one with the least (convex f; greatest: concave) Lax-Oleinik
 functional U0(s) + u0(s) (x - x0(s)) - (t - t0) f(u0(s)), U0 = integral of
-u0 dx0, wins; between two neighbouring points won by different pieces the shock
-is where their functionals are equal (Newton: the functional's x-derivative is
-u).  u = u0(s), u_x = u0'(s) / X_s, u_t = -f'(u) u_x.
+u0 dx0, wins.  The difference of two pieces' functionals is monotone in x (its
+x-derivative is u_a - u_b, of one sign on crossing rays), so each pair's winner is
+decided once per level by where they tie (Newton), which is also the position of
+the shock between two neighbouring points won by different pieces.
+u = u0(s), u_x = u0'(s) / X_s, u_t = -(dx/dt) u_x.  A point only folded rays reach
+(past the data's ends) is NaN: no ray of the data there is the entropy solution's.
 """
 
 from __future__ import annotations
