@@ -461,7 +461,9 @@ def _solve(code, consts, prog, speed, S, xs, taus, sign, lo_x, hi_x, horizon, gx
 
     P = nK + nc
     PS, PX, PD = np.empty(P), np.empty(P), np.empty(P)
-    NS, NX, ND = np.empty(2 * P + 2), np.empty(2 * P + 2), np.empty(2 * P + 2)
+    # (the pieces' nodes: every probe, and each turning point twice, ending one piece
+    # and starting the next; at most P - 1 turning points)
+    NS, NX, ND = np.empty(3 * P), np.empty(3 * P), np.empty(3 * P)
     seg = np.empty((P + 1, 2), np.int64)
     lo_p, hi_p = np.empty(P + 1), np.empty(P + 1)
     kept = np.empty(P + 1, np.bool_)
@@ -578,7 +580,8 @@ def _solve(code, consts, prog, speed, S, xs, taus, sign, lo_x, hi_x, horizon, gx
             a, b = min(xs[j], xs[j + 1]), max(xs[j], xs[j + 1])
             if not (a <= x_s <= b):  # (the two pieces do not overlap there: between)
                 x_s = 0.5 * (a + b)
-            shocks[count, 0] = tau
-            shocks[count, 1] = x_s
-            count += 1
+            if count < shocks.shape[0]:  # (room for every switch the pieces allow)
+                shocks[count, 0] = tau
+                shocks[count, 1] = x_s
+                count += 1
     return count
