@@ -49,7 +49,7 @@ import numpy as np
 from numba import njit
 
 from charme.solvers.characteristics import kernels as K
-from charme.solvers.gillespie.kernels import OP_CONST, OP_VAR, eval_program
+from charme.solvers.gillespie.kernels import eval_program
 
 #: functions analytic on the whole real line (no kink, jump or pole)
 ANALYTIC_FUNCTIONS = frozenset({"exp", "sin", "cos", "sinh", "cosh", "tanh", "atan"})
@@ -123,7 +123,9 @@ def _programs(data, speeds_tree, variables, unknown, parameter):
         flux = [from_sympy(g) for g in (f, sp.diff(f, U), sp.diff(f, U, 2))]
         if not all(analytic(t) for t in flux):
             return None
-        code, consts, prog, _ = postfix([*data, *flux], {parameter: 0, unknown: 0})
+        code, consts, prog, depth = postfix([*data, *flux], {parameter: 0, unknown: 0})
+        if depth + len(data) > K.STACK_SIZE:  # (rows run together: their values pile up)
+            return None
     except (SpecError, TypeError, ValueError, KeyError, NotImplementedError):
         return None
     return code, consts, prog
@@ -154,36 +156,25 @@ def solve(cp, programs, S, xs, tau_levels, sign, lo_x, hi_x, horizon):
 #
 # (code, consts, prog): the programs of x0, u0, dx0/ds, du0/ds over s (rows 0 to 3) and of
 # f, f', f'' over u (rows 4 to 6; tau's f: f' = dx/dtau), each over the one slot;
-# stack and slot are their work arrays.
+# stack and slot are their work arrays.  Rows follow one another in ``code``, and each
+# leaves its value on the stack above the last's, so a run of rows is one call of the
+# interpreter: after rows a..b, stack[k] holds row a + k (:func:`_rows`).
 
 
 @njit(cache=True)
-def _row(code, consts, prog, stack, slot, r, value):
-    start = prog[r, 0]
-    if prog[r, 1] - start == 1:  # a constant or the variable itself: no interpreter
-        if code[start, 0] == OP_CONST:
-            return consts[code[start, 1]]
-        if code[start, 0] == OP_VAR:
-            return value
+def _rows(code, consts, prog, stack, slot, a, b, value):
+    """Rows a to b (inclusive) at ``value``, left in stack[0 .. b - a]."""
     slot[0] = value
-    return eval_program(code, consts, start, prog[r, 1], slot, stack, 0.0)
+    eval_program(code, consts, prog[a, 0], prog[b, 1], slot, stack, 0.0)
 
 
 @njit(cache=True)
 def _at(s, code, consts, prog, stack, slot):
     """(x0, f'(u0), x0', d f'(u0)/ds, u0, u0') at the data parameter s."""
-    x0 = _row(code, consts, prog, stack, slot, 0, s)
-    u0 = _row(code, consts, prog, stack, slot, 1, s)
-    xs0 = _row(code, consts, prog, stack, slot, 2, s)
-    us0 = _row(code, consts, prog, stack, slot, 3, s)
-    return (
-        x0,
-        _row(code, consts, prog, stack, slot, 5, u0),
-        xs0,
-        _row(code, consts, prog, stack, slot, 6, u0) * us0,
-        u0,
-        us0,
-    )
+    _rows(code, consts, prog, stack, slot, 0, 3, s)
+    x0, u0, xs0, us0 = stack[0], stack[1], stack[2], stack[3]
+    _rows(code, consts, prog, stack, slot, 5, 6, u0)
+    return x0, stack[0], xs0, stack[1] * us0, u0, us0
 
 
 @njit(cache=True)
@@ -291,11 +282,8 @@ def _u_dx(a, b, gx, gw, code, consts, prog, stack, slot):
     acc = 0.0
     for i in range(gx.shape[0]):
         si = mid + half * gx[i]
-        acc += (
-            gw[i]
-            * _row(code, consts, prog, stack, slot, 1, si)
-            * _row(code, consts, prog, stack, slot, 2, si)
-        )
+        _rows(code, consts, prog, stack, slot, 1, 2, si)
+        acc += gw[i] * stack[0] * stack[1]
     return acc * half
 
 
@@ -317,9 +305,10 @@ def _big_u(s, S, ints, gx, gw, code, consts, prog, stack, slot):
 @njit(cache=True)
 def _action(s, x, tau, sign, S, ints, gx, gw, code, consts, prog, stack, slot):
     """(sign * the Lax-Oleinik functional of the ray from s at x, tau; u0(s))."""
-    x0 = _row(code, consts, prog, stack, slot, 0, s)
-    u0 = _row(code, consts, prog, stack, slot, 1, s)
-    f = _row(code, consts, prog, stack, slot, 4, u0)
+    _rows(code, consts, prog, stack, slot, 0, 1, s)
+    x0, u0 = stack[0], stack[1]
+    _rows(code, consts, prog, stack, slot, 4, 4, u0)
+    f = stack[0]
     big = _big_u(s, S, ints, gx, gw, code, consts, prog, stack, slot)
     return sign * (big + u0 * (x - x0) - tau * f), u0
 
