@@ -16,7 +16,6 @@ for each manifold parameter ``s_k`` the block ``y[nz*(k+1) : nz*(k+2)]`` holds
 from __future__ import annotations
 
 import functools
-import itertools
 from typing import NamedTuple
 
 import numpy as np
@@ -199,7 +198,10 @@ def manifold_samples(pde) -> np.ndarray:
     """The spec's samples of the manifold parameters: float64[R, m] (C order over the axes)."""
     axes = [np.linspace(a, b, k) for a, b, k in pde.manifold_ranges]
     m = len(pde.manifold)
-    return np.array(list(itertools.product(*axes)), np.float64).reshape(-1, m)
+    if m == 1:
+        return axes[0].reshape(-1, 1)
+    # (the last axis fastest, as itertools.product would give them)
+    return np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, m)
 
 
 def initial_guesses(pde, S, branch=None) -> np.ndarray:

@@ -131,11 +131,13 @@ def _programs(data, speeds_tree, variables, unknown, parameter):
     return code, consts, prog
 
 
-def solve(cp, programs, S, xs, tau_levels, sign, lo_x, hi_x, horizon):
+def solve(cp, programs, S, xs, tau_levels, lo_x, hi_x, horizon):
     """u, u_x, u_t on the levels (float[L, N] each, x the grid's ``xs``), the shocks
     (float[k, 2]: tau, x), and the breaking (tau, s, x; tau inf if none up to
     ``horizon``); ``lo_x``, ``hi_x``: the grid's x range (a breaking there is preferred).
-    All None but the breaking where the data turn out not to be for this path."""
+    All None but the breaking where the data turn out not to be for this path, or f is
+    neither convex nor concave over the data's values (the rule of
+    :func:`~charme.solvers.characteristics.driver._curvature_sign`)."""
     L, N = len(tau_levels), len(xs)
     u = np.full((L, N), np.nan)
     ux = np.full((L, N), np.nan)
@@ -145,7 +147,7 @@ def solve(cp, programs, S, xs, tau_levels, sign, lo_x, hi_x, horizon):
     brk = np.full(3, np.nan)
     count = _solve(*programs, float(cp.speed), np.ascontiguousarray(S[:, 0]),
                    np.ascontiguousarray(xs, float), np.ascontiguousarray(tau_levels, float),
-                   float(sign), float(lo_x), float(hi_x), float(horizon), _GL[0], _GL[1], u,
+                   float(lo_x), float(hi_x), float(horizon), _GL[0], _GL[1], u,
                    ux, ut, shocks, brk)  # fmt: skip
     if count < 0:
         return None, None, None, None, brk
@@ -398,8 +400,35 @@ def _threshold(
 
 
 @njit(cache=True)
-def _solve(code, consts, prog, speed, S, xs, taus, sign, lo_x, hi_x, horizon, gx, gw, u, ux,
-           ut, shocks, brk):  # fmt: skip
+def _curvature_sign(us, code, consts, prog, stack, slot):
+    """+1 if f'' >= 0 (to 1e-9 of its largest size) at the data's values ``us`` and at
+    401 values spread between their least and largest, -1 if <= 0, else 0 (as
+    :func:`~charme.solvers.characteristics.driver._flux_sign` decides; a flux that is
+    neither is refused by the general path)."""
+    lo, hi = math.inf, -math.inf
+    for k in range(us.shape[0]):
+        if math.isfinite(us[k]):
+            lo, hi = min(lo, us[k]), max(hi, us[k])
+    if lo > hi:
+        return 1.0
+    least, most, size = math.inf, -math.inf, 0.0
+    for k in range(us.shape[0] + 401):
+        v = us[k] if k < us.shape[0] else lo + (hi - lo) * (k - us.shape[0]) / 400.0
+        _rows(code, consts, prog, stack, slot, 6, 6, v)
+        c = stack[0]
+        if math.isfinite(c):
+            least, most, size = min(least, c), max(most, c), max(size, abs(c))
+    tol = 1e-9 * max(size, 1e-300)
+    if least >= -tol:
+        return 1.0
+    if most <= tol:
+        return -1.0
+    return 0.0
+
+
+@njit(cache=True)
+def _solve(code, consts, prog, speed, S, xs, taus, lo_x, hi_x, horizon, gx, gw, u, ux, ut,
+           shocks, brk):  # fmt: skip
     """See :func:`solve`; returns the number of shocks, or -1 where the data turn out not
     to be for this path (x0' changing sign; a plateau of q: a ramp closing into a jump
     all at once)."""
@@ -409,6 +438,9 @@ def _solve(code, consts, prog, speed, S, xs, taus, sign, lo_x, hi_x, horizon, gx
                                 np.empty(nK), np.empty(nK))  # fmt: skip
     for k in range(nK):
         X0[k], AX[k], XS0[k], AXS[k], U0[k], US[k] = _at(S[k], code, consts, prog, stack, slot)
+    sign = _curvature_sign(U0, code, consts, prog, stack, slot)
+    if sign == 0.0:
+        return -1
     ori = XS0[0] > 0  # (the data's orientation: the side unfolded rays keep)
     for k in range(nK):
         if not (XS0[k] > 0) == ori or XS0[k] == 0.0 or not math.isfinite(AXS[k]):

@@ -652,16 +652,16 @@ def _solve_pde(pde, *, rtol, atol, crossing, save_rays, evaluation, check_only=F
             # rays are traced to twice the grid's reach, so that a crossing just beyond it is reported
             horizon = 2.0 * tau_levels.max() if tau_levels.max() > 0 else 1.0
             ctx["searched_to"] = float(t0 + speed * horizon)
-            coarse = np.linspace(0, horizon, EVOLUTION_LEVELS)
-            # the grid's levels, and coarse levels not within rounding of one of them
-            gap = np.abs(coarse[:, None] - tau_levels[None, :]).min(axis=1)
-            coarse = coarse[gap > 1e-9 * max(horizon, 1e-300)]
-            taus = np.unique(np.concatenate([[0.0], coarse, tau_levels]))
             if crossing == "shock":  # smooth data and a convex flux: one compiled pass
                 fast = _convex_shock(info, pde, cp, ctx, crossing, evaluation, save_rays,
                                      tau_levels, horizon)  # fmt: skip
                 if fast is not None:
                     return fast
+            coarse = np.linspace(0, horizon, EVOLUTION_LEVELS)
+            # the grid's levels, and coarse levels not within rounding of one of them
+            gap = np.abs(coarse[:, None] - tau_levels[None, :]).min(axis=1)
+            coarse = coarse[gap > 1e-9 * max(horizon, 1e-300)]
+            taus = np.unique(np.concatenate([[0.0], coarse, tau_levels]))
             out = np.empty((len(S), len(taus), d))
             status = np.empty(len(S), np.int64)
             reached = np.empty(len(S))
@@ -1394,13 +1394,12 @@ def _convex_shock(info, pde, cp, c, crossing, evaluation, save_rays, tau_levels,
     S = c["S"]
     if programs is None or not c["started"].all() or len(S) < 3 or not S[0, 0] < S[-1, 0]:
         return None
-    sign = _flux_sign(info, pde, c)
     e, o = cp.evolution, 1 - cp.evolution
     xs = c["grid_axes"][o]
-    u, ux, ut, shocks, brk = CONVEX.solve(cp, programs, S, xs, tau_levels, sign,
-                                          c["lo_g"][o], c["hi_g"][o], horizon)  # fmt: skip
-    if u is None:  # (data the compiled pass does not cover after all)
-        return None
+    u, ux, ut, shocks, brk = CONVEX.solve(cp, programs, S, xs, tau_levels, c["lo_g"][o],
+                                          c["hi_g"][o], horizon)  # fmt: skip
+    if u is None:  # (data the compiled pass does not cover after all, or a flux neither
+        return None  # convex nor concave over them, which the general path refuses)
     if e == 1:
         u, ux, ut = u.T, ux.T, ut.T
     grad = np.empty((*u.shape, 2))
