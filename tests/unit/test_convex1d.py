@@ -113,6 +113,27 @@ def test_compiled_path_is_exact_for_burgers():
     np.testing.assert_allclose(np.asarray(r["u_x"])[ok], exact[ok], rtol=1e-12, atol=1e-12)
 
 
+def test_two_shocks_between_two_points():
+    """Between two neighbouring points a third branch wins a stretch narrower than the
+    grid's spacing: two shocks there, as the general path finds them, not one where the
+    outer two branches' functionals tie."""
+    text = ("variables: [t, x]\nequation: u_t + (1 + u^2/4)*u*u_x = 0\n"
+            "initial: {parameters: {s: [-8.0, 8.0, 237]}, t: 0.0, x: s + s^3/100, "
+            "u: 0.38405689419646993 + 0.4502025434588321*sin(2*s + 1.0833149906934698)"
+            " + 1.4062773901678818*cos(4*s)}\n"
+            "grid: {t: [0, 3.6333185096059437, 4], x: [-3, 3, 94]}\n")  # fmt: skip
+    fast, slow = both(text)
+    assert fast.attrs["shock_path"] == "compiled"
+    got = sorted(zip(np.asarray(fast["shock_t"]), np.asarray(fast["shock_x"])))
+    want = sorted(zip(np.asarray(slow["shock_t"]), np.asarray(slow["shock_x"])))
+    assert len(got) == len(want)
+    np.testing.assert_allclose(np.array(got), np.array(want), rtol=0, atol=1e-9)
+    x = np.asarray(fast.coords["x"])
+    pairs = [(t, xs) for t, xs in got if abs(t - 2.4222123397372958) < 1e-12]
+    gaps = [b - a for (_, a), (_, b) in zip(pairs[:-1], pairs[1:])]
+    assert min(gaps) < x[1] - x[0]  # (two of them between the same two points)
+
+
 @pytest.mark.parametrize("change", [
     ("u: sin(s)", "u: abs(sin(s))"),            # a kink: fans, the general path
     ("u: sin(s)", "u: sin(s)/(2 + s)"),         # division by a variable: a pole somewhere

@@ -58,6 +58,8 @@ ANALYTIC_FUNCTIONS = frozenset({"exp", "sin", "cos", "sinh", "cosh", "tanh", "at
 _GL = np.polynomial.legendre.leggauss(8)
 #: iterations of the golden-section search for each minimum of q
 GOLDEN_STEPS = 64
+#: a handover between two pieces split into shocks around a third at most this deep
+SHOCK_SPLITS = 4
 
 
 def analytic(tree) -> bool:
@@ -400,6 +402,29 @@ def _threshold(
 
 
 @njit(cache=True)
+def _winner(x, npc, kept, lo_p, hi_p, thr, rises, tau, sign, S, ints, gx, gw, NS, NX, ND, seg,
+            code, consts, prog, stack, slot):  # fmt: skip
+    """The unfolded piece whose ray through x has the least functional (-1 if none
+    reaches x), by the pairs' ties (``thr``, ``rises``; found when first needed)."""
+    best = -1
+    for r in range(npc):
+        if not (kept[r] and lo_p[r] <= x <= hi_p[r]):
+            continue
+        if best < 0:
+            best = r
+            continue
+        if math.isnan(thr[best, r]):
+            lo, hi = max(lo_p[best], lo_p[r]), min(hi_p[best], hi_p[r])
+            thr[best, r], rises[best, r] = _threshold(best, r, lo, hi, tau, sign, S, ints, gx,
+                                                      gw, NS, NX, ND, seg, code, consts, prog,
+                                                      stack, slot)  # fmt: skip
+        wins = x < thr[best, r] if rises[best, r] else x > thr[best, r]
+        if not wins:
+            best = r
+    return best
+
+
+@njit(cache=True)
 def _curvature_sign(us, code, consts, prog, stack, slot):
     """+1 if f'' >= 0 (to 1e-9 of its largest size) at the data's values ``us`` and at
     401 values spread between their least and largest, -1 if <= 0, else 0 (as
@@ -489,8 +514,9 @@ def _solve(code, consts, prog, speed, S, xs, taus, lo_x, hi_x, horizon, gx, gw, 
     lo_p, hi_p = np.empty(P + 1), np.empty(P + 1)
     kept = np.empty(P + 1, np.bool_)
     ints = np.full(max(nK - 1, 1), np.nan)
-    cand_p = np.empty(P + 1, np.int64)
     pick = np.empty(N, np.int64)
+    st_x = np.empty((2 * SHOCK_SPLITS + 2, 2))  # (the pending intervals of a handover)
+    st_p = np.empty((2 * SHOCK_SPLITS + 2, 3), np.int64)
     count = 0
     for lvl in range(taus.shape[0]):
         tau = taus[lvl]
@@ -556,26 +582,11 @@ def _solve(code, consts, prog, speed, S, xs, taus, lo_x, hi_x, horizon, gx, gw, 
         # by where their functionals tie (found once per pair and level)
         for j in range(N):
             x = xs[j]
-            nf = 0
-            for p in range(npc):
-                if kept[p] and lo_p[p] <= x <= hi_p[p]:
-                    cand_p[nf] = p
-                    nf += 1
-            pick[j] = -1
-            if nf == 0:
-                continue
-            best = cand_p[0]
-            for f in range(1, nf):
-                r = cand_p[f]
-                if math.isnan(thr[best, r]):
-                    lo, hi = max(lo_p[best], lo_p[r]), min(hi_p[best], hi_p[r])
-                    thr[best, r], rises[best, r] = _threshold(best, r, lo, hi, tau, sign, S,
-                                                              ints, gx, gw, NS, NX, ND, seg,
-                                                              code, consts, prog, stack, slot)  # fmt: skip
-                wins = x < thr[best, r] if rises[best, r] else x > thr[best, r]
-                if not wins:
-                    best = r
+            best = _winner(x, npc, kept, lo_p, hi_p, thr, rises, tau, sign, S, ints, gx, gw,
+                           NS, NX, ND, seg, code, consts, prog, stack, slot)  # fmt: skip
             pick[j] = best
+            if best < 0:
+                continue
             _, u0, us, ax, dx = _in_piece(best, x, tau, NS, NX, ND, seg, code, consts, prog,
                                           stack, slot)  # fmt: skip
             u[lvl, j] = u0
@@ -584,25 +595,43 @@ def _solve(code, consts, prog, speed, S, xs, taus, lo_x, hi_x, horizon, gx, gw, 
                 ut[lvl, j] = -ax * ux[lvl, j] / speed
         if tau <= 0.0:
             continue
-        # a shock between neighbours won by different pieces: where their functionals tie
+        # a shock between neighbours won by different pieces: where their functionals tie;
+        # where a third piece wins at that tie, two shocks around it (and so on, at most
+        # SHOCK_SPLITS deep), left to right
         for j in range(N - 1):
-            pa, pb = pick[j], pick[j + 1]
-            if pa < 0 or pb < 0 or pa == pb:
+            if pick[j] < 0 or pick[j + 1] < 0 or pick[j] == pick[j + 1]:
                 continue
-            first, second = min(pa, pb), max(pa, pb)
-            lo, hi = max(lo_p[first], lo_p[second]), min(hi_p[first], hi_p[second])
-            if math.isnan(thr[first, second]) and lo <= hi:
-                # (their overlap, a fold just born, between the two points: no point had
-                # both, so the tie was not looked for yet)
-                thr[first, second], rises[first, second] = _threshold(
-                    first, second, lo, hi, tau, sign, S, ints, gx, gw, NS, NX, ND, seg,
-                    code, consts, prog, stack, slot)  # fmt: skip
-            x_s = thr[first, second]
-            a, b = min(xs[j], xs[j + 1]), max(xs[j], xs[j + 1])
-            if not (a <= x_s <= b):  # (the two pieces do not overlap there: between)
-                x_s = 0.5 * (a + b)
-            if count < shocks.shape[0]:  # (room for every switch the pieces allow)
-                shocks[count, 0] = tau
-                shocks[count, 1] = x_s
-                count += 1
+            top = 0
+            st_x[0, 0], st_x[0, 1], st_p[0, 0], st_p[0, 1], st_p[0, 2] = (
+                xs[j], xs[j + 1], pick[j], pick[j + 1], 0)  # fmt: skip
+            while top >= 0:
+                a, b = st_x[top, 0], st_x[top, 1]
+                pa, pb, depth = st_p[top, 0], st_p[top, 1], st_p[top, 2]
+                top -= 1
+                first, second = min(pa, pb), max(pa, pb)
+                lo, hi = max(lo_p[first], lo_p[second]), min(hi_p[first], hi_p[second])
+                if math.isnan(thr[first, second]) and lo <= hi:
+                    # (their overlap, a fold just born, between the two points: no point
+                    # had both, so the tie was not looked for yet)
+                    thr[first, second], rises[first, second] = _threshold(
+                        first, second, lo, hi, tau, sign, S, ints, gx, gw, NS, NX, ND, seg,
+                        code, consts, prog, stack, slot)  # fmt: skip
+                x_s = thr[first, second]
+                if not (a <= x_s <= b):  # (the two pieces do not overlap there: between)
+                    x_s = 0.5 * (a + b)
+                w = -1
+                if depth < SHOCK_SPLITS and a < x_s < b:
+                    w = _winner(x_s, npc, kept, lo_p, hi_p, thr, rises, tau, sign, S, ints, gx,
+                                gw, NS, NX, ND, seg, code, consts, prog, stack, slot)  # fmt: skip
+                if w >= 0 and w != pa and w != pb:  # (the right part after the left)
+                    top += 1
+                    st_x[top, 0], st_x[top, 1] = x_s, b
+                    st_p[top, 0], st_p[top, 1], st_p[top, 2] = w, pb, depth + 1
+                    top += 1
+                    st_x[top, 0], st_x[top, 1] = a, x_s
+                    st_p[top, 0], st_p[top, 1], st_p[top, 2] = pa, w, depth + 1
+                elif count < shocks.shape[0]:  # (room for every switch the pieces allow)
+                    shocks[count, 0] = tau
+                    shocks[count, 1] = x_s
+                    count += 1
     return count
