@@ -134,6 +134,23 @@ def test_two_shocks_between_two_points():
     assert min(gaps) < x[1] - x[0]  # (two of them between the same two points)
 
 
+def test_a_young_shock_narrower_than_the_rays_spacing():
+    """At t = 0.42 a fold of x(s) lies between two neighbouring rays, its three rays
+    through points the two rays do not bracket: the general path found one of them, and
+    put the shock 1e-4 off, where only one ray passes.  Both paths now put it where the
+    two outer rays' functionals tie (checked by quadrature: -0.256423134)."""
+    text = ("variables: [t, x]\nequation: u_t - u*u_x = 0\n"
+            "initial: {parameters: {s: [-8.0, 8.0, 218]}, t: 0.0, x: s + s^3/100, "
+            "u: 0.41946334630538706 + 0.9124373987458505*sin(5*s + 4.9838440404719515)"
+            " + 1.138132284075561*cos(3*s)}\n"
+            "grid: {t: [0, 1.2579888489246212, 4], x: [-3, 3, 159]}\n")  # fmt: skip
+    fast, slow = both(text)
+    for r in (fast, slow):
+        x = np.asarray(r["shock_x"])[np.abs(np.asarray(r["shock_t"]) - 0.41932961630820707)
+                                     < 1e-12]  # fmt: skip
+        assert np.abs(x - -0.25642313397724).min() < 1e-9, r.attrs["shock_path"]
+
+
 @pytest.mark.parametrize("change", [
     ("u: sin(s)", "u: abs(sin(s))"),            # a kink: fans, the general path
     ("u: sin(s)", "u: sin(s)/(2 + s)"),         # division by a variable: a pole somewhere

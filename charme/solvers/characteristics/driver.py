@@ -1458,6 +1458,7 @@ def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out,
     u = np.full(c["shape"], np.nan)
     grad = np.full((*c["shape"], n), np.nan)
     per_level, shocks = [], []
+    folds = {}  # (level: where x(s) turns between two rays)
     for lvl, tau in enumerate(tau_levels):
         kk = int(np.searchsorted(taus, tau))
         pos = out[:, kk, o]
@@ -1482,7 +1483,12 @@ def _after_crossing(info, pde, c, crossing, e, t0, speed, tau_levels, taus, out,
                     parts.append(_locate_branches(c, e, n, tau, out[:, kk], S, targets,
                                                   qs[across], left[across], seeds[across]))  # fmt: skip
             else:
-                parts = [_locate_branches(c, e, n, tau, out[:, kk], S, targets, qs, left, seeds)]
+                if kk not in folds:  # (once per level)
+                    folds[kk] = _folds(out[:, kk], S, o, c["nz"])
+                parts = [
+                    _locate_branches(c, e, n, tau, out[:, kk], S, targets, qs, left, seeds),
+                    _fold_branches(c, e, n, tau, out[:, kk], S, targets, folds[kk]),
+                ]
             for fan in c.get("fans", ()):
                 parts.append(FANS.branches(info, c, e, fan, kk, targets,
                                            lambda z: _eval_a(c, z), lambda z: _eval_b(c, z)))  # fmt: skip
@@ -1782,6 +1788,80 @@ def _rays_through(c, e, n, tau, qs, pts, seeds, near, zss, bracket, bracket_sign
               c["s_hi"], bracket, bracket_sign, c["rtol"], c["atol"], uq, gq, sq, okq,
               c["straight"])  # fmt: skip
     return qs[okq], uq[okq], gq[okq], sq[okq, 0], np.full(int(okq.sum()), np.nan)
+
+
+def _folds(Y, S, o, nz):
+    """Where x(s) turns between two neighbouring rays (states ``Y`` at one level): the
+    turns of the cubic Hermite interpolant of x(s) from x and x_s at the two rays.  A list
+    of (k, cuts, values): the interval from ray k to k + 1, the ends of its monotone
+    stretches (as fractions of it) and the cubic's values there."""
+    h = np.diff(S)
+    p0, p1 = Y[:-1, o], Y[1:, o]
+    m0, m1 = Y[:-1, nz + o] * h, Y[1:, nz + o] * h
+    # p'(w) = A w^2 + B w + C for the Hermite cubic p on [0, 1]
+    A, B, C = 6 * (p0 - p1) + 3 * (m0 + m1), 6 * (p1 - p0) - 4 * m0 - 2 * m1, m0
+    with np.errstate(all="ignore"):
+        disc = np.sqrt(B * B - 4 * A * C)
+        r1 = np.where(A != 0, (-B - disc) / (2 * A), -C / B)
+        r2 = np.where(A != 0, (-B + disc) / (2 * A), np.nan)
+    w = np.sort(np.stack([r1, r2], axis=1), axis=1)
+    w[~((w > 0) & (w < 1))] = np.nan
+    k = np.flatnonzero(np.isfinite(w).any(axis=1) & np.isfinite(Y[:-1]).all(axis=1)
+                       & np.isfinite(Y[1:]).all(axis=1))  # fmt: skip
+    if not k.size:
+        return []
+    # the cubic at 0, the turns and 1 (a turn missing: at the other's place, no stretch)
+    cuts = np.column_stack([np.zeros(len(k)), w[k], np.ones(len(k))])
+    cuts[:, 1] = np.where(np.isnan(cuts[:, 1]), cuts[:, 2], cuts[:, 1])
+    cuts[:, 2] = np.where(np.isnan(cuts[:, 2]), cuts[:, 1], cuts[:, 2])
+    vals, _ = FANS._hermite(p0[k, None], p1[k, None], m0[k, None], m1[k, None], cuts)
+    steps = np.diff(vals, axis=1)
+    # (x_s touching 0 without a turn, as at a caustic's tip at its breaking time: no fold)
+    turns = ((steps[:, :-1] * steps[:, 1:] < 0) | (steps[:, :-2] * steps[:, 2:] < 0)).any(axis=1)
+    return [(int(k[i]), cuts[i], vals[i]) for i in np.flatnonzero(turns)]
+
+
+def _fold_branches(c, e, n, tau, Y, S, targets, folds):
+    """The rays through the targets inside ``folds`` (see :func:`_folds`) of the level's
+    states ``Y``: where x(s) turns between two neighbouring rays, two or three rays pass
+    through points their two ends need not bracket (a young shock narrower than the
+    rays' spacing).  Each monotone stretch of the interpolant that reaches a target
+    seeds Newton there, unbracketed.  (q, u, grad, s, w) arrays as
+    :func:`_locate_branches` gives (rays found twice are merged by
+    :meth:`.branches.Branches.build`)."""
+    o, nz = 1 - e, c["nz"]
+    none = (np.empty(0, np.int64), np.empty(0), np.empty((0, n)), np.empty(0), np.empty(0))
+    if not folds:
+        return none
+    targets = np.asarray(targets, float)
+    order = np.argsort(targets, kind="stable")
+    sorted_t = targets[order]
+    qs, ks, ts = [], [], []
+    for k, cuts, vals in folds:
+        x0, x1 = Y[k, o], Y[k + 1, o]
+        d0, d1 = Y[k, nz + o] * (S[k + 1] - S[k]), Y[k + 1, nz + o] * (S[k + 1] - S[k])
+        for a, b, va, vb in zip(cuts[:-1], cuts[1:], vals[:-1], vals[1:]):
+            i0 = np.searchsorted(sorted_t, min(va, vb))
+            i1 = np.searchsorted(sorted_t, max(va, vb), side="right")
+            if i1 <= i0:
+                continue
+            q = order[i0:i1]
+            xt = targets[q]
+            frac = np.clip((xt - va) / (vb - va), 0.0, 1.0) if vb != va else np.full(len(q), 0.5)
+            ones = np.ones(len(q))
+            t = FANS.solve_cubic(x0 * ones, x1 * ones, d0 * ones, d1 * ones, xt,
+                                 a + frac * (b - a), 1e-12, 40)  # fmt: skip
+            qs.append(q)
+            ks.append(np.full(len(q), k))
+            ts.append(np.clip(t, a, b))
+    if not qs:
+        return none
+    qs, ks, ts = np.concatenate(qs), np.concatenate(ks), np.concatenate(ts)
+    seeds = (S[ks] + ts * (S[ks + 1] - S[ks]))[:, None]
+    near = np.where(ts < 0.5, ks, ks + 1)
+    bracket, sign = np.full((len(qs), 2), np.nan), np.zeros(len(qs))
+    return _rays_through(c, e, n, tau, qs, targets[qs][:, None], seeds, near,
+                         np.empty((0, nz)), bracket, sign)  # fmt: skip
 
 
 def _unbracketed(c, e, n, tau, Y, S, targets, qs):
