@@ -158,8 +158,9 @@ def _integrate(code, consts, prog, nz, y, tau0, tau1, rtol, atol, h0, straight):
 def workspace(prog, nz, d):
     """Scratch arrays for :func:`integrate_ws` (allocate once per ray, not per call):
     DOP853's 12 stages, the next step's first (FSAL), 3 stages of the dense output,
-    the stage argument and the new state."""
-    return np.empty((18, d)), np.empty(nz), np.empty(STACK_SIZE), np.empty(prog.shape[0])
+    the stage argument, the interpreter's stack (with room for a run of ``d`` rows:
+    :func:`_initial_state` evaluates the data's rows in one run) and the new state."""
+    return np.empty((18, d)), np.empty(nz), np.empty(STACK_SIZE + d), np.empty(prog.shape[0])
 
 
 @njit(cache=True)
@@ -744,16 +745,30 @@ def _initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, s, 
     nz = 2 * n + 1 if charpit else n + 1
     # x0, u0 and their s-derivatives straight into the state (no temporaries: this
     # runs once per Newton step of every located point)
-    for i in range(n + 1):
-        y[i] = eval_program(icode, iconsts, iprog[i, 0], iprog[i, 1], s, stack, 0.0)
-    for i in range(n):
+    rows = n + 1 + n * m + m
+    if stack.shape[0] >= STACK_SIZE + rows and _contiguous(iprog, rows):
+        # one run of the interpreter over the rows, each leaving its value on the stack
+        # above the last's (the solver's own stacks have room: see workspace)
+        eval_program(icode, iconsts, iprog[0, 0], iprog[rows - 1, 1], s, stack, 0.0)
+        for i in range(n + 1):
+            y[i] = stack[i]
+        for i in range(n):
+            for k in range(m):
+                y[nz + k * nz + i] = stack[n + 1 + i * m + k]
         for k in range(m):
-            r = n + 1 + i * m + k
-            y[nz + k * nz + i] = eval_program(icode, iconsts, iprog[r, 0], iprog[r, 1], s,
+            y[nz + k * nz + n] = stack[n + 1 + n * m + k]
+    else:
+        for i in range(n + 1):
+            y[i] = eval_program(icode, iconsts, iprog[i, 0], iprog[i, 1], s, stack, 0.0)
+        for i in range(n):
+            for k in range(m):
+                r = n + 1 + i * m + k
+                y[nz + k * nz + i] = eval_program(icode, iconsts, iprog[r, 0], iprog[r, 1], s,
+                                                  stack, 0.0)  # fmt: skip
+        for k in range(m):
+            r = n + 1 + n * m + k
+            y[nz + k * nz + n] = eval_program(icode, iconsts, iprog[r, 0], iprog[r, 1], s,
                                               stack, 0.0)  # fmt: skip
-    for k in range(m):
-        r = n + 1 + n * m + k
-        y[nz + k * nz + n] = eval_program(icode, iconsts, iprog[r, 0], iprog[r, 1], s, stack, 0.0)
     if not charpit:
         return True
     # Charpit: complete p by Newton on F = 0 and the strip conditions (x_s, u_s read
@@ -831,6 +846,15 @@ def _initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, s, 
 
 
 @njit(cache=True)
+def _contiguous(prog, rows):
+    """True if program rows 0 .. rows - 1 follow one another in the code."""
+    for r in range(rows - 1):
+        if prog[r, 1] != prog[r + 1, 0]:
+            return False
+    return True
+
+
+@njit(cache=True)
 def _check_data(iprog, fprog, n, charpit, s, p_guess, y, stack):
     """ValueError unless the arguments of :func:`initial_state` fit together."""
     m = n - 1
@@ -852,7 +876,7 @@ def initial_states(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, S, 
     parallel kernel costs seconds of compilation)."""
     if guesses.shape[0] != S.shape[0] or y0.shape[0] != S.shape[0] or ok.shape[0] != S.shape[0]:
         raise ValueError("initial_states: S, guesses, y0 and ok must have one row per sample")
-    stack = np.empty(STACK_SIZE)
+    stack = np.empty(STACK_SIZE + y0.shape[1])  # (room for a run of rows: _initial_state)
     if S.shape[0]:  # (every row has the same shape: checked once)
         _check_data(iprog, fprog, n, charpit, S[0], guesses[0], y0[0], stack)
     for r in range(S.shape[0]):
