@@ -185,3 +185,28 @@ def test_analytic_expressions():
         assert convex1d.analytic(parse_expression(text, {"s"})), text
     for text in no:
         assert not convex1d.analytic(parse_expression(text, {"s"})), text
+
+
+def test_many_shocks_between_two_points():
+    """Three shocks (pi, 3 pi, 5 pi) at each of two levels between the grid's only two
+    points: the shock buffer (one per two neighbouring points at first) makes room, and
+    no level loses its shocks to an earlier one."""
+    text = spec("u_t + u*u_x = 0", "sin(s)", s=(-PI, 7 * PI, 401), t=(2.0, 3.0, 2),
+                x=(1.0, 17.0, 2))  # fmt: skip
+    r = solve_pde(pde(text), crossing="shock")
+    assert r.attrs["shock_path"] == "compiled"
+    got = sorted(zip(np.asarray(r["shock_t"]), np.asarray(r["shock_x"])))
+    want = [(t, x) for t in (2.0, 3.0) for x in (PI, 3 * PI, 5 * PI)]
+    np.testing.assert_allclose(np.array(got), np.array(want), rtol=0, atol=1e-12)
+
+
+def test_a_shock_where_a_piece_of_the_rays_ends():
+    """The winner changes between two points where one piece's rays end (a fold's edge
+    whose other side the data's end cuts off), not where its tie with the other lies:
+    the shock is that edge, as on the general path, not the points' midpoint."""
+    text = spec("u_t + u*u_x = 0", "0.3 + sin(2*s) + 0.5*cos(3*s)", x0="s + s^3/100",
+                s=(-8.0, 8.0, 401), t=(20.0, 20.0, 1), x=(33.3, 34.2, 4))  # fmt: skip
+    fast, slow = both(text)
+    assert fast.attrs["shock_path"] == "compiled"
+    np.testing.assert_allclose(fast["shock_x"], slow["shock_x"], rtol=0, atol=1e-5)
+    assert abs(float(np.asarray(fast["shock_x"])[0]) - 33.75) > 0.05

@@ -60,6 +60,8 @@ _GL = np.polynomial.legendre.leggauss(8)
 GOLDEN_STEPS = 64
 #: a handover between two pieces split into shocks around a third at most this deep
 SHOCK_SPLITS = 4
+#: the ties of pairs of pieces fewer than this apart are kept once found (see _tie)
+TIE_BAND = 16
 
 
 def analytic(tree) -> bool:
@@ -144,13 +146,19 @@ def solve(cp, programs, S, xs, tau_levels, lo_x, hi_x, horizon):
     u = np.full((L, N), np.nan)
     ux = np.full((L, N), np.nan)
     ut = np.full((L, N), np.nan)
-    # (at most one shock per two neighbouring points, and per two pieces of the rays)
-    shocks = np.empty((max(1, L * min(max(N - 1, 1), 2 * len(S) + 2)), 2))
-    brk = np.full(3, np.nan)
-    count = _solve(*programs, float(cp.speed), np.ascontiguousarray(S[:, 0]),
-                   np.ascontiguousarray(xs, float), np.ascontiguousarray(tau_levels, float),
-                   float(lo_x), float(hi_x), float(horizon), _GL[0], _GL[1], u,
-                   ux, ut, shocks, brk)  # fmt: skip
+    # (room for one shock per two neighbouring points and level, at most one per two
+    # pieces of the rays; the kernel counts them all, and runs again with room for more)
+    room = max(1, L * min(max(N - 1, 1), 2 * len(S) + 2))
+    while True:
+        shocks = np.empty((room, 2))
+        brk = np.full(3, np.nan)
+        count = _solve(*programs, float(cp.speed), np.ascontiguousarray(S[:, 0]),
+                       np.ascontiguousarray(xs, float), np.ascontiguousarray(tau_levels, float),
+                       float(lo_x), float(hi_x), float(horizon), _GL[0], _GL[1], u,
+                       ux, ut, shocks, brk)  # fmt: skip
+        if count <= room:
+            break
+        room = count
     if count < 0:
         return None, None, None, None, brk
     return u, ux, ut, shocks[:count], brk
@@ -402,10 +410,30 @@ def _threshold(
 
 
 @njit(cache=True)
+def _tie(p, r, lo_p, hi_p, thr, rises, tau, sign, S, ints, gx, gw, NS, NX, ND, seg, code,
+         consts, prog, stack, slot):  # fmt: skip
+    """(x, rising) of :func:`_threshold` for pieces p < r on their overlap (NaN if they do
+    not overlap), kept in ``thr``/``rises`` (row p, column r - p) for pairs fewer than
+    ``TIE_BAND`` pieces apart (the pieces reaching one point are near in s: a table of
+    every pair would grow as the square of their number)."""
+    near = r - p < TIE_BAND
+    if near and not math.isnan(thr[p, r - p]):
+        return thr[p, r - p], rises[p, r - p]
+    lo, hi = max(lo_p[p], lo_p[r]), min(hi_p[p], hi_p[r])
+    if lo > hi:
+        return math.nan, True
+    x, rising = _threshold(p, r, lo, hi, tau, sign, S, ints, gx, gw, NS, NX, ND, seg, code,
+                           consts, prog, stack, slot)  # fmt: skip
+    if near:
+        thr[p, r - p], rises[p, r - p] = x, rising
+    return x, rising
+
+
+@njit(cache=True)
 def _winner(x, npc, kept, lo_p, hi_p, thr, rises, tau, sign, S, ints, gx, gw, NS, NX, ND, seg,
             code, consts, prog, stack, slot):  # fmt: skip
     """The unfolded piece whose ray through x has the least functional (-1 if none
-    reaches x), by the pairs' ties (``thr``, ``rises``; found when first needed)."""
+    reaches x), by the pairs' ties (:func:`_tie`)."""
     best = -1
     for r in range(npc):
         if not (kept[r] and lo_p[r] <= x <= hi_p[r]):
@@ -413,12 +441,9 @@ def _winner(x, npc, kept, lo_p, hi_p, thr, rises, tau, sign, S, ints, gx, gw, NS
         if best < 0:
             best = r
             continue
-        if math.isnan(thr[best, r]):
-            lo, hi = max(lo_p[best], lo_p[r]), min(hi_p[best], hi_p[r])
-            thr[best, r], rises[best, r] = _threshold(best, r, lo, hi, tau, sign, S, ints, gx,
-                                                      gw, NS, NX, ND, seg, code, consts, prog,
-                                                      stack, slot)  # fmt: skip
-        wins = x < thr[best, r] if rises[best, r] else x > thr[best, r]
+        t, rising = _tie(best, r, lo_p, hi_p, thr, rises, tau, sign, S, ints, gx, gw, NS, NX,
+                         ND, seg, code, consts, prog, stack, slot)  # fmt: skip
+        wins = x < t if rising else x > t
         if not wins:
             best = r
     return best
@@ -576,8 +601,8 @@ def _solve(code, consts, prog, speed, S, xs, taus, lo_x, hi_x, horizon, gx, gw, 
             # only rays not folded over (X increasing in s as on the data, or decreasing
             # as on it) minimise the functional: a folded piece's rays maximise it
             kept[p] = b > a and (NX[b] > NX[a]) == ori
-        thr = np.full((npc, npc), np.nan)
-        rises = np.zeros((npc, npc), np.bool_)
+        thr = np.full((npc, TIE_BAND), np.nan)
+        rises = np.zeros((npc, TIE_BAND), np.bool_)
         # every grid point: its feet on the pieces reaching it; the winner of each pair
         # by where their functionals tie (found once per pair and level)
         for j in range(N):
@@ -610,14 +635,21 @@ def _solve(code, consts, prog, speed, S, xs, taus, lo_x, hi_x, horizon, gx, gw, 
                 top -= 1
                 first, second = min(pa, pb), max(pa, pb)
                 lo, hi = max(lo_p[first], lo_p[second]), min(hi_p[first], hi_p[second])
-                if math.isnan(thr[first, second]) and lo <= hi:
-                    # (their overlap, a fold just born, between the two points: no point
-                    # had both, so the tie was not looked for yet)
-                    thr[first, second], rises[first, second] = _threshold(
-                        first, second, lo, hi, tau, sign, S, ints, gx, gw, NS, NX, ND, seg,
-                        code, consts, prog, stack, slot)  # fmt: skip
-                x_s = thr[first, second]
-                if not (a <= x_s <= b):  # (the two pieces do not overlap there: between)
+                # (their overlap may lie between the two points, a fold just born: no
+                # point had both, so the tie is looked for now)
+                x_s, rising = _tie(first, second, lo_p, hi_p, thr, rises, tau, sign, S, ints,
+                                   gx, gw, NS, NX, ND, seg, code, consts, prog, stack, slot)  # fmt: skip
+                if math.isinf(x_s):
+                    # one of the two wins all their overlap: the winner changes at its end,
+                    # where the other's rays end (the data's last ray, or a fold's edge
+                    # whose other side the data's end cuts off)
+                    owner = first if (x_s > 0) == rising else second
+                    x_s = hi if owner == pa else lo
+                if not (a <= x_s <= b):
+                    # (no overlap, or their tie is beyond the two points: the winner
+                    # changes where the first's rays end, or else the second's begin)
+                    x_s = hi_p[pa] if a <= hi_p[pa] <= b else lo_p[pb]
+                if not (a <= x_s <= b):
                     x_s = 0.5 * (a + b)
                 w = -1
                 if depth < SHOCK_SPLITS and a < x_s < b:
@@ -630,8 +662,9 @@ def _solve(code, consts, prog, speed, S, xs, taus, lo_x, hi_x, horizon, gx, gw, 
                     top += 1
                     st_x[top, 0], st_x[top, 1] = a, x_s
                     st_p[top, 0], st_p[top, 1], st_p[top, 2] = pa, w, depth + 1
-                elif count < shocks.shape[0]:  # (room for every switch the pieces allow)
-                    shocks[count, 0] = tau
-                    shocks[count, 1] = x_s
+                else:
+                    if count < shocks.shape[0]:  # (else counted only: the caller makes room)
+                        shocks[count, 0] = tau
+                        shocks[count, 1] = x_s
                     count += 1
     return count
