@@ -103,16 +103,17 @@ def prepare(info, pde, cp, crossing, evaluation, save_rays):
     o = 1 - cp.evolution
     dx0, du0 = manifold_derivatives(pde)
     data = (pde.x0[o], pde.u0, dx0[o][0], du0[0])
-    if not all(analytic(t) for t in (*data, info.a[o])):
-        return None
     return _programs(data, tuple(info.a), tuple(pde.variables), pde.unknown, pde.manifold[0])
 
 
 @functools.lru_cache(maxsize=64)
 def _programs(data, speeds_tree, variables, unknown, parameter):
     """x0, u0, dx0/ds, du0/ds over s and f(u), f'(u), f''(u) over u (f in tau: f' is
-    dx/dtau), rows 0 to 6 of postfix programs over one slot, or None if f does not
-    integrate to an analytic expression."""
+    dx/dtau), rows 0 to 6 of postfix programs over one slot, or None if the data or the
+    speeds are not analytic or f does not integrate to an analytic expression (cached:
+    the checks run once per equation and data)."""
+    if not all(analytic(t) for t in (*data, *speeds_tree)):
+        return None
     import sympy as sp
 
     from charme.errors import SpecError
@@ -175,7 +176,10 @@ def solve(cp, programs, S, xs, tau_levels, lo_x, hi_x, horizon):
 
 @njit(cache=True)
 def _rows(code, consts, prog, stack, slot, a, b, value):
-    """Rows a to b (inclusive) at ``value``, left in stack[0 .. b - a]."""
+    """Rows a to b (inclusive) at ``value``, left in stack[0 .. b - a] (as
+    :func:`~charme.solvers.characteristics.kernels._initial_state` runs the data's rows;
+    calling the interpreter here, not through a shared helper, keeps this hot path a
+    quarter faster)."""
     slot[0] = value
     eval_program(code, consts, prog[a, 0], prog[b, 1], slot, stack, 0.0)
 
@@ -209,16 +213,7 @@ def _turn(a, b, fa, fb, tau, code, consts, prog, stack, slot):
         fc = xs0 + tau * axs
         if fc == 0.0 or abs(b - a) <= 4e-16 * (1.0 + abs(c)):
             return c
-        if (fc > 0) == (fb > 0):
-            b, fb = c, fc
-            if side == -1:
-                fa *= 0.5
-            side = -1
-        else:
-            a, fa = c, fc
-            if side == 1:
-                fb *= 0.5
-            side = 1
+        a, b, fa, fb, side = K.illinois_update(a, b, fa, fb, c, fc, side)
     return c
 
 

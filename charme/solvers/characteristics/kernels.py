@@ -846,6 +846,25 @@ def _initial_state(icode, iconsts, iprog, fcode, fconsts, fprog, n, charpit, s, 
 
 
 @njit(cache=True)
+def illinois_update(a, b, fa, fb, c, fc, side):
+    """Regula falsi's bracket [a, b] (values fa, fb of opposite signs) after the value fc
+    at c: c replaces the end whose value has fc's sign, and an end kept twice running has
+    its value halved (the Illinois rule; ``side``: which end moved last, 0 at first).
+    Returns (a, b, fa, fb, side)."""
+    if fc * fb > 0:
+        b, fb = c, fc
+        if side == -1:
+            fa *= 0.5
+        side = -1
+    else:
+        a, fa = c, fc
+        if side == 1:
+            fb *= 0.5
+        side = 1
+    return a, b, fa, fb, side
+
+
+@njit(cache=True)
 def _contiguous(prog, rows):
     """True if program rows 0 .. rows - 1 follow one another in the code."""
     for r in range(rows - 1):
@@ -1764,16 +1783,7 @@ def refine_crossing(code, consts, prog, nz, n, y_lo, lo_t, hi_t, rtol, atol, sub
         t_best = t_new
         for i in range(d):
             y_out[i] = y[i]
-        if f * fb > 0:
-            b_t, fb = t_new, f
-            if side == -1:
-                fa *= 0.5
-            side = -1
-        else:
-            a_t, fa = t_new, f
-            if side == 1:
-                fb *= 0.5
-            side = 1
+        a_t, b_t, fa, fb, side = illinois_update(a_t, b_t, fa, fb, t_new, f, side)
         if abs(b_t - a_t) <= 4e-16 * max(1.0, abs(t_new)) or f == 0.0:
             break
     if t_best == b_t and side == 0:  # not a single step taken
